@@ -1,0 +1,191 @@
+"""The span processor: hands finished spans to a background writer that batches them into the store.
+
+This is the only casebank code on the product's request path, so `on_end` does as little as
+it can: one filter test, one length check and a deque append (atomic under the GIL). When the
+queue is full the span is dropped and counted, never waited for. The daemon writer thread
+owns the only SQLite connection and turns spans into rows, redacts, and writes a batch per
+transaction. The shape follows OpenTelemetry's BatchSpanProcessor: `force_flush(timeout)`
+returns whether everything queued before the call was written; `shutdown()` is idempotent;
+after `fork` the child gets a fresh queue and its own writer.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from casebank.capture._attributes import SCOPE
+
+logger = logging.getLogger("casebank")
+
+MAX_QUEUE = 20_000
+MAX_BATCH = 2_000
+INTERVAL_S = 0.5
+
+
+class StoreSpanProcessor(SpanProcessor):
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        keep: Callable[[ReadableSpan], bool] | None = None,
+        max_queue: int = MAX_QUEUE,
+        max_batch: int = MAX_BATCH,
+        interval_s: float = INTERVAL_S,
+    ) -> None:
+        self.db_path = db_path
+        self._keep = keep
+        self._max_queue = max_queue
+        self._max_batch = max_batch
+        self._interval_s = interval_s
+        self._dropped = 0  # spans dropped since the last write told the store
+        self.dropped_total = 0
+        self.failed_batches = 0
+        self._open_error: str | None = None
+        self._drop_lock = threading.Lock()
+        self._setup_state()
+        if hasattr(os, "register_at_fork"):
+            # Weak, so that a processor that was shut down can be collected.
+            child_hook = weakref.WeakMethod(self._after_fork_in_child)
+            os.register_at_fork(after_in_child=lambda: (hook := child_hook()) is not None and hook())
+
+    def _setup_state(self) -> None:
+        self._queue: collections.deque[ReadableSpan] = collections.deque()
+        self._wake = threading.Event()
+        self._flush_lock = threading.Lock()
+        self._flush_waiters: list[threading.Event] = []
+        self._opened = threading.Event()
+        self._stopped = threading.Event()
+        self._shutdown = False
+        self._worker = threading.Thread(target=self._run, name="casebank-writer", daemon=True)
+        self._worker.start()
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's thread does not exist here, and its connection must not be shared.
+        if not self._shutdown:
+            self._dropped = 0
+            self._drop_lock = threading.Lock()
+            self._setup_state()
+
+    # -- the app's side ----------------------------------------------------------------------------
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self._shutdown:
+            return
+        if self._keep is not None and not self._keep(span):
+            return
+        queue = self._queue
+        if len(queue) >= self._max_queue:
+            with self._drop_lock:
+                self._dropped += 1
+            return
+        queue.append(span)
+        if len(queue) >= self._max_batch:
+            self._wake.set()
+
+    def wait_until_open(self, timeout_s: float) -> str | None:
+        """None once the writer has opened the store, else why it could not (or that it timed out)."""
+        if not self._opened.wait(timeout_s):
+            return f"the store '{self.db_path}' did not open within {timeout_s:.0f} s"
+        return self._open_error
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        if self._shutdown or not self._worker.is_alive():
+            return not self._queue
+        done = threading.Event()
+        with self._flush_lock:
+            self._flush_waiters.append(done)
+        self._wake.set()
+        return done.wait(timeout_millis / 1000)
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        if self._shutdown:
+            return
+        self._shutdown = True
+        self._wake.set()
+        self._worker.join(timeout_s)
+
+    # -- the writer thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        store = self._open_store()
+        self._opened.set()
+        if store is None:
+            self._shutdown = True
+            self._queue.clear()
+            self._release_waiters()
+            return
+        try:
+            while True:
+                self._wake.wait(self._interval_s)
+                self._wake.clear()
+                with self._flush_lock:
+                    waiters, self._flush_waiters = self._flush_waiters, []
+                self._drain(store)
+                for done in waiters:
+                    done.set()
+                if self._shutdown:
+                    self._drain(store)
+                    break
+        finally:
+            self._release_waiters()
+            store.close()
+            self._stopped.set()
+
+    def _open_store(self) -> Any:
+        try:
+            from casebank.store import Store
+
+            return Store(self.db_path)
+        except Exception as exc:
+            self._open_error = str(exc)
+            return None
+
+    def _drain(self, store: Any) -> None:
+        from casebank.capture._rows import rows_for
+
+        queue = self._queue
+        while queue or self._dropped:
+            batch = [queue.popleft() for _ in range(min(len(queue), self._max_batch))]
+            with self._drop_lock:
+                dropped, self._dropped = self._dropped, 0
+            try:
+                spans, traces = rows_for(batch)
+                store.write_batch(spans, traces, dropped)
+            except Exception as exc:  # never let one bad batch stop the writer
+                self.failed_batches += 1
+                with self._drop_lock:
+                    self._dropped += len(batch) + dropped
+                if self.failed_batches == 1:
+                    logger.warning("casebank: could not write %d spans to '%s': %s", len(batch), self.db_path, exc)
+                if self.failed_batches > 3:  # the store is unusable; count and give up on this batch
+                    return
+            else:
+                self.dropped_total += dropped
+
+    def _release_waiters(self) -> None:
+        with self._flush_lock:
+            waiters, self._flush_waiters = self._flush_waiters, []
+        for done in waiters:
+            done.set()
+
+
+def keep_casebank_and_llm_spans(span: ReadableSpan) -> bool:
+    """On a provider the app shares, keep casebank's spans and LLM spans, never the app's others."""
+    scope = span.instrumentation_scope
+    if scope is not None and scope.name == SCOPE:
+        return True
+    attrs = span.attributes or {}
+    return any(key.startswith(("gen_ai.", "llm.", "traceloop.")) for key in attrs)

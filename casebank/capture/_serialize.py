@@ -1,0 +1,42 @@
+"""How the entry point's arguments and return value become JSON, on the app's thread.
+
+orjson does the work (about a microsecond for a typical request): dataclasses, datetimes,
+enums and UUIDs natively, pydantic models through `model_dump(mode="json")`. Anything else is
+kept as its repr inside `{"$repr": ...}`, so a reader (and `cases promote`) can tell a value
+that cannot be replayed from a string that merely looks like one. It never raises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+REPR_MARKER = "$repr"
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _default(obj: Any) -> Any:
+    model_dump = getattr(obj, "model_dump", None)
+    if callable(model_dump):
+        return model_dump(mode="json")
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=repr)
+    if isinstance(obj, bytes):
+        return {REPR_MARKER: repr(obj[:1000])}
+    return {REPR_MARKER: _safe_repr(obj)}
+
+
+def _safe_repr(obj: Any) -> str:
+    try:
+        return repr(obj)
+    except Exception:
+        return f"<unrepresentable {type(obj).__qualname__}>"
+
+
+def to_json(value: Any) -> str:
+    """JSON text for `value`; a value orjson cannot take at all becomes a marked repr."""
+    try:
+        return orjson.dumps(value, default=_default, option=_OPTIONS).decode()
+    except Exception:
+        return orjson.dumps({REPR_MARKER: _safe_repr(value)}).decode()

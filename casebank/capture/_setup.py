@@ -1,0 +1,146 @@
+"""`init`, `flush`, `shutdown`, `current_trace_id`: the capture SDK's life cycle.
+
+casebank makes its own TracerProvider rather than replacing the app's global one: the app's
+own spans are never collected, while casebank's spans still join the app's active trace,
+because parent lookup goes through the shared OpenTelemetry context, not the provider. With
+`tracer_provider=`, casebank adds its processor to the app's provider instead and keeps only
+its own and LLM spans from it.
+
+The OpenTelemetry SDK is imported here lazily, on `init()`, so that `import casebank` stays
+cheap for a product that imports it everywhere but initialises it once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace as otel_trace
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from casebank.capture._processor import StoreSpanProcessor
+
+logger = logging.getLogger("casebank")
+
+REPLAY_ENV = "CASEBANK_REPLAY"  # set by `cases run`: replays must not write production traces
+OPEN_TIMEOUT_S = 10.0
+ATEXIT_FLUSH_S = 5.0
+
+
+@dataclass
+class _State:
+    tracer: otel_trace.Tracer | None = None
+    provider: Any = None
+    processor: StoreSpanProcessor | None = None
+    owns_provider: bool = False
+    db_path: Path | None = None
+
+
+state = _State()
+_lock = threading.RLock()
+
+
+def init(
+    db: str | os.PathLike[str] | None = None,
+    *,
+    service_name: str | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> None:
+    """Start capturing: call once at start-up. Never raises; if the store cannot be opened,
+    logs one warning and the app runs untraced. A second call does nothing."""
+    with _lock:
+        if state.tracer is not None:
+            return
+        if os.environ.get(REPLAY_ENV):
+            logger.debug("casebank: %s is set, capture stays off during replay", REPLAY_ENV)
+            return
+        try:
+            _start(db, service_name, tracer_provider)
+        except Exception as exc:  # init must never break the app
+            logger.warning("casebank: capture is off - %s", exc)
+
+
+def _start(db: str | os.PathLike[str] | None, service_name: str | None, tracer_provider: Any) -> None:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+    from casebank import __version__
+    from casebank.capture._attributes import SCOPE
+    from casebank.capture._processor import StoreSpanProcessor, keep_casebank_and_llm_spans
+    from casebank.store import default_db_path
+
+    path = Path(db) if db is not None else default_db_path()
+    path = path.expanduser().absolute()  # a later chdir in the app must not move the store
+    owns = tracer_provider is None
+    if owns:
+        resource = Resource.create({"service.name": service_name} if service_name else {})
+        provider = TracerProvider(resource=resource, sampler=ALWAYS_ON, shutdown_on_exit=False)
+    elif not hasattr(tracer_provider, "add_span_processor"):
+        raise TypeError(f"tracer_provider {tracer_provider!r} is not an OpenTelemetry SDK TracerProvider")
+    else:
+        provider = tracer_provider
+    processor = StoreSpanProcessor(path, keep=None if owns else keep_casebank_and_llm_spans)
+    problem = processor.wait_until_open(OPEN_TIMEOUT_S)
+    if problem is not None:
+        processor.shutdown()
+        raise RuntimeError(problem)
+    provider.add_span_processor(processor)
+    state.provider, state.processor, state.owns_provider, state.db_path = provider, processor, owns, path
+    state.tracer = provider.get_tracer(SCOPE, __version__)
+    atexit.register(_at_exit)
+
+
+def configured_db() -> Path | None:
+    return state.db_path
+
+
+def flush(timeout_s: float = 5.0) -> bool:
+    """Write every span finished so far; True if all were written within `timeout_s`."""
+    processor = state.processor
+    if processor is None:
+        return True
+    try:
+        return processor.force_flush(int(timeout_s * 1000))
+    except Exception:
+        return False
+
+
+def shutdown() -> None:
+    """Write what is queued (bounded in time) and stop capturing. Safe to call twice."""
+    with _lock:
+        processor, provider, owns = state.processor, state.provider, state.owns_provider
+        if processor is None:
+            return
+        state.tracer = None
+        state.processor = state.provider = state.db_path = None
+        atexit.unregister(_at_exit)
+    try:
+        processor.shutdown(ATEXIT_FLUSH_S)
+        if owns:
+            provider.shutdown()
+    except Exception as exc:
+        logger.warning("casebank: shutdown did not finish cleanly - %s", exc)
+
+
+def _at_exit() -> None:
+    shutdown()
+
+
+def dropped_spans() -> int:
+    """Spans dropped because the queue was full, since init (also counted in the store)."""
+    processor = state.processor
+    return 0 if processor is None else processor.dropped_total + processor._dropped
+
+
+def current_trace_id() -> str | None:
+    """The 32-hex id of the active trace, to hand back with the answer so support can flag it."""
+    ctx = otel_trace.get_current_span().get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else None

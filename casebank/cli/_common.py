@@ -1,0 +1,41 @@
+"""What every command shares: the --db and --suite options, opening the store, printing."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from casebank.store import Store, default_db_path
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="Store file. Default: $CASEBANK_DB, else .casebank/casebank.db in the current folder.",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+SuiteOption = Annotated[
+    Path,
+    typer.Option("--suite", help="Suite folder holding the case files.", file_okay=False),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def open_store(db: Path | None, *, create: bool = False) -> Store:
+    """The store named by --db (or the default); commands that only read do not create one."""
+    return Store(db if db is not None else default_db_path(), create=create)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
+
+
+def is_interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")

@@ -1,0 +1,85 @@
+"""Every error casebank raises on purpose.
+
+    CasebankError                 exit 1 unless a subclass says otherwise
+    ├── UsageError                exit 2: the user asked for something that cannot be done as asked
+    │   ├── NotFound
+    │   │   ├── TraceNotFound
+    │   │   └── IncidentNotFound
+    │   ├── AmbiguousId
+    │   ├── InvalidInput          a malformed option value, expected output, grader option, ...
+    │   ├── StoreError            the file is not a casebank store, or cannot be opened
+    │   ├── SuiteError            the suite folder or a case file cannot be used
+    │   │   └── CaseIntegrityError  a case file whose content hash does not match
+    │   └── TargetImportError     `module:function` does not import
+    └── PromotionRefused          exit 1: the case would not have caught the incident
+
+Messages quote the bad value and name the fix, on one line: the CLI prints them as they are.
+The capture path never raises any of these into the product; it logs and counts instead.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AmbiguousId",
+    "CaseIntegrityError",
+    "CasebankError",
+    "IncidentNotFound",
+    "InvalidInput",
+    "NotFound",
+    "PromotionRefused",
+    "StoreError",
+    "SuiteError",
+    "TargetImportError",
+    "TraceNotFound",
+    "UsageError",
+]
+
+
+class CasebankError(Exception):
+    """Base of every casebank error; `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class UsageError(CasebankError):
+    exit_code = 2
+
+
+class NotFound(UsageError):
+    pass
+
+
+class TraceNotFound(NotFound):
+    pass
+
+
+class IncidentNotFound(NotFound):
+    pass
+
+
+class AmbiguousId(UsageError):
+    pass
+
+
+class InvalidInput(UsageError):
+    pass
+
+
+class StoreError(UsageError):
+    pass
+
+
+class SuiteError(UsageError):
+    pass
+
+
+class CaseIntegrityError(SuiteError):
+    pass
+
+
+class TargetImportError(UsageError):
+    pass
+
+
+class PromotionRefused(CasebankError):
+    exit_code = 1

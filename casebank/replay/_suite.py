@@ -1,0 +1,47 @@
+"""The suite folder: every `*.json` case file in it, verified, in a stable order."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from casebank.errors import SuiteError
+from casebank.replay._case import Case, load_case
+
+__all__ = ["DEFAULT_SUITE", "Suite", "count_cases", "load_suite"]
+
+DEFAULT_SUITE = Path("evals")
+
+
+@dataclass(kw_only=True)
+class Suite:
+    folder: Path
+    cases: list[Case]
+
+    @property
+    def hash(self) -> str:
+        """One hash for the whole suite: changes when any case is added, removed or replaced."""
+        joined = "\n".join(sorted(case.hash for case in self.cases))
+        return "sha256:" + hashlib.sha256(joined.encode()).hexdigest()
+
+
+def count_cases(folder: Path) -> int:
+    return sum(1 for _ in folder.glob("*.json")) if folder.is_dir() else 0
+
+
+def load_suite(folder: Path) -> Suite:
+    if not folder.exists():
+        raise SuiteError(f"suite folder '{folder}' does not exist - promote a case with 'cases promote ID'")
+    if not folder.is_dir():
+        raise SuiteError(f"suite path '{folder}' is not a folder - pass the folder that holds the case files")
+    paths = sorted(folder.glob("*.json"))
+    if not paths:
+        raise SuiteError(f"suite folder '{folder}' has no cases - promote one with 'cases promote ID'")
+    cases = [load_case(path) for path in paths]
+    seen: dict[str, Path] = {}
+    for case in cases:
+        if case.id in seen:
+            raise SuiteError(f"case id '{case.id}' appears in both '{seen[case.id]}' and '{case.path}' - remove one")
+        seen[case.id] = case.path or folder
+    return Suite(folder=folder, cases=cases)

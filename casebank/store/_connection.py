@@ -1,0 +1,85 @@
+"""Opening a store file: the one place that decides whether a file is a casebank store.
+
+Every connection runs in WAL mode with a busy timeout, so the product's writer thread, a
+`cases` command and a support tool's `flag()` in another process can share one file.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from casebank.errors import StoreError
+from casebank.store._schema import MARKER_TABLE, SCHEMA_VERSION, apply_migrations
+
+DEFAULT_DB = Path(".casebank") / "casebank.db"
+BUSY_TIMEOUT_MS = 10_000
+
+
+def default_db_path() -> Path:
+    """`CASEBANK_DB` if set, else `.casebank/casebank.db` under the current folder."""
+    env = os.environ.get("CASEBANK_DB")
+    return Path(env) if env else DEFAULT_DB
+
+
+def connect(path: str | os.PathLike[str] | None = None, *, create: bool = True) -> sqlite3.Connection:
+    """Open (and, with `create`, make and migrate) the store at `path`.
+
+    Raises StoreError naming the file when it is missing (and `create` is false), cannot be
+    opened, is not SQLite, or is a SQLite database that casebank did not make.
+    """
+    db_path = Path(path) if path is not None else default_db_path()
+    if not db_path.exists():
+        if not create:
+            raise StoreError(f"no casebank store at '{db_path}' - run the app with casebank.init() first, or pass --db")
+        try:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder for store '{db_path}': {exc.strerror}") from None
+    elif db_path.is_dir():
+        raise StoreError(f"store path '{db_path}' is a folder - pass the path of a .db file")
+    try:
+        conn = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open store '{db_path}': {exc}") from None
+    try:
+        _prepare(conn, db_path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _prepare(conn: sqlite3.Connection, db_path: Path) -> None:
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            _set_pragmas(conn)
+            return
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"'{db_path}' is not a casebank store ({exc}) - pass the path of a casebank .db file") from None
+    if tables and MARKER_TABLE not in tables:
+        raise StoreError(
+            f"'{db_path}' is a SQLite database but not a casebank store - pass another --db or move that file"
+        )
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"store '{db_path}' has schema version {version}, newer than this casebank ({SCHEMA_VERSION}) - upgrade casebank"
+        )
+    _set_pragmas(conn)
+    try:
+        apply_migrations(conn)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot prepare store '{db_path}': {exc}") from None
+
+
+def _set_pragmas(conn: sqlite3.Connection) -> None:
+    # WAL lets readers in other processes see committed rows while the writer appends;
+    # synchronous=NORMAL in WAL is still crash-safe (a crash loses at most the last commit,
+    # never corrupts the file), and flags use FULL on their own transaction.
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")

@@ -1,0 +1,130 @@
+"""The store's schema, as sqlite-utils migrations applied when a store is opened.
+
+A fresh store and an old one take the same path: every migration not yet recorded in
+`_sqlite_migrations` runs, in order. After the last one, `PRAGMA user_version` is set to
+`SCHEMA_VERSION`, so that the product's writer thread can see with one pragma that nothing is
+pending and skip importing sqlite-utils (about 110 ms) altogether.
+
+Never edit a migration that has shipped: add a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+# Bump together with a new migration below.
+SCHEMA_VERSION = 1
+
+# A table only a casebank store has; its absence in a non-empty file means "not ours".
+MARKER_TABLE = "casebank_meta"
+
+
+def apply_migrations(conn: sqlite3.Connection) -> None:
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
+
+    migrations = Migrations("casebank")
+
+    @migrations(name="m001_initial")
+    def m001_initial(db: Any) -> None:
+        db[MARKER_TABLE].create({"key": str, "value": str}, pk="key")
+        db[MARKER_TABLE].insert({"key": "store_format", "value": "casebank"})
+        db["counters"].create({"name": str, "value": int}, pk="name")
+        db["spans"].create(
+            {
+                "trace_id": str,
+                "span_id": str,
+                "parent_span_id": str,
+                "name": str,
+                "kind": str,
+                "started_at": str,
+                "start_ns": int,
+                "duration_ms": float,
+                "status": str,
+                "status_message": str,
+                "attributes": str,
+                "events": str,
+                "service_name": str,
+            },
+            pk=("trace_id", "span_id"),
+        )
+        db["traces"].create(
+            {
+                "trace_id": str,
+                "name": str,
+                "entrypoint": str,
+                "input": str,
+                "output": str,
+                "status": str,
+                "error": str,
+                "started_at": str,
+                "start_ns": int,
+                "duration_ms": float,
+                "service_name": str,
+                "span_count": int,
+            },
+            pk="trace_id",
+        )
+        db["traces"].create_index(["start_ns"])
+        db["incidents"].create(
+            {
+                "id": str,
+                "trace_id": str,
+                "status": str,
+                "reasons": str,
+                "flagged_at": str,
+                "updated_at": str,
+                "entrypoint": str,
+                "input": str,
+                "output": str,
+                "error": str,
+                "snapshot": str,
+                "expected": str,
+                "grader": str,
+                "tags": str,
+                "dismissed_reason": str,
+                "case_id": str,
+                "case_path": str,
+            },
+            pk="id",
+            not_null={"trace_id", "status", "reasons", "flagged_at", "updated_at", "snapshot"},
+        )
+        db["incidents"].create_index(["trace_id"], unique=True)
+        db["runs"].create(
+            {
+                "id": str,
+                "started_at": str,
+                "finished_at": str,
+                "suite": str,
+                "suite_hash": str,
+                "target": str,
+                "concurrency": int,
+                "total": int,
+                "passed": int,
+                "failed": int,
+                "errored": int,
+                "pass_rate": float,
+            },
+            pk="id",
+        )
+        db["results"].create(
+            {
+                "run_id": str,
+                "case_id": str,
+                "epoch": int,
+                "case_file": str,
+                "passed": int,
+                "score": float,
+                "reason": str,
+                "output": str,
+                "error": str,
+                "latency_ms": float,
+                "grader": str,
+            },
+            pk=("run_id", "case_id", "epoch"),
+            foreign_keys=[("run_id", "runs", "id")],
+        )
+
+    migrations.apply(Database(conn))
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

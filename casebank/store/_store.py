@@ -1,0 +1,426 @@
+"""The case store: one SQLite file holding spans, traces, incidents, runs and results.
+
+Values cross this boundary as plain Python (JSON columns are decoded on read); the hot write
+path (`write_batch`) takes ready tuples and uses `executemany` in one transaction, because
+sqlite-utils' `insert_all` is about three times slower there. Everything else reads and writes
+through ordinary SQL that a person could type into `sqlite-utils query`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from casebank.errors import AmbiguousId, IncidentNotFound, InvalidInput, TraceNotFound
+from casebank.store._connection import connect, default_db_path
+
+__all__ = [
+    "INCIDENT_STATUSES",
+    "SPAN_COLUMNS",
+    "TRACE_COLUMNS",
+    "Incident",
+    "Store",
+    "StoreCounts",
+    "TraceSummary",
+    "utc_now",
+]
+
+SPAN_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "started_at",
+    "start_ns",
+    "duration_ms",
+    "status",
+    "status_message",
+    "attributes",
+    "events",
+    "service_name",
+)
+# The trace row written for each trace touched by a batch. Root fields (name .. service_name)
+# are NULL unless the batch carries the trace's root span; span_count is this batch's count.
+TRACE_COLUMNS = (
+    "trace_id",
+    "name",
+    "entrypoint",
+    "input",
+    "output",
+    "status",
+    "error",
+    "started_at",
+    "start_ns",
+    "duration_ms",
+    "service_name",
+    "span_count",
+)
+_ROOT_FIELDS = ("name", "entrypoint", "input", "output", "status", "error", "duration_ms", "service_name")
+
+_INSERT_SPANS = f"INSERT OR IGNORE INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({', '.join('?' * len(SPAN_COLUMNS))})"
+_UPSERT_TRACES = (
+    f"INSERT INTO traces ({', '.join(TRACE_COLUMNS)}) VALUES ({', '.join('?' * len(TRACE_COLUMNS))}) "
+    "ON CONFLICT(trace_id) DO UPDATE SET "
+    + ", ".join(f"{c} = COALESCE(excluded.{c}, traces.{c})" for c in _ROOT_FIELDS)
+    + ", started_at = CASE WHEN excluded.start_ns < traces.start_ns THEN excluded.started_at ELSE traces.started_at END"
+    ", start_ns = MIN(excluded.start_ns, traces.start_ns)"
+    ", span_count = traces.span_count + excluded.span_count"
+)
+
+INCIDENT_STATUSES = ("flagged", "annotated", "promoted", "dismissed")
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else orjson.loads(text)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+@dataclass(kw_only=True)
+class StoreCounts:
+    path: Path
+    traces: int
+    spans: int
+    incidents: dict[str, int]
+    dropped_spans: int
+    runs: int
+
+
+@dataclass(kw_only=True)
+class TraceSummary:
+    trace_id: str
+    name: str | None
+    entrypoint: str | None
+    input: Any
+    output: Any
+    status: str | None
+    error: str | None
+    started_at: str | None
+    duration_ms: float | None
+    span_count: int
+
+
+@dataclass(kw_only=True)
+class Incident:
+    id: str
+    trace_id: str
+    status: str
+    reasons: list[dict[str, Any]]
+    flagged_at: str
+    updated_at: str
+    entrypoint: str | None
+    input: Any
+    output: Any
+    error: str | None
+    spans: list[dict[str, Any]]
+    expected: Any = None
+    has_expected: bool = False
+    grader: dict[str, Any] | None = None
+    tags: list[str] = field(default_factory=list)
+    dismissed_reason: str | None = None
+    case_id: str | None = None
+    case_path: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "trace_id": self.trace_id,
+            "status": self.status,
+            "reasons": self.reasons,
+            "flagged_at": self.flagged_at,
+            "updated_at": self.updated_at,
+            "entrypoint": self.entrypoint,
+            "input": self.input,
+            "output": self.output,
+            "error": self.error,
+            "spans": self.spans,
+            "expected": self.expected if self.has_expected else None,
+            "grader": self.grader,
+            "tags": self.tags,
+            "dismissed_reason": self.dismissed_reason,
+            "case_id": self.case_id,
+            "case_path": self.case_path,
+        }
+
+
+def incident_id_for(trace_id: str) -> str:
+    """Stable and short: the same trace always yields the same incident id, in any process."""
+    return hashlib.sha256(f"incident:{trace_id}".encode()).hexdigest()[:12]
+
+
+class Store:
+    """A casebank store file. Cheap to open; close it (or use `with`) when done."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+        self.path = Path(path) if path is not None else default_db_path()
+        self.conn = connect(self.path, create=create)
+        self.conn.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE .. COMMIT; `durable` fsyncs the commit (synchronous=FULL)."""
+        if durable:
+            self.conn.execute("PRAGMA synchronous = FULL")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+        finally:
+            if durable:
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+
+    # -- capture -------------------------------------------------------------------------------
+
+    def write_batch(self, spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]], dropped: int = 0) -> None:
+        """Write one batch from the capture writer in a single transaction."""
+        with self.transaction() as conn:
+            conn.executemany(_INSERT_SPANS, spans)
+            conn.executemany(_UPSERT_TRACES, traces)
+            if dropped:
+                self._bump(conn, "dropped_spans", dropped)
+
+    def add_counter(self, name: str, delta: int) -> None:
+        with self.transaction() as conn:
+            self._bump(conn, name, delta)
+
+    @staticmethod
+    def _bump(conn: sqlite3.Connection, name: str, delta: int) -> None:
+        conn.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = counters.value + excluded.value",
+            (name, delta),
+        )
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def counts(self) -> StoreCounts:
+        q = self.conn.execute
+        by_status = {s: 0 for s in INCIDENT_STATUSES}
+        for row in q("SELECT status, count(*) FROM incidents GROUP BY status"):
+            by_status[row[0]] = row[1]
+        dropped = q("SELECT value FROM counters WHERE name = 'dropped_spans'").fetchone()
+        return StoreCounts(
+            path=self.path,
+            traces=q("SELECT count(*) FROM traces").fetchone()[0],
+            spans=q("SELECT count(*) FROM spans").fetchone()[0],
+            incidents=by_status,
+            dropped_spans=dropped[0] if dropped else 0,
+            runs=q("SELECT count(*) FROM runs").fetchone()[0],
+        )
+
+    def recent_traces(self, limit: int = 20) -> list[TraceSummary]:
+        rows = self.conn.execute("SELECT * FROM traces ORDER BY start_ns DESC LIMIT ?", (limit,))
+        return [self._trace_summary(row) for row in rows]
+
+    def get_trace(self, trace_id: str) -> TraceSummary | None:
+        row = self.conn.execute("SELECT * FROM traces WHERE trace_id = ?", (trace_id,)).fetchone()
+        return self._trace_summary(row) if row else None
+
+    @staticmethod
+    def _trace_summary(row: sqlite3.Row) -> TraceSummary:
+        return TraceSummary(
+            trace_id=row["trace_id"],
+            name=row["name"],
+            entrypoint=row["entrypoint"],
+            input=_loads(row["input"]),
+            output=_loads(row["output"]),
+            status=row["status"],
+            error=row["error"],
+            started_at=row["started_at"],
+            duration_ms=row["duration_ms"],
+            span_count=row["span_count"] or 0,
+        )
+
+    def trace_spans(self, trace_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id", (trace_id,))
+        spans = []
+        for row in rows:
+            span = dict(row)
+            span["attributes"] = _loads(span["attributes"]) or {}
+            span["events"] = _loads(span["events"]) or []
+            spans.append(span)
+        return spans
+
+    # -- incidents -----------------------------------------------------------------------------
+
+    def flag(self, trace_id: str, reason: str, *, flagged_by: str | None = None) -> Incident:
+        """Snapshot the trace into an incident (or add a reason to its incident); durable on return."""
+        trace_id = trace_id.strip().lower()
+        if not reason or not reason.strip():
+            raise InvalidInput("a flag needs a reason - say what was wrong with the answer")
+        entry = {"reason": reason.strip(), "flagged_by": flagged_by, "flagged_at": utc_now()}
+        incident_id = incident_id_for(trace_id)
+        with self.transaction(durable=True) as conn:
+            row = conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+            if row is not None:
+                reasons = orjson.loads(row["reasons"]) + [entry]
+                conn.execute(
+                    "UPDATE incidents SET reasons = ?, updated_at = ? WHERE id = ?",
+                    (_dumps(reasons), entry["flagged_at"], incident_id),
+                )
+            else:
+                spans = self.trace_spans(trace_id)
+                trace = self.get_trace(trace_id)
+                if not spans and trace is None:
+                    raise TraceNotFound(
+                        f"no trace '{trace_id}' in store '{self.path}' - check the id (32 hex characters from "
+                        "casebank.current_trace_id()) and that the app's casebank.init() writes to this store"
+                    )
+                root = _root_span(spans)
+                conn.execute(
+                    "INSERT INTO incidents (id, trace_id, status, reasons, flagged_at, updated_at, entrypoint, "
+                    "input, output, error, snapshot, tags) VALUES (?, ?, 'flagged', ?, ?, ?, ?, ?, ?, ?, ?, '[]')",
+                    (
+                        incident_id,
+                        trace_id,
+                        _dumps([entry]),
+                        entry["flagged_at"],
+                        entry["flagged_at"],
+                        trace.entrypoint if trace else None,
+                        trace and _dumps(trace.input),
+                        trace and _dumps(trace.output),
+                        trace.error if trace else (root or {}).get("status_message"),
+                        _dumps(spans),
+                    ),
+                )
+        return self.get_incident(incident_id)
+
+    def get_incident(self, incident_id: str) -> Incident:
+        row = self.conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        if row is None:
+            raise IncidentNotFound(f"no incident '{incident_id}' in store '{self.path}' - see 'cases list --status all'")
+        return _incident(row)
+
+    def resolve_incident(self, prefix: str) -> Incident:
+        """An incident by any unique prefix of its id (or of its trace id), as git resolves commits."""
+        prefix = prefix.strip().lower()
+        if not prefix or not all(c in "0123456789abcdef" for c in prefix):
+            raise InvalidInput(f"'{prefix}' is not an incident id - ids are hex, as 'cases list' shows them")
+        for column in ("id", "trace_id"):
+            rows = self.conn.execute(
+                f"SELECT * FROM incidents WHERE {column} >= ? AND {column} < ? ORDER BY {column} LIMIT 6",
+                (prefix, prefix + "g"),
+            ).fetchall()
+            if len(rows) == 1:
+                return _incident(rows[0])
+            if len(rows) > 1:
+                ids = ", ".join(r["id"] for r in rows[:5])
+                raise AmbiguousId(f"incident id '{prefix}' is ambiguous ({ids}) - type more characters")
+        raise IncidentNotFound(f"no incident matches '{prefix}' in store '{self.path}' - see 'cases list --status all'")
+
+    def list_incidents(self, status: str = "all") -> list[Incident]:
+        if status == "all":
+            rows = self.conn.execute("SELECT * FROM incidents ORDER BY flagged_at DESC, id")
+        else:
+            rows = self.conn.execute("SELECT * FROM incidents WHERE status = ? ORDER BY flagged_at DESC, id", (status,))
+        return [_incident(row) for row in rows]
+
+    def annotate(self, incident_id: str, *, expected: Any, grader: dict[str, Any], tags: Sequence[str]) -> Incident:
+        with self.transaction(durable=True) as conn:
+            conn.execute(
+                "UPDATE incidents SET expected = ?, grader = ?, tags = ?, status = 'annotated', updated_at = ? "
+                "WHERE id = ?",
+                (_dumps(expected), _dumps(grader), _dumps(sorted(set(tags))), utc_now(), incident_id),
+            )
+        return self.get_incident(incident_id)
+
+    def dismiss(self, incident_id: str, reason: str) -> Incident:
+        with self.transaction(durable=True) as conn:
+            conn.execute(
+                "UPDATE incidents SET status = 'dismissed', dismissed_reason = ?, updated_at = ? WHERE id = ?",
+                (reason, utc_now(), incident_id),
+            )
+        return self.get_incident(incident_id)
+
+    def mark_promoted(self, incident_id: str, *, case_id: str, case_path: str) -> Incident:
+        with self.transaction(durable=True) as conn:
+            conn.execute(
+                "UPDATE incidents SET status = 'promoted', case_id = ?, case_path = ?, updated_at = ? WHERE id = ?",
+                (case_id, case_path, utc_now(), incident_id),
+            )
+        return self.get_incident(incident_id)
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def record_run(self, run: dict[str, Any], results: Sequence[dict[str, Any]]) -> None:
+        """Store a finished run and each of its results (dicts keyed by column name)."""
+        with self.transaction() as conn:
+            _insert(conn, "runs", run)
+            for result in results:
+                _insert(conn, "results", result)
+
+    def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))
+        return [dict(row) for row in rows]
+
+    def run_results(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT * FROM results WHERE run_id = ? ORDER BY case_id, epoch", (run_id,))
+        return [dict(row) for row in rows]
+
+
+def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
+    columns = list(row)
+    conn.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [row[c] for c in columns],
+    )
+
+
+def _root_span(spans: list[dict[str, Any]]) -> dict[str, Any] | None:
+    ids = {s["span_id"] for s in spans}
+    for span in spans:
+        if span["parent_span_id"] not in ids:
+            return span
+    return None
+
+
+def _incident(row: sqlite3.Row) -> Incident:
+    return Incident(
+        id=row["id"],
+        trace_id=row["trace_id"],
+        status=row["status"],
+        reasons=orjson.loads(row["reasons"]),
+        flagged_at=row["flagged_at"],
+        updated_at=row["updated_at"],
+        entrypoint=row["entrypoint"],
+        input=_loads(row["input"]),
+        output=_loads(row["output"]),
+        error=row["error"],
+        spans=orjson.loads(row["snapshot"]),
+        expected=_loads(row["expected"]),
+        has_expected=row["expected"] is not None,
+        grader=_loads(row["grader"]),
+        tags=_loads(row["tags"]) or [],
+        dismissed_reason=row["dismissed_reason"],
+        case_id=row["case_id"],
+        case_path=row["case_path"],
+    )

@@ -1,0 +1,25 @@
+"""Every test runs in its own folder with its own store; nothing reaches beyond 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import casebank
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CASEBANK_DB", str(tmp_path / "casebank.db"))
+    monkeypatch.delenv("CASEBANK_REPLAY", raising=False)
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    yield tmp_path
+    casebank.shutdown()  # a test that called init() must not leak its writer into the next
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "casebank.db"
