@@ -23,7 +23,7 @@ from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Status, StatusCode
 
 from casebank.capture._attributes import ENTRYPOINT, ERROR, INPUT, IS_ROOT, OUTPUT
-from casebank.capture._serialize import to_json
+from casebank._json import to_json
 from casebank.capture._setup import state
 
 logger = logging.getLogger("casebank")
@@ -43,7 +43,7 @@ def trace(*, name: str | None = None) -> Callable[[F], F]: ...
 def trace(func: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
     """Mark the app's entry point (sync or async): its inputs and output are what a case replays."""
     if func is None:
-        return lambda f: trace(f, name=name)
+        return lambda f: _wrap(f, name)
     return _wrap(func, name)
 
 
@@ -62,7 +62,7 @@ def _module_name(func: Callable[..., Any]) -> str:
 
 def _wrap(func: F, name: str | None) -> F:
     entrypoint = f"{_module_name(func)}:{func.__qualname__}"
-    span_name = name or func.__qualname__
+    span_name = name or func.__qualname__.rpartition("<locals>.")[2]
     try:
         signature: inspect.Signature | None = inspect.signature(func)
     except (TypeError, ValueError):

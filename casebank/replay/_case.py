@@ -83,7 +83,9 @@ def write_case(case: Case, suite_dir: Path) -> Path:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        raise SuiteError(f"cannot write case into suite folder '{suite_dir}': {exc.strerror} - pass a writable --suite") from None
+        raise SuiteError(
+            f"cannot write case into suite folder '{suite_dir}': {exc.strerror} - pass a writable --suite"
+        ) from None
     case.path = path
     return path
 
@@ -103,7 +105,9 @@ def load_case(path: Path) -> Case:
         raise SuiteError(f"case file '{path}' holds {type(raw).__name__}, not a case object - restore it from git")
     for name, kind in _REQUIRED.items():
         if not isinstance(raw.get(name), kind):
-            raise SuiteError(f"case file '{path}': field '{name}' is missing or not {kind.__name__} - restore it from git")
+            raise SuiteError(
+                f"case file '{path}': field '{name}' is missing or not {kind.__name__} - restore it from git"
+            )
     if raw["schema_version"] > CASE_SCHEMA_VERSION:
         raise SuiteError(f"case file '{path}' has schema_version {raw['schema_version']} - upgrade casebank to read it")
     if "expected" not in raw:

@@ -60,14 +60,17 @@ def _prepare(conn: sqlite3.Connection, db_path: Path) -> None:
             return
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"'{db_path}' is not a casebank store ({exc}) - pass the path of a casebank .db file") from None
+        raise StoreError(
+            f"'{db_path}' is not a casebank store ({exc}) - pass the path of a casebank .db file"
+        ) from None
     if tables and MARKER_TABLE not in tables:
         raise StoreError(
             f"'{db_path}' is a SQLite database but not a casebank store - pass another --db or move that file"
         )
     if version > SCHEMA_VERSION:
         raise StoreError(
-            f"store '{db_path}' has schema version {version}, newer than this casebank ({SCHEMA_VERSION}) - upgrade casebank"
+            f"store '{db_path}' has schema version {version}, newer than this casebank "
+            f"({SCHEMA_VERSION}) - upgrade casebank"
         )
     _set_pragmas(conn)
     try:

@@ -317,7 +317,9 @@ class Store:
     def get_incident(self, incident_id: str) -> Incident:
         row = self.conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
         if row is None:
-            raise IncidentNotFound(f"no incident '{incident_id}' in store '{self.path}' - see 'cases list --status all'")
+            raise IncidentNotFound(
+                f"no incident '{incident_id}' in store '{self.path}' - see 'cases list --status all'"
+            )
         return _incident(row)
 
     def resolve_incident(self, prefix: str) -> Incident:

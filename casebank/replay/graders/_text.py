@@ -79,7 +79,9 @@ class Regex(Grader):
         super().__init__(options)
         pattern = self.options.get("pattern")
         if not isinstance(pattern, str) or not pattern:
-            raise InvalidInput("grader 'regex' needs --option pattern=REGEX (the expected output is an example it must match)")
+            raise InvalidInput(
+                "grader 'regex' needs --option pattern=REGEX (the expected output is an example it must match)"
+            )
         self.match = str(self.options.get("match", "search"))
         if self.match not in ("search", "full"):
             raise InvalidInput(f"grader 'regex' option match='{self.match}' - use search or full")

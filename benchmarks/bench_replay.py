@@ -1,0 +1,111 @@
+"""Replay throughput: 200 cases whose target sleeps 100 ms, at concurrency 20.
+
+The ideal is 200 x 0.1 s / 20 = 1.0 s; the target is <= 1.2x the ideal. Measured for a sync
+target (time.sleep, run in the runner's worker threads) and an async one (asyncio.sleep,
+awaited on the runner's loop), each through `run_suite` in this process (the runner alone),
+and once end to end through a real `cases run` subprocess (interpreter start-up, imports,
+suite loading and hash checks, the run, recording 200 results in the store, the report).
+The suite is built in a temporary folder with `write_case`, as `cases promote` writes it.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from casebank.replay import Case, load_suite, run_suite, write_case
+
+CASES = 200
+SLEEP_S = 0.1
+CONCURRENCY = 20
+IDEAL_S = CASES * SLEEP_S / CONCURRENCY
+TARGET_RATIO = 1.2
+REPEATS = 3
+
+TARGET_MODULE = f"""
+import asyncio
+import time
+
+def answer(ticket):
+    time.sleep({SLEEP_S})
+    return f"answer to {{ticket}}"
+
+async def answer_async(ticket):
+    await asyncio.sleep({SLEEP_S})
+    return f"answer to {{ticket}}"
+"""
+
+
+def build_project(root: Path) -> None:
+    (root / "bench_bot.py").write_text(textwrap.dedent(TARGET_MODULE))
+    for function in ("answer", "answer_async"):
+        for i in range(CASES):
+            case = Case(
+                id=f"{function}{i:04d}",
+                created_at="2024-05-01T12:00:00.000+00:00",
+                entrypoint=f"bench_bot:{function}",
+                input={"ticket": i},
+                expected=f"answer to {i}",
+                grader={"name": "exact", "options": {}},
+            )
+            write_case(case, root / f"evals_{function}")
+
+
+def bench_runner(suite_dir: Path) -> list[float]:
+    suite = load_suite(suite_dir)
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        report = run_suite(suite, concurrency=CONCURRENCY)
+        times.append(time.perf_counter() - start)
+        assert report.ok, [r.reason for r in report.not_passed()][:3]
+    return times
+
+
+def bench_cli(root: Path) -> float:
+    env = {**os.environ, "CASEBANK_DB": str(root / "bench.db"), "COLUMNS": "80"}
+    command = [sys.executable, "-m", "casebank", "run", "--suite", "evals_answer", "--concurrency", str(CONCURRENCY)]
+    start = time.perf_counter()
+    proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return elapsed
+
+
+def line(label: str, seconds: float, *, gated: bool = True) -> str:
+    ratio = seconds / IDEAL_S
+    verdict = (
+        ("ok" if ratio <= TARGET_RATIO else "MISSED") + f", target <= {TARGET_RATIO}x" if gated else "for reference"
+    )
+    return f"  {label:<46} {seconds:6.3f} s   {ratio:5.2f}x ideal   [{verdict}]"
+
+
+def main() -> None:
+    print(f"replay: {CASES} cases, target sleeps {SLEEP_S * 1000:.0f} ms, concurrency {CONCURRENCY}")
+    print(f"  ideal {IDEAL_S:.3f} s; {REPEATS} runs each, median (best)")
+    with tempfile.TemporaryDirectory(prefix="casebank-bench-") as tmp:
+        root = Path(tmp)
+        build_project(root)
+        previous = os.getcwd()
+        os.chdir(root)  # entry points import from the current folder, as in `cases run`
+        try:
+            for function, label in (("answer", "sync (threads), run_suite"), ("answer_async", "async, run_suite")):
+                times = bench_runner(Path(f"evals_{function}"))
+                print(line(label, statistics.median(times)) + f"   (best {min(times):.3f} s)")
+        finally:
+            os.chdir(previous)
+        cli = [bench_cli(root) for _ in range(REPEATS)]
+        print(
+            line("sync, `cases run` end to end (with start-up)", statistics.median(cli), gated=False)
+            + f"   (best {min(cli):.3f} s)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""The store's two hot paths: spans/s written by the background writer, and flag on a big store.
+
+1. Spans of about 2 KB (attributes as JSON) are finished on the app's side while the writer is
+   held back, then one flush writes them all: spans/s = spans / flush time (conversion to rows,
+   redaction, executemany in batched WAL transactions). Target >= 50k spans/s.
+   Reference points on this machine, same rows: raw sqlite3 executemany in one transaction, and
+   sqlite-utils insert_all.
+2. casebank.flag on a store holding 100k traces (200k spans). Target <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from opentelemetry.sdk.trace import TracerProvider
+
+import casebank
+from casebank.capture._processor import StoreSpanProcessor
+from casebank.capture._rows import rows_for
+from casebank.store import SPAN_COLUMNS, Store
+
+SPANS = 100_000
+PAYLOAD = "Your refund was approved and will reach your card within 5 to 7 business days. " * 12  # ~1 KB
+
+
+def finished_spans(provider: TracerProvider, n: int) -> None:
+    tracer = provider.get_tracer("casebank")
+    for i in range(0, n, 2):
+        root = tracer.start_span(
+            "answer",
+            attributes={
+                "casebank.entrypoint": "support_bot.bot:answer",
+                "casebank.root": True,
+                "casebank.input": f'{{"ticket": "{PAYLOAD[:600]}"}}',
+                "casebank.output": f'"{PAYLOAD[:600]}"',
+            },
+        )
+        from opentelemetry import trace
+
+        child = tracer.start_span(
+            "chat gpt-4o-mini",
+            context=trace.set_span_in_context(root),
+            attributes={"gen_ai.operation.name": "chat", "gen_ai.output.messages": PAYLOAD * 2, "n": i},
+        )
+        child.end()
+        root.end()
+
+
+def bench_writer(tmp: Path) -> float:
+    processor = StoreSpanProcessor(tmp / "writer.db", max_queue=SPANS + 1, max_batch=SPANS + 10, interval_s=3600)
+    processor.wait_until_open(10)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    finished_spans(provider, SPANS)
+    start = time.perf_counter()
+    assert processor.force_flush(600_000)
+    elapsed = time.perf_counter() - start
+    processor.shutdown()
+    return SPANS / elapsed
+
+
+def bench_raw(tmp: Path) -> tuple[float, float, int]:
+    """Reference: the same rows through raw executemany and through sqlite-utils insert_all."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    finished_spans(provider, 20_000)
+    rows, _ = rows_for(exporter.get_finished_spans())
+    size = statistics.mean(len(r[10]) for r in rows)
+
+    Store(tmp / "raw.db").close()
+    conn = sqlite3.connect(tmp / "raw.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    start = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany(f"INSERT INTO spans VALUES ({', '.join('?' * len(SPAN_COLUMNS))})", rows)
+    conn.execute("COMMIT")
+    raw = len(rows) / (time.perf_counter() - start)
+    conn.close()
+
+    import sqlite_utils
+
+    Store(tmp / "su.db").close()
+    db = sqlite_utils.Database(tmp / "su.db")
+    dicts = [dict(zip(SPAN_COLUMNS, r, strict=True)) for r in rows]
+    start = time.perf_counter()
+    db["spans"].insert_all(dicts, batch_size=1000)
+    su = len(rows) / (time.perf_counter() - start)
+    return raw, su, int(size)
+
+
+def bench_flag(tmp: Path) -> list[float]:
+    db = tmp / "big.db"
+    processor = StoreSpanProcessor(db, max_queue=250_000, max_batch=5_000, interval_s=0.05)
+    processor.wait_until_open(10)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    finished_spans(provider, 200_000)
+    assert processor.force_flush(600_000)
+    processor.shutdown()
+    with Store(db) as store:
+        trace_ids = [r[0] for r in store.conn.execute("SELECT trace_id FROM traces ORDER BY random() LIMIT 20")]
+        assert store.counts().traces == 100_000
+    times = []
+    for trace_id in trace_ids:
+        start = time.perf_counter()
+        casebank.flag(trace_id, reason="wrong refund window", db=db)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        raw, su, size = bench_raw(tmp)
+        writer = bench_writer(tmp)
+        print(f"spans of ~{size} B of attributes JSON (plus ids, times, names)")
+        verdict = "OK" if writer >= 50_000 else "MISSED"
+        print(f"background writer        {writer:10,.0f} spans/s   (target >= 50,000: {verdict})")
+        print(f"raw executemany, 1 txn   {raw:10,.0f} rows/s    writer/raw = {writer / raw:.2f}")
+        print(f"sqlite-utils insert_all  {su:10,.0f} rows/s    writer/sqlite-utils = {writer / su:.2f}")
+        flags = bench_flag(tmp)
+        median = statistics.median(flags)
+        print(
+            f"flag on 100k traces      median {median:.1f} ms, max {max(flags):.1f} ms over {len(flags)} flags"
+            f"   (target <= 50 ms: {'OK' if median <= 50 else 'MISSED'})"
+        )
+
+
+if __name__ == "__main__":
+    main()

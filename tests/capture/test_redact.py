@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+
+from casebank.capture._redact import REDACTED, redact
+from casebank._json import to_json
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        pytest.param('{"api_key": "abc123"}', "abc123", id="api-key-field"),
+        pytest.param('{"headers": {"Authorization": "Basic dXNlcjpw"}}', "dXNlcjpw", id="authorization-header"),
+        pytest.param('{"access_token": "t0k3n"}', "t0k3n", id="token-field"),
+        pytest.param('{"password":"hunter2"}', "hunter2", id="password-compact"),
+        pytest.param('"my key is sk-ant-api03-AbCdEfGhIjKl"', "AbCdEfGhIjKl", id="anthropic-key-in-text"),
+        pytest.param('"sent Bearer eyJabc.def_ghi-jkl"', "eyJabc.def_ghi-jkl", id="bearer-token-in-text"),
+        pytest.param('"AKIAIOSFODNN7EXAMPLE"', "AKIAIOSFODNN7EXAMPLE", id="aws-key-id"),
+    ],
+)
+def test_secrets_are_redacted(text: str, secret: str) -> None:
+    out = redact(text)
+    assert secret not in out
+    assert REDACTED in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param('{"gen_ai.usage.input_tokens": 12, "max_tokens": 100}', id="token-counts"),
+        pytest.param('{"ticket": "my package never arrived"}', id="plain-text"),
+        pytest.param('{"tokens_used": "12"}', id="tokens-suffix"),
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_to_json_never_raises_and_marks_what_it_cannot_represent() -> None:
+    class Broken:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    assert to_json({"a": {1, 2}, "b": b"xy"}) == '{"a":[1,2],"b":{"$repr":"b\'xy\'"}}'
+    assert to_json(Broken()).startswith('{"$repr":"<unrepresentable ')
+    assert to_json({1: "int key"}) == '{"1":"int key"}'

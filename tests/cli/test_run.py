@@ -1,0 +1,220 @@
+"""`cases run` through a real subprocess: exit codes, what it prints, the files and rows it writes."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from casebank.replay import Case, write_case
+from casebank.store import Store
+from tests.cli.conftest import Cases
+
+BOT = """
+import asyncio
+
+def answer(question):
+    if question == "crash":
+        raise RuntimeError("model unavailable")
+    if question == "refund":
+        return "We refund within 14 days."
+    return "Happy to help."
+
+async def answer_async(question):
+    await asyncio.sleep(0)
+    return answer(question)
+
+def fixed(question):
+    return "We refund within 30 days." if question == "refund" else "Happy to help."
+"""
+
+
+def write_project(root: Path, cases: list[tuple[str, str, str, Any]]) -> None:
+    """shop_bot.py in `root` and one case file per (id, function, question, expected)."""
+    (root / "shop_bot.py").write_text(textwrap.dedent(BOT))
+    for case_id, function, question, expected in cases:
+        write_case(
+            Case(
+                id=case_id,
+                created_at="2024-05-01T12:00:00.000+00:00",
+                entrypoint=f"shop_bot:{function}",
+                input={"question": question},
+                expected=expected,
+                grader={"name": "exact", "options": {}},
+            ),
+            root / "evals",
+        )
+
+
+def masked(text: str) -> str:
+    """The run id masked and trailing spaces (rich pads a table's title) dropped."""
+    return re.sub(r"\brun [0-9a-f]{12}\b", "run RUN_ID", "".join(line.rstrip() + "\n" for line in text.splitlines()))
+
+
+def test_run_exits_0_when_every_case_passes_and_records_the_run(tmp_path: Path, db: Path, cases: Cases) -> None:
+    write_project(
+        tmp_path, [("c1", "answer", "hello", "Happy to help."), ("c2", "answer_async", "hi", "Happy to help.")]
+    )
+
+    # PYTHONSAFEPATH keeps Python from putting the current folder on sys.path itself (3.11+), as the
+    # `cases` console script does not: the runner must do it.
+    result = cases("run", env={"PYTHONSAFEPATH": "1"})
+
+    assert result.code == 0, result.err
+    assert result.err == ""
+    assert masked(result.out) == f"2/2 passed (100.0%)\nrun RUN_ID recorded in {db}\n"
+    run_id = result.out.split()[4]
+    with Store(db, create=False) as store:
+        [run] = store.list_runs()
+        results = store.run_results(run_id)
+    assert (run["id"], run["suite"], run["total"], run["passed"], run["target"]) == (run_id, "evals", 2, 2, None)
+    assert [(r["case_id"], r["passed"], r["output"]) for r in results] == [
+        ("c1", 1, '"Happy to help."'),
+        ("c2", 1, '"Happy to help."'),
+    ]
+
+
+def test_run_exits_1_when_a_case_fails_showing_expected_and_actual(tmp_path: Path, db: Path, cases: Cases) -> None:
+    write_project(
+        tmp_path,
+        [
+            ("c1", "answer", "hello", "Happy to help."),
+            ("c2", "answer", "refund", "We refund within 30 days."),
+            ("c3", "answer_async", "crash", "Happy to help."),
+        ],
+    )
+
+    result = cases("run", "--json", "out/run.json", "--junit", "out/junit.xml")
+
+    assert result.code == 1, result.err
+    assert masked(result.out) == (
+        "2 of 3 cases did not pass\n"
+        "┏━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━┓\n"
+        "┃ case                 ┃ expected         ┃ actual          ┃ why              ┃\n"
+        "┡━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━┩\n"
+        "│ c2                   │ We refund within │ We refund       │ expected 'We     │\n"
+        "│ answer-c2.json       │ 30 days.         │ within 14 days. │ refund within 30 │\n"
+        "│                      │                  │                 │ days.', got 'We  │\n"
+        "│                      │                  │                 │ refund within 14 │\n"
+        "│                      │                  │                 │ days.'           │\n"
+        "│ c3                   │ Happy to help.   │ raised          │ the entry point  │\n"
+        "│ answer_async-c3.json │                  │ RuntimeError:   │ raised           │\n"
+        "│                      │                  │ model           │                  │\n"
+        "│                      │                  │ unavailable     │                  │\n"
+        "└──────────────────────┴──────────────────┴─────────────────┴──────────────────┘\n"
+        "1/3 passed (33.3%) - 1 failed, 1 raised an exception\n"
+        f"run RUN_ID recorded in {db}\n"
+        "wrote out/run.json\n"
+        "wrote out/junit.xml\n"
+    )
+    report = orjson.loads((tmp_path / "out" / "run.json").read_bytes())
+    assert (report["total"], report["passed"], report["failed"], report["errored"]) == (3, 1, 1, 1)
+    assert [(r["case_id"], r["status"]) for r in report["results"]] == [
+        ("c1", "passed"),
+        ("c2", "failed"),
+        ("c3", "errored"),
+    ]
+    assert report["results"][2]["error"] == "RuntimeError: model unavailable"
+    junit = ET.fromstring((tmp_path / "out" / "junit.xml").read_text())
+    [suite] = junit.findall("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "1")
+    assert [[child.tag for child in case] for case in suite.findall("testcase")] == [[], ["failure"], ["error"]]
+    assert {case.get("classname") for case in suite.findall("testcase")} == {"shop_bot"}
+    with Store(db, create=False) as store:
+        [run] = store.list_runs()
+    assert run["id"] == report["id"] and (run["passed"], run["failed"], run["errored"]) == (1, 1, 1)
+
+
+def test_target_replaces_every_cases_entry_point(tmp_path: Path, db: Path, cases: Cases) -> None:
+    write_project(tmp_path, [("c1", "answer", "refund", "We refund within 30 days.")])
+
+    assert cases("run").code == 1
+    result = cases("run", "--target", "shop_bot:fixed", "--concurrency", "2")
+
+    assert result.code == 0, result.out + result.err
+    assert result.out.startswith("1/1 passed (100.0%)\n")
+    with Store(db, create=False) as store:
+        latest = max(store.list_runs(), key=lambda run: run["started_at"])
+    assert (latest["target"], latest["concurrency"]) == ("shop_bot:fixed", 2)
+
+
+def test_a_tampered_case_exits_2_naming_the_file(tmp_path: Path, db: Path, cases: Cases) -> None:
+    write_project(tmp_path, [("c1", "answer", "hello", "Happy to help."), ("c2", "answer", "hi", "Happy to help.")])
+    path = tmp_path / "evals" / "answer-c2.json"
+    path.write_text(path.read_text().replace("Happy to help.", "Anything goes."))
+
+    result = cases("run")
+
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.startswith(
+        f"error: case file '{Path('evals') / 'answer-c2.json'}' was modified after it was frozen"
+    )
+    assert result.err.count("\n") == 1 and "Traceback" not in result.err
+    assert not db.exists()  # nothing ran, nothing was recorded
+
+
+@pytest.mark.parametrize(
+    ("target", "error"),
+    [
+        pytest.param(
+            "no_such_bot:answer",
+            "error: cannot import target 'no_such_bot:answer': ModuleNotFoundError: No module named 'no_such_bot' - "
+            "run 'cases run' from the project folder (it is put on the import path), or check the module's name\n",
+            id="missing-module",
+        ),
+        pytest.param(
+            "shop_bot:nope",
+            "error: cannot import target 'shop_bot:nope': 'shop_bot' has no attribute 'nope' - check the name "
+            "(e.g. 'support_bot.bot:answer')\n",
+            id="missing-function",
+        ),
+        pytest.param(
+            "shop_bot.answer",
+            "error: target 'shop_bot.answer' is not MODULE:FUNCTION (e.g. 'support_bot.bot:answer')\n",
+            id="no-colon",
+        ),
+    ],
+)
+def test_an_unimportable_target_exits_2_with_one_line(
+    tmp_path: Path, db: Path, cases: Cases, target: str, error: str
+) -> None:
+    write_project(tmp_path, [("c1", "answer", "hello", "Happy to help.")])
+
+    result = cases("run", "--target", target)
+
+    assert (result.code, result.out, result.err) == (2, "", error)
+    with Store(db, create=False) as store:
+        assert store.list_runs() == []
+
+
+def test_a_missing_suite_exits_2(tmp_path: Path, cases: Cases) -> None:
+    result = cases("run", "--suite", "nowhere")
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err == "error: suite folder 'nowhere' does not exist - promote a case with 'cases promote ID'\n"
+
+
+def test_a_concurrency_below_one_exits_2(tmp_path: Path, cases: Cases) -> None:
+    write_project(tmp_path, [("c1", "answer", "hello", "Happy to help.")])
+
+    result = cases("run", "--concurrency", "0")
+
+    assert result.code == 2
+    assert "--concurrency" in result.err
+
+
+def test_run_creates_the_store_on_a_fresh_machine(tmp_path: Path, cases: Cases) -> None:
+    write_project(tmp_path, [("c1", "answer", "hello", "Happy to help.")])
+    fresh = tmp_path / "ci" / "store.db"
+
+    result = cases("run", "--db", str(fresh))
+
+    assert result.code == 0, result.err
+    with Store(fresh, create=False) as store:
+        assert [run["total"] for run in store.list_runs()] == [1]

@@ -1,0 +1,508 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from casebank.errors import InvalidInput, SuiteError, TargetImportError
+from casebank.replay import REPLAY_ENV, jsonable, record, run_suite
+from casebank.store import Store
+
+if TYPE_CHECKING:
+    from tests.replay.conftest import Project
+
+
+def test_a_sync_target_is_called_with_the_recorded_arguments_by_name_and_graded(project: Project) -> None:
+    project.write_module(
+        """
+        def answer(question, language="en"):
+            return f"{language}: {question.upper()}"
+        """
+    )
+    project.add_case("c1", "answer", {"question": "hi", "language": "fr"}, "fr: HI")
+    project.add_case("c2", "answer", {"question": "yo"}, "en: nope")
+
+    report = run_suite(project.load())
+
+    assert [(r.case_id, r.status, r.output) for r in report.results] == [
+        ("c1", "passed", "fr: HI"),
+        ("c2", "failed", "en: YO"),
+    ]
+    failed = report.results[1]
+    assert failed.reason == "expected 'en: nope', got 'en: YO'"
+    assert failed.grader == "exact"
+    assert failed.case_file == str(Path("evals") / "answer-c2.json")
+    assert failed.entrypoint == f"{project.module}:answer"
+    assert (report.total, report.passed, report.failed, report.errored, report.pass_rate) == (2, 1, 1, 0, 0.5)
+    assert not report.ok
+
+
+def test_an_async_target_is_awaited(project: Project) -> None:
+    project.write_module(
+        """
+        import asyncio
+
+        async def answer(question):
+            await asyncio.sleep(0)
+            return question[::-1]
+        """
+    )
+    project.add_case("c1", "answer", {"question": "abc"}, "cba")
+
+    report = run_suite(project.load())
+
+    assert report.ok
+    assert report.results[0].output == "cba"
+
+
+def test_an_exception_in_the_target_fails_its_case_and_the_run_goes_on(project: Project) -> None:
+    project.write_module(
+        """
+        def answer(question):
+            if question == "bad":
+                raise ValueError("no answer for 'bad'")
+            return question
+        """
+    )
+    project.add_case("c1", "answer", {"question": "bad"}, "bad")
+    project.add_case("c2", "answer", {"question": "good"}, "good")
+
+    report = run_suite(project.load())
+
+    errored, passed = report.results
+    assert (errored.status, passed.status) == ("errored", "passed")
+    assert errored.error == "ValueError: no answer for 'bad'"
+    assert errored.reason == "raised ValueError: no answer for 'bad'"
+    assert errored.output is None and errored.passed is False
+    assert errored.traceback is not None
+    assert f"{project.module}.py" in errored.traceback and "_runner.py" not in errored.traceback
+    assert (report.passed, report.failed, report.errored) == (1, 0, 1)
+
+
+def test_a_dotted_qualname_reaches_a_staticmethod(project: Project) -> None:
+    project.write_module(
+        """
+        class Bot:
+            @staticmethod
+            def answer(question):
+                return "static " + question
+        """
+    )
+    project.add_case("c1", "Bot.answer", {"question": "q"}, "static q")
+
+    assert run_suite(project.load()).ok
+
+
+def test_target_replaces_every_cases_entry_point(project: Project) -> None:
+    project.write_module(
+        """
+        def old(question):
+            return "old"
+
+        def new(question):
+            return "new"
+        """
+    )
+    project.add_case("c1", "old", {"question": "q"}, "new")
+    project.add_case("c2", "old", {"question": "q"}, "new")
+
+    report = run_suite(project.load(), target=f"{project.module}:new")
+
+    assert report.ok
+    assert report.target == f"{project.module}:new"
+    assert {r.entrypoint for r in report.results} == {f"{project.module}:new"}
+
+
+def test_the_current_folder_is_on_the_import_path_only_during_the_run(project: Project) -> None:
+    project.write_module(
+        """
+        import sys
+
+        def answer():
+            return sys.path[0]
+        """
+    )
+    project.add_case("c1", "answer", {}, str(project.root))
+    assert str(project.root) not in sys.path
+
+    report = run_suite(project.load())
+
+    assert report.ok, report.results[0].reason
+    assert str(project.root) not in sys.path
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        pytest.param(
+            "no_such_module_xyz:answer",
+            "cannot import target 'no_such_module_xyz:answer': ModuleNotFoundError: No module named "
+            "'no_such_module_xyz' - run 'cases run' from the project folder (it is put on the import path), "
+            "or check the module's name",
+            id="missing-module",
+        ),
+        pytest.param(
+            "{module}:nope",
+            "cannot import target '{module}:nope': '{module}' has no attribute 'nope' - check the name "
+            "(e.g. 'support_bot.bot:answer')",
+            id="missing-function",
+        ),
+        pytest.param(
+            "{module}:Bot.nope",
+            "cannot import target '{module}:Bot.nope': '{module}:Bot' has no attribute 'nope' - check the name "
+            "(e.g. 'support_bot.bot:answer')",
+            id="missing-method",
+        ),
+        pytest.param(
+            "{module}",
+            "target '{module}' is not MODULE:FUNCTION (e.g. 'support_bot.bot:answer')",
+            id="no-colon",
+        ),
+        pytest.param(
+            "{module}:VERSION",
+            "target '{module}:VERSION' is a str, not a function - name a function",
+            id="not-callable",
+        ),
+    ],
+)
+def test_an_unusable_target_is_a_target_import_error_naming_it(project: Project, target: str, message: str) -> None:
+    project.write_module(
+        """
+        VERSION = "1"
+
+        class Bot:
+            pass
+
+        def answer():
+            return "a"
+        """
+    )
+    project.add_case("c1", "answer", {}, "a")
+
+    with pytest.raises(TargetImportError) as caught:
+        run_suite(project.load(), target=target.format(module=project.module))
+
+    assert str(caught.value) == message.format(module=project.module)
+
+
+def test_a_module_that_fails_at_import_is_a_target_import_error(project: Project) -> None:
+    project.write_module(
+        """
+        raise RuntimeError("missing API key")
+        """
+    )
+    project.add_case("c1", "answer", {}, "a")
+
+    with pytest.raises(TargetImportError, match="RuntimeError: missing API key") as caught:
+        run_suite(project.load())
+
+    assert str(caught.value).startswith(f"case file '{Path('evals') / 'answer-c1.json'}': cannot import target")
+
+
+def test_a_case_with_an_unknown_grader_stops_the_run_before_it_starts(project: Project) -> None:
+    project.write_module(
+        """
+        CALLS = []
+
+        def answer():
+            CALLS.append(1)
+            return "a"
+        """
+    )
+    project.add_case("c1", "answer", {}, "a")
+    project.add_case("c2", "answer", {}, "a", grader="psychic")
+
+    with pytest.raises(SuiteError, match=r"answer-c2\.json': unknown grader 'psychic'"):
+        run_suite(project.load())
+
+    assert sys.modules[project.module].CALLS == []
+
+
+def test_sync_cases_run_in_worker_threads_up_to_the_concurrency(project: Project) -> None:
+    # Each case waits until all N have arrived: they can only all pass if N run at once.
+    n = 12
+    project.write_module(
+        f"""
+        import threading
+
+        BARRIER = threading.Barrier({n})
+
+        def answer(i):
+            BARRIER.wait(timeout=60)
+            return threading.current_thread().name
+        """
+    )
+    for i in range(n):
+        project.add_case(f"c{i:02d}", "answer", {"i": i}, "thread", grader="contains", options={"substring": "replay"})
+
+    report = run_suite(project.load(), concurrency=n)
+
+    assert report.ok, [r.reason for r in report.results]
+    assert len({r.output for r in report.results}) == n
+
+
+def test_async_cases_overlap_up_to_the_concurrency_and_never_beyond(project: Project) -> None:
+    n = 4
+    project.write_module(
+        f"""
+        import asyncio
+
+        arrived = 0
+        in_flight = 0
+        most_in_flight = 0
+        everyone_here = None
+
+        async def answer(i):
+            global arrived, in_flight, most_in_flight, everyone_here
+            if everyone_here is None:
+                everyone_here = asyncio.Event()
+            in_flight += 1
+            most_in_flight = max(most_in_flight, in_flight)
+            if i < {n}:  # the first wave waits for each other
+                arrived += 1
+                if arrived == {n}:
+                    everyone_here.set()
+                await asyncio.wait_for(everyone_here.wait(), timeout=60)
+            for _ in range(5):  # give a runner without a limit every chance to start more
+                await asyncio.sleep(0)
+            in_flight -= 1
+            return "ok"
+        """
+    )
+    for i in range(3 * n):
+        project.add_case(f"c{i:02d}", "answer", {"i": i}, "ok")
+
+    report = run_suite(project.load(), concurrency=n)
+
+    assert report.ok, [r.reason for r in report.results]
+    assert sys.modules[project.module].most_in_flight == n
+
+
+def test_results_keep_suite_order_whatever_order_they_finish_in(project: Project) -> None:
+    project.write_module(
+        """
+        import asyncio
+
+        second_done = None
+
+        async def answer(i):
+            global second_done
+            if second_done is None:
+                second_done = asyncio.Event()
+            if i == 0:
+                await asyncio.wait_for(second_done.wait(), timeout=60)
+            else:
+                second_done.set()
+            return i
+        """
+    )
+    project.add_case("c0", "answer", {"i": 0}, 0)
+    project.add_case("c1", "answer", {"i": 1}, 1)
+
+    report = run_suite(project.load(), concurrency=2)
+
+    assert [(r.case_id, r.output) for r in report.results] == [("c0", 0), ("c1", 1)]
+    assert report.ok
+
+
+def test_outputs_are_normalised_to_json_as_capture_records_them(project: Project) -> None:
+    project.write_module(
+        """
+        import dataclasses
+        import pydantic
+
+        @dataclasses.dataclass
+        class Ticket:
+            id: int
+            labels: tuple
+
+        class Reply(pydantic.BaseModel):
+            text: str
+            ticket: int
+
+        class Opaque:
+            def __repr__(self):
+                return "<Opaque>"
+
+        def answer(kind):
+            return {
+                "dataclass": Ticket(id=1, labels=("a", "b")),
+                "pydantic": Reply(text="hi", ticket=1),
+                "tuple": (1, 2),
+                "other": Opaque(),
+                "int-keys": {1: "one"},
+            }[kind]
+        """
+    )
+    project.add_case("c1", "answer", {"kind": "dataclass"}, {"id": 1, "labels": ["a", "b"]})
+    project.add_case("c2", "answer", {"kind": "pydantic"}, {"text": "hi", "ticket": 1})
+    project.add_case("c3", "answer", {"kind": "tuple"}, [1, 2])
+    project.add_case("c4", "answer", {"kind": "other"}, {"$repr": "<Opaque>"})
+    project.add_case("c5", "answer", {"kind": "int-keys"}, {"1": "one"})
+
+    report = run_suite(project.load())
+
+    assert report.ok, [(r.case_id, r.reason) for r in report.results]
+
+
+def test_jsonable_falls_back_to_repr_for_what_json_cannot_hold() -> None:
+    cycle: list[object] = []
+    cycle.append(cycle)
+    assert jsonable(2**70) == {"$repr": repr(2**70)}
+    assert jsonable(cycle) == {"$repr": "[[...]]"}
+    assert jsonable({"a": (1, None)}) == {"a": [1, None]}
+
+
+def test_a_target_that_mutates_its_arguments_does_not_change_the_case(project: Project) -> None:
+    project.write_module(
+        """
+        def answer(items):
+            items.append("x")
+            return len(items)
+        """
+    )
+    project.add_case("c1", "answer", {"items": []}, 1)
+    suite = project.load()
+
+    first = run_suite(suite)
+    second = run_suite(suite)
+
+    assert first.ok and second.ok
+    assert suite.cases[0].input == {"items": []}
+
+
+def test_targets_import_and_run_with_casebank_replay_set(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(REPLAY_ENV, raising=False)
+    project.write_module(
+        f"""
+        import os
+
+        AT_IMPORT = os.environ.get("{REPLAY_ENV}")
+
+        def answer():
+            return [AT_IMPORT, os.environ.get("{REPLAY_ENV}")]
+        """
+    )
+    project.add_case("c1", "answer", {}, ["1", "1"])
+
+    report = run_suite(project.load())
+
+    assert report.ok, report.results[0].reason
+    assert REPLAY_ENV not in os.environ  # restored for whoever called run_suite
+
+
+def test_traced_targets_are_called_normally_and_write_no_traces(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = project.root / "production.db"
+    monkeypatch.setenv("CASEBANK_DB", str(db))
+    project.write_module(
+        """
+        import casebank
+
+        casebank.init()
+
+        @casebank.trace
+        def answer(question):
+            return question.upper()
+
+        @casebank.trace(name="answer-async")
+        async def answer_async(question):
+            return question.lower()
+        """
+    )
+    project.add_case("c1", "answer", {"question": "Hi"}, "HI")
+    project.add_case("c2", "answer_async", {"question": "Hi"}, "hi")
+
+    report = run_suite(project.load())
+
+    assert report.ok, [r.reason for r in report.results]
+    assert not db.exists()  # init() was a no-op under CASEBANK_REPLAY: replays stay out of the store
+
+
+def test_concurrency_below_one_is_refused(project: Project) -> None:
+    project.write_module("def answer():\n    return 1\n")
+    project.add_case("c1", "answer", {}, 1)
+
+    with pytest.raises(InvalidInput, match="concurrency 0 is too small"):
+        run_suite(project.load(), concurrency=0)
+
+
+def test_record_stores_the_run_and_every_result(project: Project) -> None:
+    project.write_module(
+        """
+        def answer(n):
+            if n < 0:
+                raise ArithmeticError("negative")
+            return {"n": n}
+        """
+    )
+    project.add_case("c1", "answer", {"n": 1}, {"n": 1})
+    project.add_case("c2", "answer", {"n": 2}, {"n": 3})
+    project.add_case("c3", "answer", {"n": -1}, {"n": -1})
+    suite = project.load()
+    report = run_suite(suite, concurrency=3)
+
+    with Store(project.root / "fresh" / "casebank.db", create=True) as store:
+        record(store, report)
+        runs = store.list_runs()
+        results = store.run_results(report.id)
+
+    assert len(report.id) == 12 and int(report.id, 16) >= 0
+    [run] = runs
+    assert {k: v for k, v in run.items() if k not in ("started_at", "finished_at")} == {
+        "id": report.id,
+        "suite": "evals",
+        "suite_hash": suite.hash,
+        "target": None,
+        "concurrency": 3,
+        "total": 3,
+        "passed": 1,
+        "failed": 1,
+        "errored": 1,
+        "pass_rate": pytest.approx(1 / 3),
+    }
+    assert run["started_at"] <= run["finished_at"]
+    rows = [{k: v for k, v in r.items() if k != "latency_ms"} for r in results]
+    assert rows == [
+        {
+            "run_id": report.id,
+            "case_id": "c1",
+            "epoch": 0,
+            "case_file": str(Path("evals") / "answer-c1.json"),
+            "passed": 1,
+            "score": 1.0,
+            "reason": "output equals expected",
+            "output": '{"n":1}',
+            "error": None,
+            "grader": "exact",
+        },
+        {
+            "run_id": report.id,
+            "case_id": "c2",
+            "epoch": 0,
+            "case_file": str(Path("evals") / "answer-c2.json"),
+            "passed": 0,
+            "score": 0.0,
+            "reason": """expected '{"n":3}', got '{"n":2}'""",
+            "output": '{"n":2}',
+            "error": None,
+            "grader": "exact",
+        },
+        {
+            "run_id": report.id,
+            "case_id": "c3",
+            "epoch": 0,
+            "case_file": str(Path("evals") / "answer-c3.json"),
+            "passed": 0,
+            "score": None,
+            "reason": "raised ArithmeticError: negative",
+            "output": None,
+            "error": "ArithmeticError: negative",
+            "grader": "exact",
+        },
+    ]
+    assert all(r["latency_ms"] >= 0 for r in results)
