@@ -1,0 +1,5 @@
+"""A small support bot, instrumented with casebank: the app that `cases demo` and the README use.
+
+`bot.answer(ticket)` is the entry point casebank records and a case replays. The "model" is a
+deterministic stand-in (`model.py`), so the example runs with no network and no key.
+"""

@@ -1,0 +1,51 @@
+"""The support bot: retrieve the fact a ticket is about, let the model phrase the reply.
+
+`answer` is the entry point: `@casebank.trace` records its input (the ticket) and output (the
+reply) as the root span of a trace, and the nested traced calls become child spans. A case
+replays `support_bot.bot:answer` with the recorded ticket. `answer_with_trace_id` is what a
+support tool would call: it also returns the trace id, which is how a wrong reply is flagged.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import casebank
+
+from . import model
+from .knowledge import FACTS
+
+# The trace id can only be read while the traced call runs; it is kept here for the caller.
+_current = threading.local()
+
+
+@casebank.trace(name="retrieve")
+def retrieve(ticket: str) -> list[str]:
+    """The fact whose keywords the ticket mentions most (the first one on a tie), if any."""
+    words = set(re.findall(r"[a-z0-9']+", ticket.lower()))
+    best, best_hits = None, 0
+    for fact in FACTS:
+        hits = len(words.intersection(fact.keywords))
+        if hits > best_hits:
+            best, best_hits = fact, hits
+    return [best.text] if best is not None else []
+
+
+@casebank.trace(name="model")
+def complete(ticket: str, context: list[str]) -> str:
+    return model.complete(ticket, context)
+
+
+@casebank.trace
+def answer(ticket: str) -> str:
+    """Reply to one support ticket."""
+    _current.trace_id = casebank.current_trace_id()
+    return complete(ticket, retrieve(ticket))
+
+
+def answer_with_trace_id(ticket: str) -> tuple[str, str | None]:
+    """The reply, and the id of the trace that recorded it (None when casebank is not initialised)."""
+    _current.trace_id = None
+    reply = answer(ticket)
+    return reply, _current.trace_id
