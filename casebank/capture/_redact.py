@@ -32,9 +32,9 @@ _SECRET_VALUE = re.compile(
     r"|gh[pousr]_[A-Za-z0-9]{30,}"  # GitHub tokens
     r"|xox[abprs]-[A-Za-z0-9-]{10,})"  # Slack tokens
 )
-# Every secret-shaped value contains one of these literals; a case-sensitive alternation of
-# literals is the fastest scan Python's `re` offers (case-insensitive classes are 10x slower).
-_VALUE_CANDIDATE = re.compile(r"sk-|earer |eyJ|AKIA|gh[pousr]_|xox[abprs]-")
+# Every secret-shaped value contains one of these literals. `in` scans at memchr speed, several
+# times faster than any `re` alternation here, so the patterns run only on text that has one.
+_VALUE_LITERALS = ("sk-", "eyJ", "earer ", "AKIA", "xox", "gh")
 _JSON_KEY = re.compile(r'"([^"\\]{1,200})"\s*:')
 
 
@@ -48,7 +48,7 @@ def redact(text: str) -> str:
     """`text` (plain or JSON) with secrets replaced by `[REDACTED]`."""
     if text[:1] in ("{", "[") and any(is_secret_key(key) for key in _JSON_KEY.findall(text)):
         text = _SECRET_JSON_FIELD.sub(_keep_key, text)
-    if _VALUE_CANDIDATE.search(text):
+    if any(literal in text for literal in _VALUE_LITERALS):
         text = _SECRET_VALUE.sub(REDACTED, text)
     return text
 

@@ -8,17 +8,19 @@ The store's upsert keeps root fields from whichever batch had them and adds up s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 
 from casebank.capture._attributes import ENTRYPOINT, ERROR, INPUT, IS_ROOT, OUTPUT
-from casebank.capture._redact import redact
+from casebank.capture._redact import REDACTED, is_secret_key, redact
 
-_STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
+# OTel's UNSET means "nothing went wrong"; people reading the store expect "ok".
+_STATUS = {StatusCode.UNSET: "ok", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
+_KIND = {kind: kind.name.lower() for kind in SpanKind}
 _UTC = dt.timezone.utc
 
 
@@ -27,7 +29,17 @@ def _iso(ns: int) -> str:
 
 
 def _json(value: Any) -> str:
-    return redact(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode())
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _redacted(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Attributes with secrets replaced: whole values under a secret key, secret-shaped text in others."""
+    if not attributes:
+        return {}
+    return {
+        key: REDACTED if is_secret_key(key) else redact(value) if isinstance(value, str) else value
+        for key, value in attributes.items()
+    }
 
 
 def rows_for(spans: Sequence[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -42,13 +54,13 @@ def rows_for(spans: Sequence[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list
         parent = format(span.parent.span_id, "016x") if span.parent is not None else None
         start = span.start_time or 0
         end = span.end_time or start
-        attrs = {k: redact(v) if isinstance(v, str) else v for k, v in (span.attributes or {}).items()}
-        status = _STATUS.get(span.status.status_code, "unset")
+        attrs = _redacted(span.attributes)
+        status = _STATUS[span.status.status_code]
         service = span.resource.attributes.get("service.name")
         duration_ms = (end - start) / 1e6
         started_at = _iso(start)
         events = [
-            {"name": e.name, "time": _iso(e.timestamp), "attributes": dict(e.attributes or {})} for e in span.events
+            {"name": e.name, "time": _iso(e.timestamp), "attributes": _redacted(e.attributes)} for e in span.events
         ]
         span_rows.append(
             (
@@ -56,7 +68,7 @@ def rows_for(spans: Sequence[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list
                 format(ctx.span_id, "016x"),
                 parent,
                 span.name,
-                span.kind.name.lower(),
+                _KIND[span.kind],
                 started_at,
                 start,
                 duration_ms,

@@ -18,12 +18,11 @@ DbOption = Annotated[
         "--db",
         help="Store file. Default: $CASEBANK_DB, else .casebank/casebank.db in the current folder.",
         show_default=False,
-        dir_okay=False,
     ),
 ]
 SuiteOption = Annotated[
     Path,
-    typer.Option("--suite", help="Suite folder holding the case files.", file_okay=False),
+    typer.Option("--suite", help="Suite folder holding the case files."),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

@@ -4,12 +4,47 @@ Nothing here is imported by `import casebank` (the capture SDK a product loads):
 never pays for the runner, the graders or rich. `cases run` and tests import this package.
 """
 
-from casebank.replay._case import CASE_SCHEMA_VERSION, Case, content_hash, load_case, write_case
-from casebank.replay._promote import SanityCheck, promote, sanity_check
-from casebank.replay._report import render_table, report_dict, summary_line, to_json, to_junit
-from casebank.replay._runner import DEFAULT_CONCURRENCY, CaseResult, RunReport, jsonable, record, run_suite
-from casebank.replay._suite import DEFAULT_SUITE, Suite, count_cases, load_suite
-from casebank.replay._target import REPLAY_ENV, import_target
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Loaded on first use (PEP 562): `cases status` should not pay for the runner and rich.
+_HOME = {
+    "CASE_SCHEMA_VERSION": "_case",
+    "Case": "_case",
+    "content_hash": "_case",
+    "load_case": "_case",
+    "write_case": "_case",
+    "SanityCheck": "_promote",
+    "promote": "_promote",
+    "sanity_check": "_promote",
+    "render_table": "_report",
+    "report_dict": "_report",
+    "summary_line": "_report",
+    "to_json": "_report",
+    "to_junit": "_report",
+    "DEFAULT_CONCURRENCY": "_runner",
+    "CaseResult": "_runner",
+    "RunReport": "_runner",
+    "jsonable": "_runner",
+    "record": "_runner",
+    "run_suite": "_runner",
+    "DEFAULT_SUITE": "_suite",
+    "Suite": "_suite",
+    "count_cases": "_suite",
+    "load_suite": "_suite",
+    "REPLAY_ENV": "_target",
+    "import_target": "_target",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'casebank.replay' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"casebank.replay.{module}"), name)
+
 
 __all__ = [
     "CASE_SCHEMA_VERSION",

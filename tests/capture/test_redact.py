@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from casebank.capture._redact import REDACTED, redact
 from casebank._json import to_json
+from casebank.capture._redact import REDACTED, redact
 
 
 @pytest.mark.parametrize(

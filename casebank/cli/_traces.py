@@ -1,0 +1,198 @@
+"""`cases status`, `cases traces` and `cases flag`: what the store holds, and turning a trace into an incident.
+
+These commands only read the store, except `flag`, and none of them creates one: a mistyped
+`--db` should say "no store here", not leave an empty database behind. `flag` prints the
+incident id alone on stdout so that a support script can capture it with `$(cases flag ...)`.
+Tables keep the full 32-hex trace id on one line, because support tooling copies it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from casebank.cli import app
+from casebank.cli._common import DbOption, JsonFlag, SuiteOption, open_store, print_json
+from casebank.errors import InvalidInput
+from casebank.replay._suite import DEFAULT_SUITE, count_cases
+from casebank.store import TraceSummary
+
+__all__ = ["console", "preview", "short_time"]
+
+
+def console() -> Console:
+    # soft_wrap: long lines are left to the terminal, so a copied value has no inserted breaks.
+    # markup off: inputs and outputs are the product's text, and "[b]" in a ticket is not a style.
+    return Console(markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+
+def preview(value: Any, limit: int = 40) -> str:
+    """One line of at most `limit` characters: strings as they are, anything else as compact JSON."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def short_time(iso: str | None) -> str:
+    """`2024-05-01T12:00:03.123+00:00` -> `2024-05-01 12:00:03` (times are stored in UTC)."""
+    if not iso:
+        return ""
+    return iso[:19].replace("T", " ")
+
+
+@app.command()
+def status(db: DbOption = None, suite: SuiteOption = DEFAULT_SUITE, as_json: JsonFlag = False) -> None:
+    """Show what the store holds: traces, incidents by status, cases in the suite, dropped spans.
+
+    \b
+    Example:
+        cases status --suite evals/
+    """
+    with open_store(db) as store:
+        counts = store.counts()
+    cases = count_cases(suite)
+    if as_json:
+        print_json(
+            {
+                "store": str(counts.path),
+                "traces": counts.traces,
+                "spans": counts.spans,
+                "incidents": counts.incidents,
+                "suite": str(suite),
+                "cases": cases,
+                "dropped_spans": counts.dropped_spans,
+                "runs": counts.runs,
+            }
+        )
+        return
+    incidents = ", ".join(f"{n} {name}" for name, n in counts.incidents.items())
+    lines = [
+        ("store", str(counts.path)),
+        ("traces", f"{counts.traces} ({counts.spans} spans)"),
+        ("incidents", incidents),
+        ("cases", f"{cases} in {suite}"),
+        ("runs", str(counts.runs)),
+        (
+            "dropped",
+            f"{counts.dropped_spans} spans" + (" - the capture queue was full" if counts.dropped_spans else ""),
+        ),
+    ]
+    for label, value in lines:
+        typer.echo(f"{label:<10} {value}")
+
+
+@app.command()
+def traces(
+    db: DbOption = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", metavar="N", help="How many traces to show, newest first.", min=1)
+    ] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """List recent traces, newest first: id, entry point, time (UTC), status, input and output.
+
+    Copy a trace id from here to flag it.
+
+    \b
+    Example:
+        cases traces --limit 5
+    """
+    with open_store(db) as store:
+        rows = store.recent_traces(limit)
+    if as_json:
+        print_json([_trace_json(t) for t in rows])
+        return
+    if not rows:
+        typer.echo("no traces yet - decorate the app's entry point with @casebank.trace and call casebank.init()")
+        return
+    out = console()
+    out.print(_wide_table(rows) if out.width >= WIDE else _stacked_table(rows))
+
+
+# Below this width a one-line row cannot hold the 32-hex id, the time, the entry point and any
+# preview, so each trace takes three lines instead of losing its id or its preview.
+WIDE = 130
+
+
+def _shown_output(t: TraceSummary) -> str:
+    return preview(t.error if t.status == "error" and t.error else t.output, 60)
+
+
+def _wide_table(rows: list[TraceSummary]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("trace id", no_wrap=True, min_width=32)
+    table.add_column("time (UTC)", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("entry point", no_wrap=True, overflow="ellipsis", max_width=40)
+    table.add_column("input", no_wrap=True, overflow="ellipsis", ratio=1)
+    table.add_column("output", no_wrap=True, overflow="ellipsis", ratio=1)
+    for t in rows:
+        table.add_row(
+            t.trace_id,
+            short_time(t.started_at),
+            Text(t.status or "", style="red" if t.status == "error" else ""),
+            t.entrypoint or t.name or "",
+            preview(t.input, 60),
+            _shown_output(t),
+        )
+    return table
+
+
+def _stacked_table(rows: list[TraceSummary]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("trace id / time (UTC), status", no_wrap=True, min_width=32)
+    table.add_column("entry point / input / output", no_wrap=True, overflow="ellipsis")
+    for t in rows:
+        when = Text(f"{short_time(t.started_at)} ")
+        when.append(t.status or "", style="red" if t.status == "error" else "")
+        table.add_row(
+            Text(t.trace_id + "\n") + when,
+            Text(f"{t.entrypoint or t.name or ''}\nin:  {preview(t.input, 60)}\nout: {_shown_output(t)}"),
+        )
+    return table
+
+
+def _trace_json(t: TraceSummary) -> dict[str, Any]:
+    return {
+        "trace_id": t.trace_id,
+        "name": t.name,
+        "entrypoint": t.entrypoint,
+        "started_at": t.started_at,
+        "duration_ms": t.duration_ms,
+        "status": t.status,
+        "error": t.error,
+        "input": t.input,
+        "output": t.output,
+        "span_count": t.span_count,
+    }
+
+
+@app.command()
+def flag(
+    trace_id: Annotated[
+        str, typer.Argument(metavar="TRACE_ID", help="The 32-hex trace id, as casebank.current_trace_id() returned it.")
+    ],
+    reason: Annotated[str, typer.Option("--reason", "-r", metavar="TEXT", help="What was wrong with the answer.")],
+    by: Annotated[str | None, typer.Option("--by", metavar="NAME", help="Who flagged it (a name or an email).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Flag a trace as a bad answer; prints the incident id and nothing else.
+
+    Flagging the same trace again returns the same incident and keeps every reason.
+
+    \b
+    Example:
+        cases flag 4bf92f3577b34da6a3ce929d0e0e4736 --reason "quoted the wrong refund window" --by ana
+    """
+    if not reason.strip():
+        raise InvalidInput("--reason is empty - say what was wrong with the answer")
+    with open_store(db) as store:
+        incident = store.flag(trace_id, reason, flagged_by=by)
+    typer.echo(incident.id)

@@ -1,0 +1,195 @@
+"""Promotion: an annotated incident becomes a frozen case only if its grader would have caught it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from casebank.errors import InvalidInput, PromotionRefused, SuiteError, UsageError
+from casebank.replay._case import load_case
+from casebank.replay._promote import promote, sanity_check
+from casebank.store import Incident, Store
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def flag_trace(
+    store: Store, *, output: Any = "We refund within 14 days.", entrypoint: str | None = "support_bot:answer"
+) -> Incident:
+    """Write one finished trace as the capture writer would, and flag it."""
+    span = (
+        TRACE_ID,
+        "00f067aa0ba902b7",
+        None,
+        "answer",
+        "internal",
+        "2024-05-01T12:00:00.000000+00:00",
+        1,
+        10.0,
+        "ok",
+        None,
+        "{}",
+        None,
+        "bot",
+    )
+    trace = (
+        TRACE_ID,
+        "answer",
+        entrypoint,
+        orjson.dumps({"question": "How long to return shoes?"}).decode(),
+        orjson.dumps(output).decode(),
+        "ok",
+        None,
+        "2024-05-01T12:00:00.000000+00:00",
+        1,
+        10.0,
+        "bot",
+        1,
+    )
+    store.write_batch([span], [trace])
+    return store.flag(TRACE_ID, "wrong refund window", flagged_by="ana")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "casebank.db") as s:
+        yield s
+
+
+def annotate(store: Store, incident: Incident, expected: Any, name: str = "exact", **options: Any) -> Incident:
+    return store.annotate(incident.id, expected=expected, grader={"name": name, "options": options}, tags=["refunds"])
+
+
+def test_promote_writes_the_case_and_marks_the_incident(store: Store, tmp_path: Path) -> None:
+    incident = annotate(store, flag_trace(store), "We refund within 30 days.")
+    path = promote(store, incident, tmp_path / "evals")
+    case = load_case(path)
+    assert case.id == incident.id and case.entrypoint == "support_bot:answer"
+    assert case.input == {"question": "How long to return shoes?"}
+    assert case.expected == "We refund within 30 days." and case.tags == ["refunds"]
+    assert case.grader == {"name": "exact", "options": {}}
+    assert case.source == {
+        "trace_id": TRACE_ID,
+        "incident_id": incident.id,
+        "reasons": ["wrong refund window"],
+        "bad_output": "We refund within 14 days.",
+        "error": None,
+        "sanity_check": {"expected_passes": True, "bad_output_fails": True, "forced": False},
+    }
+    promoted = store.get_incident(incident.id)
+    assert (promoted.status, promoted.case_id, promoted.case_path) == ("promoted", incident.id, str(path))
+
+
+@pytest.mark.parametrize(
+    ("expected", "grader", "options", "problem"),
+    [
+        pytest.param("We refund within 14 days.", "exact", {}, "the grader passes the flagged bad output", id="same"),
+        pytest.param(
+            "we refund within 14 DAYS.",
+            "exact",
+            {"normalize": "case"},
+            "the grader passes the flagged bad output",
+            id="normalized-away",
+        ),
+        pytest.param("refund", "contains", {}, "the grader passes the flagged bad output", id="too-loose"),
+        pytest.param(
+            "We refund within 30 days.",
+            "regex",
+            {"pattern": "^30"},
+            "the grader fails the expected output",
+            id="strict",
+        ),
+    ],
+)
+def test_promote_refuses_a_case_its_grader_would_not_catch(
+    store: Store, tmp_path: Path, expected: str, grader: str, options: dict[str, Any], problem: str
+) -> None:
+    incident = annotate(store, flag_trace(store), expected, grader, **options)
+    with pytest.raises(PromotionRefused, match="this case would not have caught the incident") as info:
+        promote(store, incident, tmp_path / "evals")
+    assert problem in str(info.value) and "--force" in str(info.value)
+    assert PromotionRefused.exit_code == 1
+    assert not (tmp_path / "evals").exists()
+    assert store.get_incident(incident.id).status == "annotated"
+
+
+def test_promote_names_both_problems_when_neither_check_holds(store: Store, tmp_path: Path) -> None:
+    incident = annotate(store, flag_trace(store), "We refund within 30 days.", "regex", pattern="14 days")
+    check = sanity_check(incident)
+    assert check.holds is False
+    with pytest.raises(PromotionRefused) as info:
+        promote(store, incident, tmp_path)
+    message = str(info.value)
+    assert "the grader fails the expected output" in message and "passes the flagged bad output" in message
+
+
+def test_force_promotes_anyway_and_records_it(store: Store, tmp_path: Path) -> None:
+    incident = annotate(store, flag_trace(store), "We refund within 14 days.")
+    case = load_case(promote(store, incident, tmp_path / "evals", force=True))
+    assert case.source["sanity_check"] == {"expected_passes": True, "bad_output_fails": False, "forced": True}
+
+
+def test_force_on_a_sound_case_is_not_recorded_as_forced(store: Store, tmp_path: Path) -> None:
+    incident = annotate(store, flag_trace(store), "We refund within 30 days.")
+    case = load_case(promote(store, incident, tmp_path / "evals", force=True))
+    assert case.source["sanity_check"]["forced"] is False
+
+
+def test_structured_output_is_checked_and_frozen_as_json(store: Store, tmp_path: Path) -> None:
+    incident = annotate(store, flag_trace(store, output={"days": 14, "refund": True}), {"days": 30, "refund": True})
+    case = load_case(promote(store, incident, tmp_path / "evals"))
+    assert case.expected == {"days": 30, "refund": True}
+    assert case.source["bad_output"] == {"days": 14, "refund": True}
+
+
+def test_a_crashing_grader_fails_the_check_instead_of_raising(store: Store) -> None:
+    incident = annotate(store, flag_trace(store), "x")
+    incident.grader = {"name": "regex", "options": {"pattern": "x"}}
+    incident.expected = object()  # orjson cannot serialise it: the grader crashes
+    check = sanity_check(incident)
+    assert check.on_expected.passed is False and "crashed" in check.on_expected.reason
+
+
+@pytest.mark.parametrize(
+    ("prepare", "error", "message"),
+    [
+        pytest.param(lambda s, i: i, UsageError, "has no expected output - run 'cases annotate", id="not-annotated"),
+        pytest.param(
+            lambda s, i: s.dismiss(annotate(s, i, "ok").id, "dup"), UsageError, "was dismissed", id="dismissed"
+        ),
+    ],
+)
+def test_promote_refuses_an_incident_that_is_not_ready(
+    store: Store, tmp_path: Path, prepare: Any, error: type[Exception], message: str
+) -> None:
+    incident = prepare(store, flag_trace(store))
+    with pytest.raises(error, match=message):
+        promote(store, incident, tmp_path / "evals")
+    assert not (tmp_path / "evals").exists()
+
+
+def test_promote_refuses_an_incident_without_an_entry_point(store: Store, tmp_path: Path) -> None:
+    incident = annotate(store, flag_trace(store, entrypoint=None), "We refund within 30 days.")
+    with pytest.raises(InvalidInput, match="@casebank.trace"):
+        promote(store, incident, tmp_path / "evals")
+
+
+def test_a_promoted_incident_is_frozen_until_its_case_file_is_gone(store: Store, tmp_path: Path) -> None:
+    incident = annotate(store, flag_trace(store), "We refund within 30 days.")
+    path = promote(store, incident, tmp_path / "evals")
+    with pytest.raises(UsageError, match="already promoted"):
+        promote(store, store.get_incident(incident.id), tmp_path / "evals")
+    path.unlink()
+    assert promote(store, store.get_incident(incident.id), tmp_path / "evals") == path
+
+
+def test_an_unwritable_suite_leaves_the_incident_annotated(store: Store, tmp_path: Path) -> None:
+    incident = annotate(store, flag_trace(store), "We refund within 30 days.")
+    (tmp_path / "evals").write_text("a file, not a folder")
+    with pytest.raises(SuiteError, match="cannot write case into suite folder"):
+        promote(store, incident, tmp_path / "evals" / "sub")
+    assert store.get_incident(incident.id).status == "annotated"

@@ -1,0 +1,129 @@
+"""Opening a store applies what is pending and refuses what is not ours (sqlite-utils' habit)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from casebank.errors import StoreError
+from casebank.store import SPAN_COLUMNS, TRACE_COLUMNS, Store
+from casebank.store._schema import MARKER_TABLE, SCHEMA_VERSION
+
+TABLES = {MARKER_TABLE, "counters", "spans", "traces", "incidents", "runs", "results", "_sqlite_migrations"}
+
+
+def schema(path: Path) -> dict[str, list[str]]:
+    """Every table's columns, in order."""
+    conn = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {t: [c[1] for c in conn.execute(f"PRAGMA table_info([{t}])")] for t in tables}
+    finally:
+        conn.close()
+
+
+def pragma(path: Path, name: str) -> object:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(f"PRAGMA {name}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def migrations_applied(path: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return list(conn.execute("SELECT migration_set, name, applied_at FROM _sqlite_migrations ORDER BY name"))
+    finally:
+        conn.close()
+
+
+def test_a_fresh_store_is_created_migrated_and_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "folder" / "casebank.db"
+    Store(path).close()
+    tables = schema(path)
+    assert TABLES <= set(tables)
+    assert tables["spans"] == list(SPAN_COLUMNS)
+    assert tables["traces"] == list(TRACE_COLUMNS)
+    assert pragma(path, "user_version") == SCHEMA_VERSION
+    assert pragma(path, "journal_mode") == "wal"
+    assert [(m[0], m[1]) for m in migrations_applied(path)] == [("casebank", "m001_initial")]
+
+
+def test_an_empty_file_is_migrated_like_a_new_store(tmp_path: Path) -> None:
+    path = tmp_path / "casebank.db"
+    path.touch()
+    Store(path, create=False).close()
+    assert TABLES <= set(schema(path))
+
+
+def test_a_second_open_applies_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "casebank.db"
+    with Store(path) as store:
+        store.add_counter("dropped_spans", 2)
+    before = (schema(path), migrations_applied(path))
+    with Store(path) as store:
+        assert store.counts().dropped_spans == 2
+    assert (schema(path), migrations_applied(path)) == before
+
+
+def test_a_store_with_tables_but_user_version_0_reapplies_nothing_and_works(tmp_path: Path) -> None:
+    # As left by a crash between the last migration and the user_version pragma.
+    path = tmp_path / "casebank.db"
+    with Store(path) as store:
+        store.add_counter("dropped_spans", 5)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 0")
+    conn.close()
+    before = (schema(path), migrations_applied(path))
+    with Store(path) as store:
+        assert store.counts().dropped_spans == 5
+    assert (schema(path), migrations_applied(path)) == before
+    assert pragma(path, "user_version") == SCHEMA_VERSION
+
+
+def test_a_store_from_a_newer_casebank_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "casebank.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}.*upgrade casebank"):
+        Store(path)
+    assert path.read_bytes() == before
+
+
+def test_a_sqlite_database_of_another_program_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "crm.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="is a SQLite database but not a casebank store"):
+        Store(path)
+    assert path.read_bytes() == before
+    assert set(schema(path)) == {"customers"}
+
+
+def test_a_text_file_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("shopping list\n" * 200)
+    with pytest.raises(StoreError, match="'.*notes.db' is not a casebank store"):
+        Store(path)
+    assert path.read_text() == "shopping list\n" * 200
+
+
+def test_a_missing_store_is_not_created_when_only_reading(tmp_path: Path) -> None:
+    path = tmp_path / "absent" / "casebank.db"
+    with pytest.raises(StoreError, match="no casebank store at"):
+        Store(path, create=False)
+    assert not path.parent.exists()
+
+
+def test_a_folder_is_not_a_store(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is a folder"):
+        Store(tmp_path)
