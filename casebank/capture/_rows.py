@@ -55,6 +55,10 @@ def rows_for(spans: Sequence[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list
         start = span.start_time or 0
         end = span.end_time or start
         attrs = _redacted(span.attributes)
+        is_root = bool(attrs.get(IS_ROOT))
+        # The entry point's input and output live in its trace row; storing them twice would
+        # cost a quarter of the bytes the writer moves.
+        stored_attrs = {k: v for k, v in attrs.items() if k not in (INPUT, OUTPUT)} if is_root else attrs
         status = _STATUS[span.status.status_code]
         service = span.resource.attributes.get("service.name")
         duration_ms = (end - start) / 1e6
@@ -74,7 +78,7 @@ def rows_for(spans: Sequence[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list
                 duration_ms,
                 status,
                 span.status.description,
-                _json(attrs),
+                _json(stored_attrs),
                 _json(events) if events else None,
                 service,
             )
@@ -85,7 +89,7 @@ def rows_for(spans: Sequence[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list
         row[11] += 1
         if start < row[8]:
             row[7], row[8] = started_at, start
-        if attrs.get(IS_ROOT) or (parent is None and row[1] is None):
+        if is_root or (parent is None and row[1] is None):
             error = attrs.get(ERROR) or (span.status.description if status == "error" else None)
             row[1:7] = [
                 span.name,
