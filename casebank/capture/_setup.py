@@ -16,6 +16,7 @@ import atexit
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ ATEXIT_FLUSH_S = 5.0
 @dataclass
 class _State:
     tracer: otel_trace.Tracer | None = None
+    capture_content: bool = True
     provider: Any = None
     processor: StoreSpanProcessor | None = None
     owns_provider: bool = False
@@ -52,9 +54,17 @@ def init(
     *,
     service_name: str | None = None,
     tracer_provider: TracerProvider | None = None,
+    instrument: bool | Sequence[str] = True,
+    capture_content: bool = True,
+    otlp_endpoint: str | None = None,
 ) -> None:
     """Start capturing: call once at start-up. Never raises; if the store cannot be opened,
-    logs one warning and the app runs untraced. A second call does nothing."""
+    logs one warning and the app runs untraced. A second call does nothing.
+
+    `instrument`: True instruments every supported LLM client package that is installed, a list
+    of names (e.g. `["openai"]`) picks some, False none. `capture_content=False` keeps metadata
+    and drops message content. `otlp_endpoint` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) also
+    sends casebank's spans over OTLP/HTTP."""
     with _lock:
         if state.tracer is not None:
             return
@@ -62,12 +72,27 @@ def init(
             logger.debug("casebank: %s is set, capture stays off during replay", REPLAY_ENV)
             return
         try:
-            _start(db, service_name, tracer_provider)
+            state.capture_content = capture_content
+            _start(db, service_name, tracer_provider, otlp_endpoint)
         except Exception as exc:  # init must never break the app
             logger.warning("casebank: capture is off - %s", exc)
+            return
+        if instrument:
+            _instrument(instrument)
 
 
-def _start(db: str | os.PathLike[str] | None, service_name: str | None, tracer_provider: Any) -> None:
+def _instrument(which: bool | Sequence[str]) -> None:
+    try:
+        from casebank.integrations import instrument_installed
+
+        instrument_installed(None if which is True else list(which))  # type: ignore[arg-type]
+    except Exception as exc:
+        logger.warning("casebank: LLM client instrumentation is off - %s", exc)
+
+
+def _start(
+    db: str | os.PathLike[str] | None, service_name: str | None, tracer_provider: Any, otlp_endpoint: str | None
+) -> None:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.sampling import ALWAYS_ON
@@ -93,6 +118,11 @@ def _start(db: str | os.PathLike[str] | None, service_name: str | None, tracer_p
         processor.shutdown()
         raise RuntimeError(problem)
     provider.add_span_processor(processor)
+    endpoint = otlp_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if endpoint and owns:
+        from casebank.capture._otlp import add_otlp_exporter
+
+        add_otlp_exporter(provider, endpoint)
     state.provider, state.processor, state.owns_provider, state.db_path = provider, processor, owns, path
     state.tracer = provider.get_tracer(SCOPE, __version__)
     atexit.register(_at_exit)
