@@ -15,6 +15,7 @@ from casebank.store._schema import MARKER_TABLE, SCHEMA_VERSION, apply_migration
 
 DEFAULT_DB = Path(".casebank") / "casebank.db"
 BUSY_TIMEOUT_MS = 10_000
+PAGE_SIZE = 16_384
 
 
 def default_db_path() -> Path:
@@ -72,6 +73,11 @@ def _prepare(conn: sqlite3.Connection, db_path: Path) -> None:
             f"store '{db_path}' has schema version {version}, newer than this casebank "
             f"({SCHEMA_VERSION}) - upgrade casebank"
         )
+    if not tables:
+        # Span rows are 1-2 KB of JSON: on the default 4 KB pages many spill into overflow pages,
+        # and the writer moved half as many spans per second (benchmarks/bench_store.py).
+        # Only a new, empty file can take a page size (WAL fixes it from the first write).
+        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
     _set_pragmas(conn)
     try:
         apply_migrations(conn)
