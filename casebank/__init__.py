@@ -1,8 +1,11 @@
 """casebank: turn an LLM product's production failures into a regression suite.
 
 In the product: `casebank.init()` once, `@casebank.trace` on the entry point, and
-`casebank.current_trace_id()` to hand the trace id back with each answer. Support tooling calls
-`casebank.flag(trace_id, reason=...)`. Everything else is the `cases` command.
+`casebank.current_trace_id()` to hand the trace id back with each answer, or
+`casebank.set_attributes(ticket_id=...)` to tie the trace to an id support already has. Support
+tooling calls `casebank.flag(trace_id, reason=...)` or `casebank.flag(where={"ticket_id": ...},
+reason=...)`. An app with its own OpenTelemetry provider calls `casebank.attach(provider)`
+instead of `init()`. Everything else is the `cases` command.
 
 Importing this module loads only the OpenTelemetry API and orjson: never the CLI, the runner,
 sqlite-utils or the OTel SDK (which loads on `init()`).
@@ -10,7 +13,19 @@ sqlite-utils or the OTel SDK (which loads on `init()`).
 
 from casebank._flag import flag
 from casebank.capture import current_trace_id, flush, init, shutdown, trace
+from casebank.capture._attach import attach
+from casebank.capture._correlate import set_attributes
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "current_trace_id", "flag", "flush", "init", "shutdown", "trace"]
+__all__ = [
+    "__version__",
+    "attach",
+    "current_trace_id",
+    "flag",
+    "flush",
+    "init",
+    "set_attributes",
+    "shutdown",
+    "trace",
+]

@@ -9,7 +9,17 @@ import casebank
 
 
 def test_the_public_api_is_exactly_this() -> None:
-    assert casebank.__all__ == ["__version__", "current_trace_id", "flag", "flush", "init", "shutdown", "trace"]
+    assert casebank.__all__ == [
+        "__version__",
+        "attach",
+        "current_trace_id",
+        "flag",
+        "flush",
+        "init",
+        "set_attributes",
+        "shutdown",
+        "trace",
+    ]
     for name in casebank.__all__:
         assert hasattr(casebank, name)
 

@@ -29,10 +29,16 @@ from casebank.capture._setup import state
 logger = logging.getLogger("casebank")
 
 F = TypeVar("F", bound=Callable[..., Any])
-_Handle = tuple[otel_trace.Span, object, contextvars.Token[bool]]
+_Handle = tuple[otel_trace.Span, object, "contextvars.Token[otel_trace.Span | None] | None"]
 
-# True inside a @casebank.trace call: the outermost one is the trace's entry point (its root).
-_inside_entrypoint: contextvars.ContextVar[bool] = contextvars.ContextVar("casebank_inside", default=False)
+# The entry span (outermost @casebank.trace span) of the call in progress: a span started while
+# it is set is nested, not a root; `set_attributes` puts the app's ids on it.
+_entry_span: contextvars.ContextVar[otel_trace.Span | None] = contextvars.ContextVar("casebank_entry", default=None)
+
+
+def current_entry_span() -> otel_trace.Span | None:
+    """The entry span of the traced call in progress, if any."""
+    return _entry_span.get()
 _warned = False
 
 
@@ -124,11 +130,12 @@ def _enter(
 ) -> _Handle | None:
     try:
         attributes: dict[str, Any] = {ENTRYPOINT: entrypoint, INPUT: _bind(signature, args, kwargs)}
-        if not _inside_entrypoint.get():
+        is_root = _entry_span.get() is None
+        if is_root:
             attributes[IS_ROOT] = True
         span = tracer.start_span(span_name, attributes=attributes)
         token = otel_context.attach(otel_trace.set_span_in_context(span))
-        return span, token, _inside_entrypoint.set(True)
+        return span, token, _entry_span.set(span) if is_root else None
     except Exception as exc:
         _warn_once(exc)
         return None
@@ -139,7 +146,8 @@ def _leave(handle: _Handle | None, *, result: Any = None, error: BaseException |
         return
     span, token, inside = handle
     try:
-        _inside_entrypoint.reset(inside)
+        if inside is not None:
+            _entry_span.reset(inside)
         otel_context.detach(token)  # type: ignore[arg-type]
         if error is None:
             span.set_attribute(OUTPUT, to_json(result))

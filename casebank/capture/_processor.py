@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import queue
 import threading
 import weakref
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from casebank.capture._attributes import SCOPE
 
 logger = logging.getLogger("casebank")
+
+_Batch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]  # span rows, trace rows, spans dropped
 
 MAX_QUEUE = 20_000
 MAX_BATCH = 2_000
@@ -64,10 +67,14 @@ class StoreSpanProcessor(SpanProcessor):
         self._flush_lock = threading.Lock()
         self._flush_waiters: list[threading.Event] = []
         self._opened = threading.Event()
-        self._stopped = threading.Event()
         self._shutdown = False
-        self._worker = threading.Thread(target=self._run, name="casebank-writer", daemon=True)
-        self._worker.start()
+        # Converted batches on their way to SQLite; a flush marker (an Event) is set by the writer
+        # once every batch before it is committed. Small, so the converter cannot run far ahead.
+        self._batches: queue.Queue[_Batch | threading.Event | None] = queue.Queue(maxsize=4)
+        self._writer = threading.Thread(target=self._write_loop, name="casebank-writer", daemon=True)
+        self._converter = threading.Thread(target=self._convert_loop, name="casebank-convert", daemon=True)
+        self._writer.start()
+        self._converter.start()
 
     def _after_fork_in_child(self) -> None:
         # The parent's thread does not exist here, and its connection must not be shared.
@@ -102,7 +109,7 @@ class StoreSpanProcessor(SpanProcessor):
         return self._open_error
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        if self._shutdown or not self._worker.is_alive():
+        if self._shutdown or not self._converter.is_alive():
             return not self._queue
         done = threading.Event()
         with self._flush_lock:
@@ -115,11 +122,14 @@ class StoreSpanProcessor(SpanProcessor):
             return
         self._shutdown = True
         self._wake.set()
-        self._worker.join(timeout_s)
+        self._converter.join(timeout_s)
+        self._writer.join(timeout_s)
 
-    # -- the writer thread -------------------------------------------------------------------------
+    # -- the background threads ---------------------------------------------------------------------
+    # Two threads, so that turning spans into rows (Python, holds the GIL) overlaps with SQLite
+    # writing the previous batch (the sqlite3 module releases the GIL while it steps).
 
-    def _run(self) -> None:
+    def _write_loop(self) -> None:
         store = self._open_store()
         self._opened.set()
         if store is None:
@@ -128,21 +138,13 @@ class StoreSpanProcessor(SpanProcessor):
             self._release_waiters()
             return
         try:
-            while True:
-                self._wake.wait(self._interval_s)
-                self._wake.clear()
-                with self._flush_lock:
-                    waiters, self._flush_waiters = self._flush_waiters, []
-                self._drain(store)
-                for done in waiters:
-                    done.set()
-                if self._shutdown:
-                    self._drain(store)
-                    break
+            while (item := self._batches.get()) is not None:
+                if isinstance(item, threading.Event):
+                    item.set()
+                else:
+                    self._write(store, item)
         finally:
-            self._release_waiters()
             store.close()
-            self._stopped.set()
 
     def _open_store(self) -> Any:
         try:
@@ -153,27 +155,56 @@ class StoreSpanProcessor(SpanProcessor):
             self._open_error = str(exc)
             return None
 
-    def _drain(self, store: Any) -> None:
+    def _write(self, store: Any, batch: _Batch) -> None:
+        spans, traces, dropped = batch
+        try:
+            store.write_batch(spans, traces, dropped)
+        except Exception as exc:  # never let one bad batch stop the writer
+            self.failed_batches += 1
+            with self._drop_lock:
+                self._dropped += len(spans) + dropped
+            if self.failed_batches == 1:
+                logger.warning("casebank: could not write %d spans to '%s': %s", len(spans), self.db_path, exc)
+        else:
+            self.dropped_total += dropped
+
+    def _convert_loop(self) -> None:
+        self._opened.wait()
+        if self._open_error is not None:
+            return
+        try:
+            while True:
+                self._wake.wait(self._interval_s)
+                self._wake.clear()
+                with self._flush_lock:
+                    waiters, self._flush_waiters = self._flush_waiters, []
+                self._convert_queued()
+                for done in waiters:
+                    self._batches.put(done)
+                if self._shutdown:
+                    self._convert_queued()
+                    break
+        finally:
+            self._batches.put(None)
+
+    def _convert_queued(self) -> None:
         from casebank.capture._rows import rows_for
 
-        queue = self._queue
-        while queue or self._dropped:
-            batch = [queue.popleft() for _ in range(min(len(queue), self._max_batch))]
+        spans = self._queue
+        while spans or self._dropped:
+            batch = [spans.popleft() for _ in range(min(len(spans), self._max_batch))]
             with self._drop_lock:
                 dropped, self._dropped = self._dropped, 0
             try:
-                spans, traces = rows_for(batch)
-                store.write_batch(spans, traces, dropped)
-            except Exception as exc:  # never let one bad batch stop the writer
+                span_rows, trace_rows = rows_for(batch)
+            except Exception as exc:
                 self.failed_batches += 1
-                with self._drop_lock:
-                    self._dropped += len(batch) + dropped
+                span_rows, trace_rows, dropped = [], [], dropped + len(batch)
                 if self.failed_batches == 1:
-                    logger.warning("casebank: could not write %d spans to '%s': %s", len(batch), self.db_path, exc)
-                if self.failed_batches > 3:  # the store is unusable; count and give up on this batch
-                    return
-            else:
-                self.dropped_total += dropped
+                    logger.warning("casebank: could not convert %d spans: %r", len(batch), exc)
+            self._batches.put((span_rows, trace_rows, dropped))
+            if self.failed_batches > 3 and not span_rows:  # the store is unusable; stop retrying this round
+                return
 
     def _release_waiters(self) -> None:
         with self._flush_lock:

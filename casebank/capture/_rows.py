@@ -3,6 +3,9 @@
 The trace row of a batch carries the root fields (entry point, input, output, status) only
 when the batch holds the trace's root: the casebank entry span, or a span with no parent.
 The store's upsert keeps root fields from whichever batch had them and adds up span counts.
+The entry span's `casebank.attributes.*` (from `set_attributes`) go into the trace row's
+`attributes`, where `flag(where=...)` looks them up. Spans of other instrumentations
+(OpenLLMetry, OpenInference, OTel contrib) also get casebank's `gen_ai.*` view (`_attach.py`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-from casebank.capture._attributes import ENTRYPOINT, ERROR, INPUT, IS_ROOT, OUTPUT
+from casebank.capture._attach import with_casebank_view
+from casebank.capture._attributes import ENTRYPOINT, ERROR, INPUT, IS_ROOT, OUTPUT, SCOPE
+from casebank.capture._correlate import attributes_of
 from casebank.capture._redact import REDACTED, is_secret_key, redact
+from casebank.capture._setup import state
 
 # OTel's UNSET means "nothing went wrong"; people reading the store expect "ok".
 _STATUS = {StatusCode.UNSET: "ok", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
@@ -55,6 +61,9 @@ def rows_for(spans: Sequence[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list
         start = span.start_time or 0
         end = span.end_time or start
         attrs = _redacted(span.attributes)
+        scope = span.instrumentation_scope
+        if scope is None or not scope.name.startswith(SCOPE):  # another instrumentation's span
+            attrs = with_casebank_view(attrs, capture_content=state.capture_content)
         is_root = bool(attrs.get(IS_ROOT))
         # The entry point's input and output live in its trace row; storing them twice would
         # cost a quarter of the bytes the writer moves.
@@ -85,7 +94,8 @@ def rows_for(spans: Sequence[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list
         )
         row = traces.get(trace_id)
         if row is None:
-            row = traces[trace_id] = [trace_id, None, None, None, None, None, None, started_at, start, None, None, 0]
+            row = [trace_id, None, None, None, None, None, None, started_at, start, None, None, 0, None]
+            traces[trace_id] = row
         row[11] += 1
         if start < row[8]:
             row[7], row[8] = started_at, start
@@ -100,6 +110,8 @@ def rows_for(spans: Sequence[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list
                 error,
             ]
             row[9], row[10] = duration_ms, service
+        if is_root and (attributes := attributes_of(attrs)):
+            row[12] = _json({**orjson.loads(row[12]), **attributes} if row[12] else attributes)
     return span_rows, [tuple(r) for r in traces.values()]
 
 

@@ -16,6 +16,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ class _State:
     processor: StoreSpanProcessor | None = None
     owns_provider: bool = False
     db_path: Path | None = None
+    exports_otlp: bool = False  # an OTLP exporter sits on casebank's own provider
 
 
 state = _State()
@@ -119,11 +121,13 @@ def _start(
         raise RuntimeError(problem)
     provider.add_span_processor(processor)
     endpoint = otlp_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    exports_otlp = False
     if endpoint and owns:
         from casebank.capture._otlp import add_otlp_exporter
 
-        add_otlp_exporter(provider, endpoint)
+        exports_otlp = add_otlp_exporter(provider, endpoint)
     state.provider, state.processor, state.owns_provider, state.db_path = provider, processor, owns, path
+    state.exports_otlp = exports_otlp
     state.tracer = provider.get_tracer(SCOPE, __version__)
     atexit.register(_at_exit)
 
@@ -133,7 +137,18 @@ def configured_db() -> Path | None:
 
 
 def flush(timeout_s: float = 5.0) -> bool:
-    """Write every span finished so far; True if all were written within `timeout_s`."""
+    """Write every span finished so far, and send it on to the OTLP endpoint if one is set;
+    True if all of it was done within `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    written = flush_store(timeout_s)
+    provider = state.provider
+    if not state.exports_otlp or provider is None:
+        return written  # on the app's provider, its other processors are the app's to flush
+    return _flush_provider(provider, deadline) and written
+
+
+def flush_store(timeout_s: float = 5.0) -> bool:
+    """Write every span finished so far to the store; True if all were written within `timeout_s`."""
     processor = state.processor
     if processor is None:
         return True
@@ -141,6 +156,28 @@ def flush(timeout_s: float = 5.0) -> bool:
         return processor.force_flush(int(timeout_s * 1000))
     except Exception:
         return False
+
+
+def _flush_provider(provider: Any, deadline: float) -> bool:
+    # The OTLP BatchSpanProcessor exports on the calling thread and ignores its timeout (OTel
+    # Python #4568), so a hung collector would hold the app for the exporter's 10 s: flush it
+    # on a helper thread and wait only until the deadline.
+    done = threading.Event()
+    result = [False]
+
+    def run() -> None:
+        try:
+            result[0] = bool(provider.force_flush(max(1, int((deadline - time.monotonic()) * 1000))))
+        except Exception:
+            result[0] = False
+        finally:
+            done.set()
+
+    try:
+        threading.Thread(target=run, name="casebank-flush", daemon=True).start()
+    except RuntimeError:  # no thread to spare: the batch processor still exports on its own schedule
+        return False
+    return done.wait(max(0.0, deadline - time.monotonic())) and result[0]
 
 
 def shutdown() -> None:
@@ -151,6 +188,7 @@ def shutdown() -> None:
             return
         state.tracer = None
         state.processor = state.provider = state.db_path = None
+        state.exports_otlp = False
         atexit.unregister(_at_exit)
     try:
         processor.shutdown(ATEXIT_FLUSH_S)

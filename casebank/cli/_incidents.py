@@ -24,6 +24,7 @@ from rich.table import Table
 from casebank.cli import app
 from casebank.cli._common import DbOption, JsonFlag, SuiteOption, is_interactive, open_store, print_json
 from casebank.cli._traces import console, preview, short_time
+from casebank.cli._tree import span_tree
 from casebank.errors import InvalidInput, UsageError
 from casebank.replay._promote import promote as promote_incident
 from casebank.replay._promote import sanity_check
@@ -157,7 +158,7 @@ def show(incident_id: IdArgument, db: DbOption = None, as_json: JsonFlag = False
         out.print(f"\nerror\n{_indent(incident.error)}")
     if incident.spans:
         out.print("\nspans")
-        out.print(_span_table(incident.spans))
+        out.print(span_tree(incident.spans))
     if incident.has_expected:
         grader = incident.grader or {"name": "exact", "options": {}}
         options = " ".join(f"{k}={_option_text(v)}" for k, v in sorted((grader.get("options") or {}).items()))
@@ -175,32 +176,6 @@ def show(incident_id: IdArgument, db: DbOption = None, as_json: JsonFlag = False
 
 def _option_text(value: Any) -> str:
     return value if isinstance(value, str) else orjson.dumps(value).decode()
-
-
-def _span_table(spans: list[dict[str, Any]]) -> Table:
-    parents: dict[str, str | None] = {str(s["span_id"]): s.get("parent_span_id") for s in spans}
-
-    def depth(span_id: str) -> int:
-        level, seen = 0, {span_id}
-        parent = parents.get(span_id)
-        while parent is not None and parent in parents and parent not in seen:
-            seen.add(parent)
-            level += 1
-            parent = parents.get(parent)
-        return level
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("span", overflow="fold")
-    table.add_column("ms", justify="right", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    for span in spans:
-        duration = span.get("duration_ms")
-        table.add_row(
-            "  " * depth(span["span_id"]) + str(span.get("name")),
-            "" if duration is None else f"{duration:.1f}",
-            str(span.get("status") or ""),
-        )
-    return table
 
 
 def _next_step(incident: Incident) -> str:

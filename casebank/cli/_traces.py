@@ -18,7 +18,7 @@ from rich.text import Text
 
 from casebank.cli import app
 from casebank.cli._common import DbOption, JsonFlag, SuiteOption, open_store, print_json
-from casebank.errors import InvalidInput
+from casebank.errors import InvalidInput, UsageError
 from casebank.replay._suite import DEFAULT_SUITE, count_cases
 from casebank.store import TraceSummary
 
@@ -171,28 +171,59 @@ def _trace_json(t: TraceSummary) -> dict[str, Any]:
         "input": t.input,
         "output": t.output,
         "span_count": t.span_count,
+        "attributes": t.attributes,
     }
+
+
+def _where(pairs: list[str]) -> dict[str, str]:
+    where: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"--where '{pair}' is not KEY=VALUE - for example --where ticket_id=123")
+        where[key.strip()] = value
+    return where
 
 
 @app.command()
 def flag(
-    trace_id: Annotated[
-        str, typer.Argument(metavar="TRACE_ID", help="The 32-hex trace id, as casebank.current_trace_id() returned it.")
-    ],
     reason: Annotated[str, typer.Option("--reason", "-r", metavar="TEXT", help="What was wrong with the answer.")],
+    trace_id: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="TRACE_ID",
+            help="The 32-hex trace id, as casebank.current_trace_id() returned it.",
+            show_default=False,
+        ),
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            "-w",
+            metavar="KEY=VALUE",
+            help="Instead of TRACE_ID: the trace carrying this attribute (from casebank.set_attributes); repeatable.",
+        ),
+    ] = None,
     by: Annotated[str | None, typer.Option("--by", metavar="NAME", help="Who flagged it (a name or an email).")] = None,
     db: DbOption = None,
 ) -> None:
     """Flag a trace as a bad answer; prints the incident id and nothing else.
 
-    Flagging the same trace again returns the same incident and keeps every reason.
+    Name the trace by its id, or with --where by an attribute the app attached with
+    casebank.set_attributes (a ticket id, a user id). Flagging the same trace again returns the
+    same incident and keeps every reason.
 
     \b
-    Example:
+    Examples:
         cases flag 4bf92f3577b34da6a3ce929d0e0e4736 --reason "quoted the wrong refund window" --by ana
+        cases flag --where ticket_id=8812 --reason "quoted the wrong refund window"
     """
+    if (trace_id is None) == (not where):
+        raise UsageError("name the trace with a TRACE_ID or with --where KEY=VALUE - exactly one of them")
     if not reason.strip():
         raise InvalidInput("--reason is empty - say what was wrong with the answer")
     with open_store(db) as store:
-        incident = store.flag(trace_id, reason, flagged_by=by)
+        target = trace_id if trace_id is not None else store.trace_id_where(_where(where or []))
+        incident = store.flag(target, reason, flagged_by=by)
     typer.echo(incident.id)

@@ -14,13 +14,14 @@ import sqlite3
 from typing import Any
 
 # Bump together with a new migration below.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # A table only a casebank store has; its absence in a non-empty file means "not ours".
 MARKER_TABLE = "casebank_meta"
 
 
-def apply_migrations(conn: sqlite3.Connection) -> None:
+def apply_migrations(conn: sqlite3.Connection, *, stop_before: str | None = None) -> None:
+    """Apply every pending migration (`stop_before`, for tests: leave that one and later ones pending)."""
     from sqlite_utils import Database
     from sqlite_utils.migrations import Migrations
 
@@ -126,5 +127,15 @@ def apply_migrations(conn: sqlite3.Connection) -> None:
             foreign_keys=[("run_id", "runs", "id")],
         )
 
-    migrations.apply(Database(conn))
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    @migrations(name="m002_trace_attributes")
+    def m002_trace_attributes(db: Any) -> None:
+        # `casebank.set_attributes(ticket_id=...)`: a JSON object on the trace row for people
+        # browsing the store, and one indexed row per attribute so that `flag(where=...)` is a
+        # lookup rather than a scan of every trace's JSON. Values are stored as text, so that
+        # `--where ticket_id=123` finds a ticket id the app set as the integer 123.
+        db["traces"].add_column("attributes", str)
+        db["trace_attributes"].create({"key": str, "value": str, "trace_id": str}, pk=("key", "value", "trace_id"))
+
+    migrations.apply(Database(conn), stop_before=stop_before)
+    if stop_before is None:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

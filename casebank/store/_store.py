@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ import orjson
 
 from casebank.errors import AmbiguousId, IncidentNotFound, InvalidInput, TraceNotFound
 from casebank.store._connection import connect, default_db_path
+from casebank.store._where import INSERT_ATTRIBUTES, attribute_rows, resolve_where
 
 __all__ = [
     "INCIDENT_STATUSES",
@@ -64,7 +65,9 @@ TRACE_COLUMNS = (
     "duration_ms",
     "service_name",
     "span_count",
+    "attributes",  # JSON object from casebank.set_attributes, or NULL
 )
+_ATTRIBUTES = TRACE_COLUMNS.index("attributes")
 _ROOT_FIELDS = ("name", "entrypoint", "input", "output", "status", "error", "duration_ms", "service_name")
 
 _INSERT_SPANS = f"INSERT OR IGNORE INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({', '.join('?' * len(SPAN_COLUMNS))})"
@@ -75,6 +78,9 @@ _UPSERT_TRACES = (
     + ", started_at = CASE WHEN excluded.start_ns < traces.start_ns THEN excluded.started_at ELSE traces.started_at END"
     ", start_ns = MIN(excluded.start_ns, traces.start_ns)"
     ", span_count = traces.span_count + excluded.span_count"
+    ", attributes = CASE WHEN excluded.attributes IS NULL THEN traces.attributes"
+    " WHEN traces.attributes IS NULL THEN excluded.attributes"
+    " ELSE json_patch(traces.attributes, excluded.attributes) END"
 )
 
 INCIDENT_STATUSES = ("flagged", "annotated", "promoted", "dismissed")
@@ -114,6 +120,7 @@ class TraceSummary:
     started_at: str | None
     duration_ms: float | None
     span_count: int
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(kw_only=True)
@@ -201,10 +208,17 @@ class Store:
     # -- capture -------------------------------------------------------------------------------
 
     def write_batch(self, spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]], dropped: int = 0) -> None:
-        """Write one batch from the capture writer in a single transaction."""
+        """Write one batch from the capture writer in a single transaction.
+
+        Trace rows without the last column (`attributes`, added in schema 2) are accepted."""
+        if traces and len(traces[0]) < len(TRACE_COLUMNS):
+            traces = [(*t, None) for t in traces]
+        attributes = attribute_rows(traces, _ATTRIBUTES)
         with self.transaction() as conn:
             conn.executemany(_INSERT_SPANS, spans)
             conn.executemany(_UPSERT_TRACES, traces)
+            if attributes:
+                conn.executemany(INSERT_ATTRIBUTES, attributes)
             if dropped:
                 self._bump(conn, "dropped_spans", dropped)
 
@@ -258,7 +272,14 @@ class Store:
             started_at=row["started_at"],
             duration_ms=row["duration_ms"],
             span_count=row["span_count"] or 0,
+            attributes=_loads(row["attributes"]) or {},
         )
+
+    def trace_id_where(self, where: Mapping[str, Any]) -> str:
+        """The one trace carrying every attribute in `where` (e.g. `{"ticket_id": "123"}`).
+
+        Raises TraceNotFound when none does, AmbiguousId (listing them) when several do."""
+        return resolve_where(self.conn, where, self.path)
 
     def trace_spans(self, trace_id: str) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id", (trace_id,))

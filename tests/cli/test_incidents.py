@@ -108,7 +108,7 @@ def test_show_by_prefix_has_reasons_input_bad_output_spans_and_annotation(
     assert "ana: " + REASON in out
     assert '"question": "How long do I have to return shoes?"' in out
     assert "bad output\n  We refund within 14 days." in out
-    assert "answer" in out and "  chat gpt-4o-mini" in out and "812.5" in out
+    assert "answer  support_bot:answer  1000.0 ms\n└── chat gpt-4o-mini  812.5 ms\n" in out
     assert "expected\n  We refund within 30 days." in out
     assert "grader     exact" in out and "tags       refunds" in out
     assert f"next: cases promote {annotated}" in out

@@ -9,9 +9,19 @@ import pytest
 
 from casebank.errors import StoreError
 from casebank.store import SPAN_COLUMNS, TRACE_COLUMNS, Store
-from casebank.store._schema import MARKER_TABLE, SCHEMA_VERSION
+from casebank.store._schema import MARKER_TABLE, SCHEMA_VERSION, apply_migrations
 
-TABLES = {MARKER_TABLE, "counters", "spans", "traces", "incidents", "runs", "results", "_sqlite_migrations"}
+TABLES = {
+    MARKER_TABLE,
+    "counters",
+    "spans",
+    "traces",
+    "trace_attributes",
+    "incidents",
+    "runs",
+    "results",
+    "_sqlite_migrations",
+}
 
 
 def schema(path: Path) -> dict[str, list[str]]:
@@ -49,7 +59,39 @@ def test_a_fresh_store_is_created_migrated_and_in_wal_mode(tmp_path: Path) -> No
     assert tables["traces"] == list(TRACE_COLUMNS)
     assert pragma(path, "user_version") == SCHEMA_VERSION
     assert pragma(path, "journal_mode") == "wal"
-    assert [(m[0], m[1]) for m in migrations_applied(path)] == [("casebank", "m001_initial")]
+    assert [(m[0], m[1]) for m in migrations_applied(path)] == [
+        ("casebank", "m001_initial"),
+        ("casebank", "m002_trace_attributes"),
+    ]
+
+
+def make_m001_store(path: Path) -> None:
+    """A store exactly as casebank with schema version 1 left it."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    apply_migrations(conn, stop_before="m002_trace_attributes")
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+
+
+def test_a_schema_1_store_gains_trace_attributes_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "casebank.db"
+    make_m001_store(path)
+    old = schema(path)
+    assert "attributes" not in old["traces"] and "trace_attributes" not in old
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("INSERT INTO traces (trace_id, name, start_ns, span_count) VALUES (?, 'answer', 1, 1)", ("a" * 32,))
+    conn.close()
+
+    with Store(path) as store:
+        trace = store.get_trace("a" * 32)
+    assert trace is not None and trace.name == "answer" and trace.attributes == {}
+    new = schema(path)
+    assert new["traces"] == old["traces"] + ["attributes"] == list(TRACE_COLUMNS)
+    assert new["trace_attributes"] == ["key", "value", "trace_id"]
+    del new["trace_attributes"], new["traces"], old["traces"]
+    assert new == old  # every other table as it was
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 2
+    assert [m[1] for m in migrations_applied(path)] == ["m001_initial", "m002_trace_attributes"]
 
 
 def test_an_empty_file_is_migrated_like_a_new_store(tmp_path: Path) -> None:
