@@ -39,6 +39,8 @@ _entry_span: contextvars.ContextVar[otel_trace.Span | None] = contextvars.Contex
 def current_entry_span() -> otel_trace.Span | None:
     """The entry span of the traced call in progress, if any."""
     return _entry_span.get()
+
+
 _warned = False
 
 
