@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/cases: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
 	@touch $@
 
 $(VENV)/.dev-installed: pyproject.toml

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.resources
+import importlib.util
 import json
 import os
 import shlex
@@ -135,6 +136,11 @@ def run_demo(
     temporary folder is made (default: the system's temporary folder).
     """
     stream = out if out is not None else sys.stdout
+    if importlib.util.find_spec("openai") is None:
+        stream.write(
+            "demo failed: the example bot calls its model through the openai package - pip install 'casebank[demo]'\n"
+        )
+        return 1
     folder = Path(tempfile.mkdtemp(prefix="casebank-demo-", dir=parent))
     session = _Session(folder, stream)
     try:
@@ -159,7 +165,8 @@ def _script(s: _Session, source: Path) -> None:
     shutil.copyfile(source / "tickets.jsonl", s.folder / "tickets.jsonl")
     s.write("casebank demo: capture, flag, annotate, promote and replay, for real, on a small support bot.")
     s.write(f"Working in a fresh folder holding a copy of the bot and its tickets: {s.folder}")
-    s.write("The bot's model is a deterministic local stand-in: no network, no key.")
+    s.write("The bot calls its model through the real openai client; the model is a deterministic local")
+    s.write("stand-in server on 127.0.0.1, so there is no network and no key. casebank.init() instruments the client.")
     s.write("Lines starting with $ are the commands, exactly as you would type them; below each is its output.")
 
     answers = _answer_tickets(s)

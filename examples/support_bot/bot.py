@@ -32,16 +32,11 @@ def retrieve(ticket: str) -> list[str]:
     return [best.text] if best is not None else []
 
 
-@casebank.trace(name="model")
-def complete(ticket: str, context: list[str]) -> str:
-    return model.complete(ticket, context)
-
-
 @casebank.trace
 def answer(ticket: str) -> str:
     """Reply to one support ticket."""
     _current.trace_id = casebank.current_trace_id()
-    return complete(ticket, retrieve(ticket))
+    return model.complete(ticket, retrieve(ticket))
 
 
 def answer_with_trace_id(ticket: str) -> tuple[str, str | None]:
