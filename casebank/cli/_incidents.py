@@ -343,7 +343,12 @@ def annotate(
     Give the expected output with exactly one of --expected, --expected-json or --expected-file.
     On a terminal, with none of them, $EDITOR opens on a template showing the input, the
     reasons and the bad output. Graders: exact (--option normalize=whitespace|case|both),
-    contains (--option ignore_case=true), regex (--option pattern=REGEX). Annotating again
+    contains (--option ignore_case=true), not_contains (--option substring=TEXT), regex
+    (--option pattern=REGEX), one_of (expected: a JSON list), json_valid, json_schema (--option
+    schema=JSON or schema_file=PATH), json_fields (expected: {"path.to[0].field": value}, --option
+    tolerance=N), numeric (--option abs=N rel=N), python_compiles, python_tests (expected: test
+    code), sql_rows (--option database=PATH), python (--option function=MODULE:NAME), all / any
+    (--option graders=JSON). File paths are relative to the suite folder. Annotating again
     replaces the annotation; annotating a dismissed incident reopens it.
 
     \b
@@ -431,7 +436,7 @@ def promote(
         incident = store.resolve_incident(incident_id)
         path = promote_incident(store, incident, suite, force=force)
     if force and incident.has_expected:
-        check = sanity_check(incident)
+        check = sanity_check(incident, base_dir=suite)
         if not check.holds:
             sys.stderr.write(f"warning: promoted with --force although {check.problem()}\n")
     typer.echo(str(path))

@@ -37,10 +37,13 @@ class SanityCheck:
         return "; ".join(problems)
 
 
-def sanity_check(incident: Incident) -> SanityCheck:
-    grader = make_grader(incident.grader or {"name": "exact"})
+def sanity_check(incident: Incident, base_dir: Path | None = None) -> SanityCheck:
+    """Grade what a good output looks like (the grader's reference for the expected value: the
+    expected output itself for most graders, a known-good solution for test-code graders) and
+    the flagged bad output; `base_dir` is the suite folder that file options resolve against."""
+    grader = make_grader(incident.grader or {"name": "exact"}, base_dir=base_dir)
     return SanityCheck(
-        on_expected=grade_safely(grader, incident.expected, incident.expected),
+        on_expected=grade_safely(grader, grader.reference(incident.expected), incident.expected),
         on_bad_output=grade_safely(grader, incident.output, incident.expected),
     )
 
@@ -48,7 +51,7 @@ def sanity_check(incident: Incident) -> SanityCheck:
 def promote(store: Store, incident: Incident, suite_dir: Path, *, force: bool = False) -> Path:
     """Write the incident's case into `suite_dir` and mark the incident promoted; returns the file."""
     _check_promotable(incident)
-    check = sanity_check(incident)
+    check = sanity_check(incident, base_dir=suite_dir)
     if not check.holds and not force:
         raise PromotionRefused(
             f"refused to promote incident {incident.id}: this case would not have caught the incident - "

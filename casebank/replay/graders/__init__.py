@@ -1,6 +1,23 @@
-"""Graders: each turns (output, expected) into a Verdict. Importing this registers them all."""
+"""Graders: each turns (output, expected) into a Verdict. Importing this registers them all.
 
-from casebank.replay.graders import _text  # noqa: F401  (registers exact, contains, regex)
-from casebank.replay.graders._base import GRADERS, Grader, Verdict, as_text, grade_safely, make_grader, register
+    text        exact, contains, not_contains, regex, one_of           _text.py
+    structured  json_valid, json_schema, json_fields, numeric          _structured.py
+    programs    python_compiles, python_tests (sandboxed), sql_rows    _program.py, _sandbox.py, _sql.py
+    custom      python (your function), all, any                      _custom.py
 
-__all__ = ["GRADERS", "Grader", "Verdict", "as_text", "grade_safely", "make_grader", "register"]
+Heavy libraries (jsonschema, sqlglot) are imported when a grader that needs them is built.
+"""
+
+from casebank.replay.graders import _custom, _program, _sql, _structured, _text  # noqa: F401  (register)
+from casebank.replay.graders._base import (
+    DEFAULT_BASE_DIR,
+    GRADERS,
+    Grader,
+    Verdict,
+    as_text,
+    grade_safely,
+    make_grader,
+    register,
+)
+
+__all__ = ["DEFAULT_BASE_DIR", "GRADERS", "Grader", "Verdict", "as_text", "grade_safely", "make_grader", "register"]

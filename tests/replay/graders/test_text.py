@@ -1,7 +1,8 @@
-"""The text graders (exact, contains, regex): verdicts, options checked up front, crashes contained."""
+"""The text graders (exact, contains, not_contains, regex, one_of) and the registry they share."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,6 +52,23 @@ def grade(name: str, output: Any, expected: Any, **options: Any) -> Verdict:
         pytest.param("regex", {"pattern": r"^\w+$"}, "café", "", True, id="regex-unicode"),
         pytest.param("regex", {"pattern": "."}, "", "", False, id="regex-empty-output"),
         pytest.param("regex", {"pattern": '"days":30'}, {"days": 30}, "", True, id="regex-on-json"),
+        pytest.param("regex", {"pattern": "30 days$"}, "x" * 1_100_000 + " 30 days", "", True, id="regex-huge-output"),
+        pytest.param("not_contains", {"substring": "14 days"}, "within 30 days", "", True, id="not-contains"),
+        pytest.param("not_contains", {"substring": "14 days"}, "within 14 days", "", False, id="not-contains-found"),
+        pytest.param("not_contains", {"substring": ["14", "60"]}, "in 60 days", "", False, id="not-contains-list"),
+        pytest.param("not_contains", {"substring": "DAYS", "ignore_case": True}, "days", "", False, id="not-ci"),
+        pytest.param("not_contains", {"substring": "ß"}, "straße", "", False, id="not-contains-unicode"),
+        pytest.param("not_contains", {"substring": "14"}, "", "", True, id="not-contains-empty-output"),
+        pytest.param("not_contains", {"substring": "14"}, "3" * 1_100_000, "", True, id="not-contains-huge"),
+        pytest.param("one_of", {}, "yes", ["yes", "y"], True, id="one-of"),
+        pytest.param("one_of", {}, "no", ["yes", "y"], False, id="one-of-none"),
+        pytest.param("one_of", {}, "Yes ", ["yes", "y"], False, id="one-of-strict"),
+        pytest.param("one_of", {"normalize": "both"}, " YES\n", ["yes", "y"], True, id="one-of-normalized"),
+        pytest.param("one_of", {}, "日本", ["日本", "にほん"], True, id="one-of-unicode"),
+        pytest.param("one_of", {}, "", ["yes"], False, id="one-of-empty-output"),
+        pytest.param("one_of", {}, {"a": 1}, [{"a": 1}, {"a": 2}], True, id="one-of-values"),
+        pytest.param("one_of", {}, "y" * 1_100_000, ["yes"], False, id="one-of-huge-output"),
+        pytest.param("one_of", {}, "yes", "yes", False, id="one-of-expected-not-a-list"),
     ],
 )
 def test_verdicts(name: str, options: dict[str, Any], output: Any, expected: Any, passed: bool) -> None:
@@ -68,7 +86,9 @@ def test_a_failing_exact_verdict_shows_both_values() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        pytest.param({"name": "judge"}, "unknown grader 'judge' - choose one of: contains, exact, regex", id="unknown"),
+        pytest.param(
+            {"name": "judge"}, "unknown grader 'judge' - choose one of: all, any, contains, ", id="unknown"
+        ),
         pytest.param({"name": "exact", "options": ["x"]}, "options must be an object", id="options-not-a-dict"),
         pytest.param({"name": "exact", "options": {"nomalize": "case"}}, "no option 'nomalize'", id="typo"),
         pytest.param({"name": "exact", "options": {"normalize": "upper"}}, "normalize='upper'", id="bad-normalize"),
@@ -77,6 +97,10 @@ def test_a_failing_exact_verdict_shows_both_values() -> None:
         pytest.param({"name": "regex", "options": {"pattern": ""}}, "needs --option pattern", id="regex-empty"),
         pytest.param({"name": "regex", "options": {"pattern": "("}}, "does not compile", id="regex-bad-pattern"),
         pytest.param({"name": "regex", "options": {"pattern": "x", "match": "all"}}, "match='all'", id="regex-match"),
+        pytest.param({"name": "not_contains"}, "needs --option substring=TEXT", id="not-contains-no-substring"),
+        pytest.param({"name": "not_contains", "options": {"substring": [1]}}, "needs --option", id="not-contains-bad"),
+        pytest.param({"name": "one_of", "options": {"normalize": "x"}}, "normalize='x' - use one of", id="one-of-bad"),
+        pytest.param(["exact"], "must be an object with a name", id="spec-not-an-object"),
     ],
 )
 def test_a_bad_grader_spec_is_refused_when_the_grader_is_built(spec: dict[str, Any], message: str) -> None:
@@ -107,3 +131,39 @@ def test_as_text_is_canonical_json_for_anything_but_a_string() -> None:
     assert as_text("é") == "é"
     assert as_text(None) == ""
     assert as_text({"b": 1, "a": [1, "x"]}) == '{"a":[1,"x"],"b":1}'
+
+
+def test_one_of_fails_an_expected_that_is_not_a_list_with_the_fix() -> None:
+    verdict = grade("one_of", "yes", "yes")
+    assert verdict.reason.startswith("grader 'one_of' needs the expected output to be a non-empty list")
+    assert "--expected-json" in verdict.reason
+
+
+def test_one_of_lists_the_accepted_answers_when_it_fails() -> None:
+    verdict = grade("one_of", "maybe", ["yes", "y", "1", "true", "ok", "sure"])
+    assert verdict.reason == "got 'maybe', not one of 'yes', 'y', '1', 'true', 'ok' (+1 more)"
+
+
+def test_not_contains_names_the_forbidden_text_it_found() -> None:
+    verdict = grade("not_contains", "Refunds within 14 days.", "", substring=["60 days", "14 days"])
+    assert verdict.reason == "output contains forbidden '14 days'"
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected", "good"),
+    [
+        pytest.param({"name": "exact"}, "30 days", "30 days", id="exact-is-its-own-reference"),
+        pytest.param({"name": "one_of"}, ["yes", "y"], "yes", id="one-of-first-answer"),
+        pytest.param({"name": "not_contains", "options": {"substring": "14"}}, "30 days", "30 days", id="not-contains"),
+    ],
+)
+def test_reference_is_an_output_the_grader_passes(spec: dict[str, Any], expected: Any, good: Any) -> None:
+    grader = make_grader(spec)
+    assert grader.reference(expected) == good
+    assert grader.grade(grader.reference(expected), expected).passed
+
+
+def test_every_registered_grader_takes_base_dir_and_reports_a_typo_in_its_options(tmp_path: Path) -> None:
+    for name in GRADERS:
+        with pytest.raises(InvalidInput, match=f"grader '{name}' has no option 'nonsense'"):
+            make_grader({"name": name, "options": {"nonsense": 1}}, base_dir=tmp_path)

@@ -1,0 +1,222 @@
+"""Custom graders: python (a function of the project's) and the composites all and any."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from casebank.errors import InvalidInput
+from casebank.replay.graders import make_grader
+
+SOURCE = """
+from casebank.replay.graders import Verdict
+
+def same_length(output, expected):
+    return len(output) == len(expected)
+
+def overlap(output, expected):
+    a, b = set(output.split()), set(expected.split())
+    return len(a & b) / len(a | b) if a | b else 1.0
+
+def verdict(output, expected):
+    return Verdict(passed="30" in output, score=None, reason="checked for 30")
+
+def too_big(output, expected):
+    return 7
+
+def text(output, expected):
+    return "yes"
+
+def broken(output, expected):
+    raise KeyError("total")
+"""
+
+
+@pytest.fixture
+def module(tmp_path: Path) -> Iterator[str]:
+    name = f"graders_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(SOURCE))
+    yield name
+    sys.modules.pop(name, None)
+
+
+def python(module: str, function: str, **options: Any) -> Any:
+    return make_grader({"name": "python", "options": {"function": f"{module}:{function}", **options}})
+
+
+@pytest.mark.parametrize(
+    ("function", "output", "options", "passed", "score", "reason"),
+    [
+        pytest.param("same_length", "abc", {}, True, 1.0, "{m}:same_length returned True", id="bool-true"),
+        pytest.param("same_length", "", {}, False, 0.0, "{m}:same_length returned False", id="bool-empty-output"),
+        pytest.param("overlap", "30 days refund", {}, True, 0.5, "{m}:overlap scored 0.5, at or above 0.5", id="float"),
+        pytest.param(
+            "overlap",
+            "30 days refund",
+            {"threshold": 0.9},
+            False,
+            0.5,
+            "{m}:overlap scored 0.5, below 0.9",
+            id="float-threshold",
+        ),
+        pytest.param("overlap", "días ☕ 30", {}, False, 0.2, "{m}:overlap scored 0.2, below 0.5", id="unicode"),
+        pytest.param("overlap", "x" * 1_100_000, {}, False, 0.0, "{m}:overlap scored 0, below 0.5", id="huge-output"),
+        pytest.param("verdict", "in 30 days", {}, True, None, "checked for 30", id="verdict"),
+        pytest.param(
+            "too_big",
+            "x",
+            {},
+            False,
+            None,
+            "{m}:too_big returned 7 - a score must be between 0 and 1",
+            id="score-out-of-range",
+        ),
+        pytest.param(
+            "text",
+            "x",
+            {},
+            False,
+            None,
+            "{m}:text returned a str - return a bool, a float or a Verdict",
+            id="wrong-type",
+        ),
+    ],
+)
+def test_python_function(
+    module: str, function: str, output: str, options: dict[str, Any], passed: bool, score: Any, reason: str
+) -> None:
+    verdict = python(module, function, **options).grade(output, "abc days 30" if function == "overlap" else "abc")
+    assert (verdict.passed, verdict.score, verdict.reason) == (passed, score, reason.format(m=module))
+
+
+def test_a_crashing_function_is_a_failed_verdict(module: str) -> None:
+    from casebank.replay.graders import grade_safely
+
+    verdict = grade_safely(python(module, "broken"), "x", "y")
+    assert verdict.reason == "grader 'python' crashed: KeyError: 'total'"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({}, "grader 'python' needs --option function=MODULE:NAME", id="no-function"),
+        pytest.param(
+            {"function": "nope_module_xyz:f"},
+            "grader 'python' option function='nope_module_xyz:f': cannot import target",
+            id="no-module",
+        ),
+        pytest.param({"function": "{m}:missing"}, "has no attribute 'missing'", id="no-attribute"),
+        pytest.param({"function": "not a target"}, "is not MODULE:FUNCTION", id="malformed"),
+        pytest.param(
+            {"function": "{m}:same_length", "threshold": 2},
+            "option threshold='2' - use a score between",
+            id="threshold",
+        ),
+    ],
+)
+def test_python_refuses_bad_options(module: str, options: dict[str, Any], message: str) -> None:
+    options = {k: v.format(m=module) if isinstance(v, str) else v for k, v in options.items()}
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "python", "options": options})
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+ALL = [{"name": "json_valid"}, {"name": "json_fields"}]
+
+
+@pytest.mark.parametrize(
+    ("name", "graders", "output", "passed", "reason"),
+    [
+        pytest.param(
+            "all",
+            ALL,
+            '{"total": 3}',
+            True,
+            "all 2 graders passed; last json_fields: all 1 fields match",
+            id="all-pass",
+        ),
+        pytest.param("all", ALL, '{"total": 4}', False, "failed json_fields: 1 of 1 fields wrong", id="all-one-fails"),
+        pytest.param("all", ALL, "", False, "failed json_valid: output is empty, not JSON", id="all-empty-output"),
+        pytest.param("all", ["json_valid", "json_fields"], '{"total": 3}', True, "all 2 graders", id="all-bare-names"),
+        pytest.param(
+            "any",
+            [{"name": "json_fields"}, {"name": "numeric"}],
+            "total: 3",
+            True,
+            "passed numeric: output 3 equals 3",
+            id="any-second-passes",
+        ),
+        pytest.param(
+            "any",
+            [{"name": "json_fields"}, {"name": "numeric"}],
+            "total: 4",
+            False,
+            "none of 2 graders passed; last numeric",
+            id="any-none-passes",
+        ),
+        pytest.param(
+            "any",
+            [{"name": "regex", "options": {"pattern": "ü"}}],
+            "x" * 1_100_000 + "ü",
+            True,
+            "passed regex",
+            id="any-huge-unicode",
+        ),
+        pytest.param(
+            "all",
+            [{"name": "all", "options": {"graders": ALL}}, {"name": "json_valid"}],
+            '{"total": 3}',
+            True,
+            "all 2 graders passed",
+            id="nested",
+        ),
+    ],
+)
+def test_composites(name: str, graders: list[Any], output: str, passed: bool, reason: str) -> None:
+    expected = {"total": 3} if name == "all" else "3"
+    verdict = make_grader({"name": name, "options": {"graders": graders}}).grade(output, expected)
+    assert verdict.passed is passed, verdict.reason
+    assert verdict.reason.startswith(reason), verdict.reason
+
+
+def test_all_stops_at_the_first_failure_and_scores_the_minimum(module: str) -> None:
+    grader = make_grader(
+        {
+            "name": "all",
+            "options": {"graders": ["json_valid", {"name": "python", "options": {"function": f"{module}:broken"}}]},
+        }
+    )
+    verdict = grader.grade("nope", {})
+    assert verdict.reason.startswith("failed json_valid: output is not valid JSON: ")  # never reached `broken`
+    assert verdict.score == 0.0
+
+
+def test_a_composite_reference_comes_from_the_child_that_describes_it() -> None:
+    grader = make_grader({"name": "all", "options": {"graders": ["json_valid", "json_fields"]}})
+    assert grader.reference({"a.b": 1}) == {"a": {"b": 1}}
+    assert grader.grade(grader.reference({"a.b": 1}), {"a.b": 1}).passed
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({}, "grader 'all' needs --option graders=", id="none"),
+        pytest.param({"graders": []}, "grader 'all' needs --option graders=", id="empty"),
+        pytest.param({"graders": "json_valid"}, "a JSON list of grader specs", id="not-a-list"),
+        pytest.param({"graders": ["nope"]}, "grader 'all' option graders[0]: unknown grader 'nope'", id="unknown"),
+        pytest.param(
+            {"graders": ["json_valid", {"name": "regex"}]}, "option graders[1]: grader 'regex' needs", id="child-option"
+        ),
+        pytest.param({"graders": [3]}, "option graders[0]: a grader spec must be an object", id="not-a-spec"),
+    ],
+)
+def test_composites_refuse_bad_options(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "all", "options": options})
+    assert message in str(raised.value) and "\n" not in str(raised.value)
