@@ -6,17 +6,24 @@ awaited on the runner's loop), each through `run_suite` in this process (the run
 and once end to end through a real `cases run` subprocess (interpreter start-up, imports,
 suite loading and hash checks, the run, recording 200 results in the store, the report).
 The suite is built in a temporary folder with `write_case`, as `cases promote` writes it.
+
+Issue 5 adds the large run: 1,000 cases whose async target awaits 200 ms at concurrency 50
+(ideal 4.0 s, target <= 1.1x), the harness's CPU per case (process CPU time of that run divided
+by the cases: loop, grading, serialising; the target only sleeps), and the peak Python memory
+(tracemalloc) of replaying 10,000 instant cases.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+import tracemalloc
 from pathlib import Path
 
 from casebank.replay import Case, load_suite, run_suite, write_case
@@ -86,6 +93,81 @@ def line(label: str, seconds: float, *, gated: bool = True) -> str:
     return f"  {label:<46} {seconds:6.3f} s   {ratio:5.2f}x ideal   [{verdict}]"
 
 
+LARGE_CASES = 1000
+LARGE_SLEEP_S = 0.2
+LARGE_CONCURRENCY = 50
+LARGE_IDEAL_S = LARGE_CASES * LARGE_SLEEP_S / LARGE_CONCURRENCY
+LARGE_TARGET_RATIO = 1.1
+MEMORY_CASES = 10_000
+
+LARGE_MODULE = f"""
+import asyncio
+
+async def slow(ticket):
+    await asyncio.sleep({LARGE_SLEEP_S})
+    return f"answer to {{ticket}}"
+
+async def instant(ticket):
+    return f"answer to {{ticket}}"
+"""
+
+
+def build_large(root: Path) -> None:
+    (root / "bench_large.py").write_text(textwrap.dedent(LARGE_MODULE))
+    for function, count in (("slow", LARGE_CASES), ("instant", MEMORY_CASES)):
+        for i in range(count):
+            case = Case(
+                id=f"{function}{i:05d}",
+                created_at="2024-05-01T12:00:00.000+00:00",
+                entrypoint=f"bench_large:{function}",
+                input={"ticket": i},
+                expected=f"answer to {i}",
+                grader={"name": "exact", "options": {}},
+                tags=["billing" if i % 3 else "refunds"],
+            )
+            write_case(case, root / f"evals_{function}")
+
+
+def bench_large() -> None:
+    suite = load_suite(Path("evals_slow"))
+    print(f"replay: {LARGE_CASES} cases awaiting {LARGE_SLEEP_S * 1000:.0f} ms, concurrency {LARGE_CONCURRENCY}")
+    times, cpus = [], []
+    for _ in range(REPEATS):
+        cpu = time.process_time()
+        start = time.perf_counter()
+        report = run_suite(suite, concurrency=LARGE_CONCURRENCY)
+        times.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+        assert report.ok
+    median = statistics.median(times)
+    ratio = median / LARGE_IDEAL_S
+    verdict = "ok" if ratio <= LARGE_TARGET_RATIO else "MISSED"
+    print(
+        f"  ideal {LARGE_IDEAL_S:.3f} s; median {median:.3f} s (best {min(times):.3f} s)   {ratio:5.2f}x ideal   "
+        f"[{verdict}, target <= {LARGE_TARGET_RATIO}x]"
+    )
+    per_case_ms = statistics.median(cpus) / LARGE_CASES * 1000
+    print(f"  harness CPU per case {per_case_ms:.3f} ms   [{'ok' if per_case_ms <= 1 else 'MISSED'}, target <= 1 ms]")
+    from casebank.replay._report import summary
+
+    start = time.perf_counter()
+    summary(report)
+    print(f"  statistics for the report (Wilson, tags, power): {(time.perf_counter() - start) * 1000:.1f} ms")
+
+    suite = load_suite(Path("evals_instant"))
+    tracemalloc.start()
+    report = run_suite(suite, concurrency=LARGE_CONCURRENCY)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert report.ok
+    peak_mb = peak / 2**20
+    maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"  {MEMORY_CASES} cases: peak traced memory {peak_mb:.1f} MB during the run "
+        f"[{'ok' if peak_mb <= 200 else 'MISSED'}, target <= 200 MB]; process max RSS so far {maxrss_mb:.0f} MB"
+    )
+
+
 def main() -> None:
     print(f"replay: {CASES} cases, target sleeps {SLEEP_S * 1000:.0f} ms, concurrency {CONCURRENCY}")
     print(f"  ideal {IDEAL_S:.3f} s; {REPEATS} runs each, median (best)")
@@ -98,6 +180,12 @@ def main() -> None:
             for function, label in (("answer", "sync (threads), run_suite"), ("answer_async", "async, run_suite")):
                 times = bench_runner(Path(f"evals_{function}"))
                 print(line(label, statistics.median(times)) + f"   (best {min(times):.3f} s)")
+        finally:
+            os.chdir(previous)
+        build_large(root)
+        os.chdir(root)
+        try:
+            bench_large()
         finally:
             os.chdir(previous)
         cli = [bench_cli(root) for _ in range(REPEATS)]

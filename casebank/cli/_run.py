@@ -1,17 +1,24 @@
 """`cases run`: replay the suite against the code as it is now, grade it, record it, report it.
 
-The exit code is the CI gate: 0 when every case passed, 1 when any failed or raised, 2 when the
-suite or a target could not be used (a tampered case, an unimportable entry point). Everything
-that can be checked before the run is: the suite is loaded and verified, then the store is
-opened (created if missing, as on a fresh CI machine), and only then does any case run, so a
-bad --db does not cost a whole replay. The replay package is imported inside the command so
-that `cases --help` and the other commands do not pay for it.
+The exit code is the CI gate (`--fail-on`): with `any` (the default without a baseline) 1 when
+any case failed or raised; with `regression` (the default with `--baseline`) 1 only when a case
+that passed in the baseline does not pass now; with `significant` 1 only when the drop passes
+the exact McNemar test. 2 when the suite, a target or an option could not be used (a tampered
+case, an unimportable entry point, a baseline that does not exist), 130 when Ctrl-C cut the run
+short - the partial run is stored, marked interrupted, and its partial report printed.
+
+Everything that can be checked before the run is: the suite is loaded, verified and selected,
+the store is opened (created if missing, as on a fresh CI machine), the baseline is read, and
+only then does any case run, so a bad --db or --baseline does not cost a whole replay. The
+replay package is imported inside the command so that `cases --help` does not pay for it.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,7 +27,10 @@ from casebank.cli._common import DbOption, SuiteOption, open_store
 from casebank.errors import InvalidInput
 from casebank.replay._suite import DEFAULT_SUITE
 
-__all__ = ["run"]
+if TYPE_CHECKING:
+    from casebank.replay._runner import CaseResult
+
+__all__ = ["run", "write_file"]
 
 TargetOption = Annotated[
     str | None,
@@ -32,6 +42,17 @@ TargetOption = Annotated[
     ),
 ]
 ConcurrencyOption = Annotated[int, typer.Option("--concurrency", min=1, help="Cases in flight at once.")]
+FailOnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--fail-on",
+        metavar="any|regression|significant",
+        help="Exit 1 when any case fails; when a case that passed in the baseline fails; or only when the drop "
+        "is statistically significant (McNemar). Default: regression with --baseline, else any.",
+        show_default=False,
+    ),
+]
+INTERRUPTED_EXIT = 130
 
 
 @app.command()
@@ -39,6 +60,42 @@ def run(
     suite: SuiteOption = DEFAULT_SUITE,
     target: TargetOption = None,
     concurrency: ConcurrencyOption = 8,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Run each case K times; report flaky cases.")] = 1,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", metavar="SECONDS", help="Fail a case that runs longer ('timed out').", show_default=False
+        ),
+    ] = None,
+    retries: Annotated[
+        int, typer.Option("--retries", min=0, help="Retry transient errors (rate limits, timeouts, 5xx) N times.")
+    ] = 0,
+    retry_on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--retry-on", metavar="CLASS", help="Also retry exceptions of this class name.", show_default=False
+        ),
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Run only cases with this tag (repeatable).", show_default=False)
+    ] = None,
+    case: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--case", metavar="ID", help="Run only this case (id or unique prefix; repeatable).", show_default=False
+        ),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", metavar="I/N", help="Run a stable 1/N of the suite: shard I of N.", show_default=False),
+    ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline", metavar="RUN|latest|PATH.json", help="Compare case by case with this run.", show_default=False
+        ),
+    ] = None,
+    fail_on: FailOnOption = None,
     json_path: Annotated[
         Path | None,
         typer.Option("--json", dir_okay=False, show_default=False, help="Also write the whole run as JSON here."),
@@ -47,39 +104,125 @@ def run(
         Path | None,
         typer.Option("--junit", dir_okay=False, show_default=False, help="Also write a JUnit XML report here."),
     ] = None,
+    markdown_path: Annotated[
+        Path | None,
+        typer.Option("--markdown", dir_okay=False, show_default=False, help="Also write a pull-request comment here."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Replay every case in the suite against the current code and grade it; exit 1 if any case fails.
+    """Replay every case in the suite against the current code and grade it; exit 1 if the gate fails.
 
     Each case's entry point is imported from the current folder (as `python -m` does) and called
     with the case's recorded input. The run and every result are stored.
 
     \b
-    Example:
+    Examples:
         cases run --suite evals/ --concurrency 16 --junit reports/cases.xml
+        cases run --baseline latest --epochs 3 --markdown comment.md
+        cases run --shard 2/4 --timeout 30 --retries 3
     """
     from rich.console import Console
 
-    from casebank.replay._report import render_table, to_json, to_junit
-    from casebank.replay._runner import record, run_suite
+    from casebank.replay._compare import (
+        FAIL_ON,
+        compare,
+        comparison_lines,
+        comparison_markdown,
+        exit_code,
+        load_baseline,
+    )
+    from casebank.replay._report import render_table, to_json, to_junit, to_markdown
+    from casebank.replay._runner import git_commit, parse_shard, record, run_suite, select
     from casebank.replay._suite import load_suite
 
-    loaded = load_suite(suite)
+    gate = fail_on or ("regression" if baseline else "any")
+    if gate not in FAIL_ON:
+        raise InvalidInput(f"--fail-on '{gate}' is not one of {', '.join(FAIL_ON)} - pick one")
+    if gate != "any" and baseline is None:
+        raise InvalidInput(f"--fail-on {gate} needs a baseline - pass --baseline RUN|latest|PATH.json")
+    loaded = select(load_suite(suite), tags=tag or (), case_ids=case or (), shard=parse_shard(shard) if shard else None)
     with open_store(db, create=True) as store:
-        report = run_suite(loaded, target=target, concurrency=concurrency)
+        before = load_baseline(store, baseline) if baseline is not None else None
+        with _progress(len(loaded.cases) * epochs) as on_result:
+            report = run_suite(
+                loaded,
+                target=target,
+                concurrency=concurrency,
+                epochs=epochs,
+                timeout=timeout,
+                retries=retries,
+                retry_on=retry_on or (),
+                on_result=on_result,
+                handle_sigint=True,
+            )
+        report.git_commit = git_commit()
         record(store, report)
         store_path = store.path
     console = Console(markup=False, highlight=False, emoji=False)
     render_table(report, console)
+    comparison = compare(before, report) if before is not None else None
+    if comparison is not None:
+        for line in comparison_lines(comparison):
+            console.print(line, soft_wrap=True)
     console.print(f"run {report.id} recorded in {store_path}", soft_wrap=True)
-    for option, path, text in (("--json", json_path, to_json), ("--junit", junit_path, to_junit)):
+    markdown = to_markdown(report) + ("\n" + comparison_markdown(comparison) if comparison is not None else "")
+    for option, path, text in (
+        ("--json", json_path, to_json(report) if json_path else ""),
+        ("--junit", junit_path, to_junit(report) if junit_path else ""),
+        ("--markdown", markdown_path, markdown),
+    ):
         if path is not None:
-            _write(option, path, text(report))
+            write_file(option, path, text)
             console.print(f"wrote {path}", soft_wrap=True)
-    raise typer.Exit(0 if report.ok else 1)
+    code = INTERRUPTED_EXIT if report.status == "interrupted" else exit_code(report, comparison, gate)
+    if report.status == "interrupted" or any(result.timed_out for result in report.results):
+        # A sync target abandoned in its thread (Ctrl-C, --timeout) would hold the interpreter's exit
+        # until it returns; everything is recorded and written, so leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise typer.Exit(code)
 
 
-def _write(option: str, path: Path, text: str) -> None:
+class _progress:
+    """A rich progress bar on stderr when a person is watching; nothing in CI logs or pipes."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        if os.environ.get("CI") or not sys.stderr.isatty() or self.total < 2:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(
+            TextColumn("replaying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} not passed"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.bar.start()
+        task = self.bar.add_task("run", total=self.total, failed=0)
+        failed = 0
+
+        def on_result(result: CaseResult) -> None:
+            nonlocal failed
+            failed += not result.passed
+            self.bar.update(task, advance=1, failed=failed)
+
+        return on_result
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def write_file(option: str, path: Path, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

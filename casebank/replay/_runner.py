@@ -15,19 +15,33 @@ Everything a run needs is checked before the first case starts: each target impo
 case's grader is known; a problem there is a usage error (exit 2), not a suite of failures. An
 exception raised by a target fails its case and the run goes on.
 
-This module is pure: no printing and no store. `record` stores a report; `_report` renders one.
+Real conditions: `epochs` replays each case K times (results keep case order, then epoch);
+`timeout` bounds each attempt (a sync target's thread cannot be killed, so it is abandoned and
+its slot in the pool stays busy until it returns); `retries` retries transient errors - matched
+by class name anywhere in the exception's MRO, so that neither `openai` nor `anthropic` is
+imported here - with tenacity's exponential backoff and full jitter. A target's own timeouts
+and crashes are not retried unless named. Selection (`select`) is done on the suite before the
+run: `--shard I/N` keeps a case when the SHA-256 of its id mod N is I-1, so a case's shard never
+depends on which other cases exist.
+
+This module prints nothing. `record` stores a report and `load_run` reads one back;
+`_report` renders one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import inspect
 import os
 import secrets
+import signal
+import subprocess
+import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,16 +49,39 @@ from typing import Any
 import orjson
 
 from casebank._json import to_json
-from casebank.errors import CasebankError, InvalidInput, SuiteError, TargetImportError
+from casebank.errors import AmbiguousId, CasebankError, InvalidInput, SuiteError, TargetImportError
 from casebank.replay._case import Case
+from casebank.replay._stats import CaseOutcome, outcomes
 from casebank.replay._suite import Suite
 from casebank.replay._target import REPLAY_ENV, cwd_on_path, import_target, is_async_target
 from casebank.replay.graders import Grader, grade_safely, make_grader
 from casebank.store import Store, utc_now
 
-__all__ = ["DEFAULT_CONCURRENCY", "CaseResult", "RunReport", "jsonable", "record", "run_suite"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "TRANSIENT_ERRORS",
+    "CaseResult",
+    "RunReport",
+    "git_commit",
+    "jsonable",
+    "load_run",
+    "merge_reports",
+    "parse_shard",
+    "record",
+    "report_from_dict",
+    "run_suite",
+    "select",
+    "shard_of",
+]
 
 DEFAULT_CONCURRENCY = 8
+# Transient failures of the openai and anthropic clients (rate limits, timeouts, lost connections,
+# 5xx), by class name: matching names keeps this module from importing either package.
+TRANSIENT_ERRORS = frozenset(
+    {"RateLimitError", "APITimeoutError", "APIConnectionError", "InternalServerError", "OverloadedError"}
+)
+RETRY_WAIT_S = 1.0  # first backoff, doubled each retry, with full jitter
+RETRY_WAIT_MAX_S = 30.0
 
 
 @dataclass(kw_only=True)
@@ -65,6 +102,8 @@ class CaseResult:
     latency_ms: float = 0.0
     tags: list[str] = field(default_factory=list)
     epoch: int = 0
+    retries: int = 0  # attempts beyond the first, after transient errors
+    timed_out: bool = False
 
     @property
     def status(self) -> str:
@@ -87,12 +126,22 @@ class CaseResult:
             "error": self.error,
             "latency_ms": self.latency_ms,
             "grader": self.grader,
+            "entrypoint": self.entrypoint,
+            "expected": orjson.dumps(self.expected).decode(),
+            "tags": orjson.dumps(self.tags).decode(),
+            "traceback": self.traceback,
+            "retries": self.retries,
+            "timed_out": int(self.timed_out),
         }
 
 
 @dataclass(kw_only=True)
 class RunReport:
-    """A finished run: where it came from and every case's result, in suite order."""
+    """A run: where it came from and every case's result (each epoch), in suite order.
+
+    Counts are over cases, not case-epochs: a case passed when it passed every epoch; one that did
+    not failed if any epoch was graded wrong or timed out, else it errored (the target raised).
+    """
 
     id: str
     started_at: str
@@ -102,22 +151,41 @@ class RunReport:
     target: str | None
     concurrency: int
     results: list[CaseResult]
+    epochs: int = 1
+    git_commit: str | None = None
+    status: str = "finished"  # or "interrupted": Ctrl-C stopped it; results hold what finished
+
+    def cases(self) -> list[CaseOutcome]:
+        return outcomes(self.results)
+
+    def _case_statuses(self) -> list[str]:
+        by_case: dict[str, list[str]] = {}
+        for result in self.results:
+            by_case.setdefault(result.case_id, []).append(result.status)
+        return [
+            "passed" if all(s == "passed" for s in statuses) else "failed" if "failed" in statuses else "errored"
+            for statuses in by_case.values()
+        ]
 
     @property
     def total(self) -> int:
-        return len(self.results)
+        return len({r.case_id for r in self.results})
 
     @property
     def passed(self) -> int:
-        return sum(1 for r in self.results if r.status == "passed")
+        return self._case_statuses().count("passed")
 
     @property
     def failed(self) -> int:
-        return sum(1 for r in self.results if r.status == "failed")
+        return self._case_statuses().count("failed")
 
     @property
     def errored(self) -> int:
-        return sum(1 for r in self.results if r.status == "errored")
+        return self._case_statuses().count("errored")
+
+    @property
+    def retries(self) -> int:
+        return sum(r.retries for r in self.results)
 
     @property
     def pass_rate(self) -> float:
@@ -125,8 +193,8 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        """Every case passed: the CI gate."""
-        return self.passed == self.total
+        """Every case passed every epoch, and the run was not cut short: the plain CI gate."""
+        return self.passed == self.total and self.status == "finished"
 
     def not_passed(self) -> list[CaseResult]:
         return [r for r in self.results if not r.passed]
@@ -146,6 +214,10 @@ class RunReport:
             "failed": self.failed,
             "errored": self.errored,
             "pass_rate": self.pass_rate,
+            "epochs": self.epochs,
+            "git_commit": self.git_commit,
+            "status": self.status,
+            "retries": self.retries,
         }
 
 
@@ -154,10 +226,220 @@ def record(store: Store, report: RunReport) -> None:
     store.record_run(report.row(), [result.row(report.id) for result in report.results])
 
 
-def run_suite(suite: Suite, *, target: str | None = None, concurrency: int = DEFAULT_CONCURRENCY) -> RunReport:
-    """Replay every case of `suite` (against `target`, if given, instead of each case's entry point)."""
+def load_run(store: Store, ref: str) -> RunReport:
+    """A stored run by id, unique id prefix or `latest`."""
+    run = store.resolve_run(ref)
+    return _report_from_rows(run, store.run_results_in_order(run["id"]))
+
+
+def report_from_dict(data: Any, source: str) -> RunReport:
+    """A run from the JSON that `--json` writes (`report_dict`); `source` names the file in errors."""
+    try:
+        results = [
+            CaseResult(
+                case_id=str(r["case_id"]),
+                case_file=str(r.get("case_file") or ""),
+                entrypoint=str(r.get("entrypoint") or ""),
+                grader=str(r.get("grader") or ""),
+                expected=r.get("expected"),
+                output=r.get("output"),
+                passed=bool(r["passed"]),
+                score=r.get("score"),
+                reason=str(r.get("reason") or ""),
+                error=r.get("error"),
+                traceback=r.get("traceback"),
+                latency_ms=float(r.get("latency_ms") or 0.0),
+                tags=list(r.get("tags") or []),
+                epoch=int(r.get("epoch") or 0),
+                retries=int(r.get("retries") or 0),
+                timed_out=bool(r.get("timed_out")),
+            )
+            for r in data["results"]
+        ]
+        return RunReport(
+            id=str(data["id"]),
+            started_at=str(data.get("started_at") or ""),
+            finished_at=str(data.get("finished_at") or ""),
+            suite=str(data.get("suite") or ""),
+            suite_hash=str(data.get("suite_hash") or ""),
+            target=data.get("target"),
+            concurrency=int(data.get("concurrency") or 0),
+            results=results,
+            epochs=int(data.get("epochs") or 1),
+            git_commit=data.get("git_commit"),
+            status=str(data.get("status") or "finished"),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInput(
+            f"'{source}' is not a run written by 'cases run --json' ({type(exc).__name__}: {exc}) - pass such a file"
+        ) from None
+
+
+def merge_reports(reports: Sequence[RunReport]) -> RunReport:
+    """One run from several that ran disjoint parts of a suite (`--shard`): results joined, a new id."""
+    seen: dict[str, str] = {}
+    for report in reports:
+        for case_id in dict.fromkeys(r.case_id for r in report.results):
+            if case_id in seen and seen[case_id] != report.id:
+                raise InvalidInput(
+                    f"case '{case_id}' is in both run {seen[case_id]} and run {report.id} - merge disjoint shards only"
+                )
+            seen[case_id] = report.id
+    first = reports[0]
+    hashes = "\n".join(sorted(report.suite_hash for report in reports))
+    return RunReport(
+        id=secrets.token_hex(6),
+        started_at=min(report.started_at for report in reports),
+        finished_at=max(report.finished_at for report in reports),
+        suite=first.suite,
+        suite_hash="sha256:" + hashlib.sha256(hashes.encode()).hexdigest() if len(reports) > 1 else first.suite_hash,
+        target=first.target,
+        concurrency=first.concurrency,
+        results=[result for report in reports for result in report.results],
+        epochs=max(report.epochs for report in reports),
+        git_commit=first.git_commit,
+        status="interrupted" if any(r.status == "interrupted" for r in reports) else "finished",
+    )
+
+
+def _report_from_rows(run: dict[str, Any], rows: list[dict[str, Any]]) -> RunReport:
+    results = []
+    for row in rows:
+        results.append(
+            CaseResult(
+                case_id=row["case_id"],
+                case_file=row["case_file"] or "",
+                entrypoint=row.get("entrypoint") or "",
+                grader=row["grader"] or "",
+                expected=_json_or_none(row.get("expected")),
+                output=_json_or_none(row["output"]),
+                passed=bool(row["passed"]),
+                score=row["score"],
+                reason=row["reason"] or "",
+                error=row["error"],
+                traceback=row.get("traceback"),
+                latency_ms=row["latency_ms"] or 0.0,
+                tags=_json_or_none(row.get("tags")) or [],
+                epoch=row["epoch"] or 0,
+                retries=row.get("retries") or 0,
+                timed_out=bool(row.get("timed_out")),
+            )
+        )
+    return RunReport(
+        id=run["id"],
+        started_at=run["started_at"] or "",
+        finished_at=run["finished_at"] or "",
+        suite=run["suite"] or "",
+        suite_hash=run["suite_hash"] or "",
+        target=run["target"],
+        concurrency=run["concurrency"] or 0,
+        results=results,
+        epochs=run.get("epochs") or 1,
+        git_commit=run.get("git_commit"),
+        status=run.get("status") or "finished",
+    )
+
+
+def _json_or_none(text: str | None) -> Any:
+    return None if text is None else orjson.loads(text)
+
+
+def git_commit(folder: str | os.PathLike[str] | None = None) -> str | None:
+    """`git rev-parse HEAD` in `folder`, or None outside a repository, without git, or if git hangs."""
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=2, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = proc.stdout.strip()
+    return commit if proc.returncode == 0 and commit else None
+
+
+# -- selection ---------------------------------------------------------------------------------
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`2/5` -> (2, 5); I counts from 1."""
+    index, _, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i = n = 0
+    if n < 1 or not 1 <= i <= n:
+        raise InvalidInput(f"shard '{text}' is not I/N with 1 <= I <= N - pass e.g. --shard 1/4")
+    return i, n
+
+
+def shard_of(case_id: str, count: int) -> int:
+    """The shard (1..count) that a case belongs to: stable, whatever else is in the suite."""
+    return int.from_bytes(hashlib.sha256(case_id.encode()).digest()[:8], "big") % count + 1
+
+
+def select(
+    suite: Suite, *, tags: Sequence[str] = (), case_ids: Sequence[str] = (), shard: tuple[int, int] | None = None
+) -> Suite:
+    """The cases that carry any of `tags`, or whose id starts with one of `case_ids`, in `shard`."""
+    cases = list(suite.cases)
+    if case_ids:
+        chosen: dict[str, Case] = {}
+        for wanted in case_ids:
+            found = [case for case in cases if case.id == wanted] or [c for c in cases if c.id.startswith(wanted)]
+            if not found:
+                raise InvalidInput(f"no case '{wanted}' in suite folder '{suite.folder}' - check the id")
+            if len(found) > 1:
+                names = ", ".join(case.id for case in found[:5])
+                raise AmbiguousId(f"case id prefix '{wanted}' matches {names} - type more of the id")
+            chosen[found[0].id] = found[0]
+        cases = [case for case in cases if case.id in chosen]
+    if tags:
+        cases = [case for case in cases if set(case.tags) & set(tags)]
+        if not cases:
+            raise InvalidInput(f"no case in suite folder '{suite.folder}' has tag {', '.join(tags)} - check --tag")
+    if shard is not None:
+        index, count = shard
+        cases = [case for case in cases if shard_of(case.id, count) == index]
+    return Suite(folder=suite.folder, cases=cases)
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def run_suite(
+    suite: Suite,
+    *,
+    target: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    epochs: int = 1,
+    timeout: float | None = None,
+    retries: int = 0,
+    retry_on: Iterable[str] = (),
+    retry_wait: float = RETRY_WAIT_S,
+    on_result: Callable[[CaseResult], None] | None = None,
+    handle_sigint: bool = False,
+) -> RunReport:
+    """Replay every case of `suite` (against `target`, if given, instead of each case's entry point).
+
+    `on_result` is called on the loop's thread as each result arrives (a progress bar). With
+    `handle_sigint` (the CLI, in the main thread), a first Ctrl-C stops launching cases and cancels
+    those in flight - the report is then marked interrupted and holds what finished - and a second
+    one exits the process at once.
+    """
     if concurrency < 1:
         raise InvalidInput(f"concurrency {concurrency} is too small - pass --concurrency 1 or more")
+    if epochs < 1:
+        raise InvalidInput(f"epochs {epochs} is too small - pass --epochs 1 or more")
+    if timeout is not None and timeout <= 0:
+        raise InvalidInput(f"timeout {timeout} is not a positive number of seconds - pass e.g. --timeout 30")
+    if retries < 0:
+        raise InvalidInput(f"retries {retries} is negative - pass --retries 0 or more")
+    settings = _Settings(
+        timeout=timeout,
+        retries=retries,
+        transient=TRANSIENT_ERRORS | frozenset(retry_on),
+        retry_wait=retry_wait,
+        on_result=on_result,
+    )
     previous = os.environ.get(REPLAY_ENV)
     # Before any target is imported: an app may call casebank.init() at import time.
     os.environ[REPLAY_ENV] = "1"
@@ -165,7 +447,7 @@ def run_suite(suite: Suite, *, target: str | None = None, concurrency: int = DEF
         with cwd_on_path():
             plans = _plan(suite.cases, target)
             started_at = utc_now()
-            results = asyncio.run(_run_all(plans, concurrency))
+            results, interrupted = asyncio.run(_run_all(plans, concurrency, epochs, settings, handle_sigint))
             finished_at = utc_now()
     finally:
         if previous is None:
@@ -181,6 +463,8 @@ def run_suite(suite: Suite, *, target: str | None = None, concurrency: int = DEF
         target=target,
         concurrency=concurrency,
         results=results,
+        epochs=epochs,
+        status="interrupted" if interrupted else "finished",
     )
 
 
@@ -199,6 +483,19 @@ class _Plan:
     grader: Grader
 
 
+@dataclass(kw_only=True)
+class _Settings:
+    timeout: float | None
+    retries: int
+    transient: frozenset[str]
+    retry_wait: float
+    on_result: Callable[[CaseResult], None] | None
+
+
+class _TimedOut(Exception):
+    pass
+
+
 def _plan(cases: Sequence[Case], target: str | None) -> list[_Plan]:
     """Import every target and build every grader, so that no case starts unless all can."""
     functions: dict[str, Callable[..., Any]] = {}
@@ -213,7 +510,7 @@ def _plan(cases: Sequence[Case], target: str | None) -> list[_Plan]:
                     raise
                 raise TargetImportError(f"case file '{case.path}': {exc}") from None
         try:
-            grader = make_grader(case.grader)
+            grader = make_grader(case.grader, base_dir=case.path.parent if case.path else None)
         except CasebankError as exc:
             raise SuiteError(f"case file '{case.path}': {exc}") from None
         fn = functions[entrypoint]
@@ -221,34 +518,103 @@ def _plan(cases: Sequence[Case], target: str | None) -> list[_Plan]:
     return plans
 
 
-async def _run_all(plans: list[_Plan], concurrency: int) -> list[CaseResult]:
-    results: list[CaseResult | None] = [None] * len(plans)
-    jobs: Iterator[tuple[int, _Plan]] = iter(enumerate(plans))
+async def _run_all(
+    plans: list[_Plan], concurrency: int, epochs: int, settings: _Settings, handle_sigint: bool
+) -> tuple[list[CaseResult], bool]:
+    results: list[CaseResult | None] = [None] * (len(plans) * epochs)
+    jobs: Iterator[tuple[int, _Plan]] = iter(enumerate(plan for plan in plans for _ in range(epochs)))
+    interrupted = False
 
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="casebank-replay") as pool:
+    # Not `with`: on shutdown the pool must not wait for a sync target abandoned by --timeout.
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="casebank-replay")
 
-        async def worker() -> None:
-            # All workers share `jobs`; the loop is single-threaded, so each case is taken once.
-            for index, plan in jobs:
-                results[index] = await _run_one(plan, pool)
+    async def worker() -> None:
+        # All workers share `jobs`; the loop is single-threaded, so each case is taken once.
+        for index, plan in jobs:
+            result = await _run_one(plan, pool, settings, epoch=index % epochs)
+            results[index] = result
+            if settings.on_result is not None:
+                settings.on_result(result)
 
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(plans)))))
-    return [result for result in results if result is not None]
+    workers = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(results)))]
+    loop = asyncio.get_running_loop()
+    if handle_sigint and threading.current_thread() is threading.main_thread():
+
+        def on_sigint() -> None:
+            nonlocal interrupted
+            if interrupted:  # the second Ctrl-C: no clean-up, no waiting for threads
+                os._exit(130)
+            interrupted = True
+            for task in workers:
+                task.cancel()
+
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        await asyncio.gather(*workers, return_exceptions=True)
+        for task in workers:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]  # a bug of ours, not a target's failure
+    finally:
+        if handle_sigint and threading.current_thread() is threading.main_thread():
+            loop.remove_signal_handler(signal.SIGINT)
+        pool.shutdown(wait=not interrupted and settings.timeout is None, cancel_futures=True)
+    return [result for result in results if result is not None], interrupted
 
 
-async def _run_one(plan: _Plan, pool: ThreadPoolExecutor) -> CaseResult:
+async def _call(plan: _Plan, kwargs: dict[str, Any], pool: ThreadPoolExecutor, timeout: float | None) -> Any:
+    if plan.is_async:
+        awaitable: Any = plan.fn(**kwargs)
+    else:
+        loop = asyncio.get_running_loop()
+        awaitable = loop.run_in_executor(pool, functools.partial(plan.fn, **kwargs))
+    if timeout is None:
+        value = await awaitable
+    else:
+        # asyncio.wait, not wait_for: a TimeoutError the target raises itself must stay the target's.
+        task = asyncio.ensure_future(awaitable)
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            task.cancel()
+            raise _TimedOut
+        value = task.result()
+    if inspect.isawaitable(value):  # a sync wrapper around a coroutine
+        value = await value
+    return value
+
+
+def _is_transient(exc: BaseException, names: frozenset[str]) -> bool:
+    return any(kind.__name__ in names for kind in type(exc).__mro__)
+
+
+async def _run_one(plan: _Plan, pool: ThreadPoolExecutor, settings: _Settings, epoch: int) -> CaseResult:
     case = plan.case
     # A fresh copy per call: a target that mutates its arguments must not change the case.
-    kwargs = orjson.loads(orjson.dumps(case.input))
+    arguments = orjson.dumps(case.input)
+    attempts = 0
     start = time.perf_counter()
+
+    async def attempt() -> Any:
+        nonlocal attempts, start
+        attempts += 1
+        start = time.perf_counter()  # latency is the last attempt's, not the backoff's
+        return await _call(plan, orjson.loads(arguments), pool, settings.timeout)
+
     try:
-        if plan.is_async:
-            value = await plan.fn(**kwargs)
+        if settings.retries:
+            value = await _with_retries(attempt, settings)
         else:
-            loop = asyncio.get_running_loop()
-            value = await loop.run_in_executor(pool, functools.partial(plan.fn, **kwargs))
-            if inspect.isawaitable(value):  # a sync wrapper around a coroutine
-                value = await value
+            value = await attempt()
+    except _TimedOut:
+        return _result(
+            plan,
+            output=None,
+            passed=False,
+            reason=f"timed out after {settings.timeout:g} s",
+            latency_ms=(time.perf_counter() - start) * 1000,
+            epoch=epoch,
+            retries=attempts - 1,
+            timed_out=True,
+        )
     except (Exception, SystemExit) as exc:  # the target's failure fails this case, not the run
         latency_ms = (time.perf_counter() - start) * 1000
         error = _describe(exc)
@@ -260,13 +626,34 @@ async def _run_one(plan: _Plan, pool: ThreadPoolExecutor) -> CaseResult:
             latency_ms=latency_ms,
             error=error,
             tb_text=_format_traceback(exc),
+            epoch=epoch,
+            retries=attempts - 1,
         )
     latency_ms = (time.perf_counter() - start) * 1000
     output = jsonable(value)
     verdict = grade_safely(plan.grader, output, case.expected)
     return _result(
-        plan, output=output, passed=verdict.passed, reason=verdict.reason, latency_ms=latency_ms, score=verdict.score
+        plan,
+        output=output,
+        passed=verdict.passed,
+        reason=verdict.reason,
+        latency_ms=latency_ms,
+        score=verdict.score,
+        epoch=epoch,
+        retries=attempts - 1,
     )
+
+
+async def _with_retries(attempt: Callable[[], Any], settings: _Settings) -> Any:
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(settings.retries + 1),
+        wait=wait_random_exponential(multiplier=settings.retry_wait, max=RETRY_WAIT_MAX_S),
+        retry=retry_if_exception(lambda exc: _is_transient(exc, settings.transient)),
+        reraise=True,
+    )
+    return await retrying(attempt)
 
 
 def _result(
@@ -279,6 +666,9 @@ def _result(
     score: float | None = None,
     error: str | None = None,
     tb_text: str | None = None,
+    epoch: int = 0,
+    retries: int = 0,
+    timed_out: bool = False,
 ) -> CaseResult:
     case = plan.case
     return CaseResult(
@@ -295,6 +685,9 @@ def _result(
         traceback=tb_text,
         latency_ms=round(latency_ms, 3),
         tags=list(case.tags),
+        epoch=epoch,
+        retries=retries,
+        timed_out=timed_out,
     )
 
 
@@ -304,7 +697,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _format_traceback(exc: BaseException) -> str:
-    """The target's traceback, without the runner's, asyncio's and the thread pool's frames."""
+    """The target's traceback, without the runner's, asyncio's, tenacity's and the thread pool's frames."""
     summary = traceback.TracebackException.from_exception(exc)
     summary.stack = traceback.StackSummary.from_list([f for f in summary.stack if not _is_harness(f.filename)])
     return "".join(summary.format())
@@ -312,4 +705,4 @@ def _format_traceback(exc: BaseException) -> str:
 
 def _is_harness(filename: str) -> bool:
     path = filename.replace(os.sep, "/")
-    return filename == __file__ or "/asyncio/" in path or "/concurrent/futures/" in path
+    return filename == __file__ or "/asyncio/" in path or "/concurrent/futures/" in path or "/tenacity/" in path

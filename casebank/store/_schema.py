@@ -14,7 +14,7 @@ import sqlite3
 from typing import Any
 
 # Bump together with a new migration below.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 # A table only a casebank store has; its absence in a non-empty file means "not ours".
 MARKER_TABLE = "casebank_meta"
@@ -135,6 +135,73 @@ def apply_migrations(conn: sqlite3.Connection, *, stop_before: str | None = None
         # `--where ticket_id=123` finds a ticket id the app set as the integer 123.
         db["traces"].add_column("attributes", str)
         db["trace_attributes"].create({"key": str, "value": str, "trace_id": str}, pk=("key", "value", "trace_id"))
+
+    @migrations(name="m004_issue5_run_details")
+    def m004_issue5_run_details(db: Any) -> None:
+        # Issue 5: a stored run can be re-rendered, compared and told apart without its suite
+        # folder. Runs: the git commit, epochs, retries, and whether Ctrl-C cut the run short.
+        # Results: what a report shows that the case file held (expected, tags, entry point).
+        for name, kind in (("epochs", int), ("git_commit", str), ("status", str), ("retries", int)):
+            db["runs"].add_column(name, kind)
+        for name, kind in (
+            ("entrypoint", str),
+            ("expected", str),
+            ("tags", str),
+            ("traceback", str),
+            ("retries", int),
+            ("timed_out", int),
+        ):
+            db["results"].add_column(name, kind)
+
+    @migrations(name="m005_issue4_grader_caches")
+    def m005_issue4_grader_caches(db: Any) -> None:
+        # Issue 4 (named m005 so that names sort in the order they apply, after issue 5's m004).
+        # Embeddings by (model, sha256 of the text): a suite's expected outputs never change, so
+        # a second run embeds only the new outputs. Vectors are little-endian float32 blobs.
+        db["embedding_cache"].create(
+            {"model": str, "text_hash": str, "dimensions": int, "vector": bytes, "created_at": str},
+            pk=("model", "text_hash"),
+        )
+        # An LLM judge's answer by the hash of everything it depends on (model, rubric, expected,
+        # output, prompt template version); the pass rule is applied afterwards, so it is not in it.
+        db["judge_verdicts"].create(
+            {"key": str, "model": str, "verdict": str, "score": float, "reason": str, "created_at": str},
+            pk="key",
+        )
+        # People's labels on outputs, for calibrating a judge: one row per labelled thing, a trace
+        # (subject = its id) or an output given directly (subject = `sha256:` of its canonical JSON).
+        db["labels"].create(
+            {
+                "subject": str,
+                "trace_id": str,
+                "output_hash": str,
+                "output": str,
+                "label": str,
+                "note": str,
+                "labelled_at": str,
+            },
+            pk="subject",
+            not_null={"label", "labelled_at"},
+        )
+        # Each `cases judge calibrate`: the judge configuration's hash and how well it agreed.
+        db["calibrations"].create(
+            {
+                "id": int,
+                "config_hash": str,
+                "grader": str,
+                "suite": str,
+                "calibrated_at": str,
+                "total": int,
+                "accuracy": float,
+                "kappa": float,
+                "true_pass_rate": float,
+                "true_fail_rate": float,
+                "confusion": str,
+                "disagreements": str,
+            },
+            pk="id",
+        )
+        db["calibrations"].create_index(["config_hash", "calibrated_at"])
 
     migrations.apply(Database(conn), stop_before=stop_before)
     if stop_before is None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from casebank.errors import AmbiguousId, IncidentNotFound, InvalidInput, TraceNotFound
+from casebank.errors import AmbiguousId, IncidentNotFound, InvalidInput, NotFound, TraceNotFound
 from casebank.store._connection import connect, default_db_path
 from casebank.store._where import INSERT_ATTRIBUTES, attribute_rows, resolve_where
 
@@ -408,6 +408,36 @@ class Store:
     def run_results(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT * FROM results WHERE run_id = ? ORDER BY case_id, epoch", (run_id,))
         return [dict(row) for row in rows]
+
+    def run_results_in_order(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's results in the order they were recorded: suite order, then epoch."""
+        rows = self.conn.execute("SELECT * FROM results WHERE run_id = ? ORDER BY rowid", (run_id,))
+        return [dict(row) for row in rows]
+
+    def all_runs(self) -> list[dict[str, Any]]:
+        """Every run, newest first (ties broken by id, so the order is stable)."""
+        rows = self.conn.execute("SELECT * FROM runs ORDER BY started_at DESC, id DESC")
+        return [dict(row) for row in rows]
+
+    def resolve_run(self, ref: str) -> dict[str, Any]:
+        """A run by `latest` or any unique prefix of its id."""
+        ref = ref.strip().lower()
+        if ref == "latest":
+            row = self.conn.execute("SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1").fetchone()
+            if row is None:
+                raise NotFound(f"no runs in store '{self.path}' yet - record one with 'cases run'")
+            return dict(row)
+        if not ref or not all(c in "0123456789abcdef" for c in ref):
+            raise InvalidInput(f"'{ref}' is not a run id - pass 'latest' or an id as 'cases runs' shows it")
+        rows = self.conn.execute(
+            "SELECT * FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 6", (ref, ref + "g")
+        ).fetchall()
+        if len(rows) > 1:
+            ids = ", ".join(r["id"] for r in rows[:5])
+            raise AmbiguousId(f"run id '{ref}' is ambiguous ({ids}) - type more characters")
+        if not rows:
+            raise NotFound(f"no run matches '{ref}' in store '{self.path}' - see 'cases runs'")
+        return dict(rows[0])
 
 
 def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:

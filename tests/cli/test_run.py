@@ -56,6 +56,12 @@ def masked(text: str) -> str:
     return re.sub(r"\brun [0-9a-f]{12}\b", "run RUN_ID", "".join(line.rstrip() + "\n" for line in text.splitlines()))
 
 
+def run_id_of(out: str) -> str:
+    match = re.search(r"\brun ([0-9a-f]{12}) recorded in", out)
+    assert match, out
+    return match.group(1)
+
+
 def test_run_exits_0_when_every_case_passes_and_records_the_run(tmp_path: Path, db: Path, cases: Cases) -> None:
     write_project(
         tmp_path, [("c1", "answer", "hello", "Happy to help."), ("c2", "answer_async", "hi", "Happy to help.")]
@@ -67,8 +73,13 @@ def test_run_exits_0_when_every_case_passes_and_records_the_run(tmp_path: Path, 
 
     assert result.code == 0, result.err
     assert result.err == ""
-    assert masked(result.out) == f"2/2 passed (100.0%)\nrun RUN_ID recorded in {db}\n"
-    run_id = result.out.split()[4]
+    assert masked(result.out) == (
+        "2/2 passed (100.0%)\n"
+        "pass rate 100.0% (95% CI 34.2-100.0%) over 2 cases\n"
+        "power (80%, alpha 0.05): 2 cases at 100.0% cannot see a regression of less than 97 points\n"
+        f"run RUN_ID recorded in {db}\n"
+    )
+    run_id = run_id_of(result.out)
     with Store(db, create=False) as store:
         [run] = store.list_runs()
         results = store.run_results(run_id)
@@ -108,6 +119,8 @@ def test_run_exits_1_when_a_case_fails_showing_expected_and_actual(tmp_path: Pat
         "│                      │                  │ unavailable     │                  │\n"
         "└──────────────────────┴──────────────────┴─────────────────┴──────────────────┘\n"
         "1/3 passed (33.3%) - 1 failed, 1 raised an exception\n"
+        "pass rate 33.3% (95% CI 6.1-79.2%) over 3 cases\n"
+        "power (80%, alpha 0.05): 3 cases at 33.3% cannot see any regression, even to 0%\n"
         f"run RUN_ID recorded in {db}\n"
         "wrote out/run.json\n"
         "wrote out/junit.xml\n"

@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from casebank.replay import CaseResult, RunReport, render_table, report_dict, summary_line, to_json, to_junit
+from casebank.replay._report import to_markdown
 
 
 def result(case_id: str, status: str, **overrides: Any) -> CaseResult:
@@ -99,11 +100,130 @@ def test_the_table_shows_only_what_did_not_pass_with_expected_and_actual() -> No
         "│ answer-c3.json │ days.                    │ model did not answer      │                          │\n"
         "└────────────────┴──────────────────────────┴───────────────────────────┴──────────────────────────┘\n"
         "1/3 passed (33.3%) - 1 failed, 1 raised an exception\n"
+        "pass rate 33.3% (95% CI 6.1-79.2%) over 3 cases\n"
+        "power (80%, alpha 0.05): 3 cases at 33.3% cannot see any regression, even to 0%\n"
+        "tag refunds (3 cases) is too small to see any regression, even to 0%\n"
+        "by tag\n"
+        "┏━━━━━━━━━┳━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━┓\n"
+        "┃ tag     ┃ cases ┃ passed ┃ pass rate ┃    95% CI ┃ smallest drop it can see ┃\n"
+        "┡━━━━━━━━━╇━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━┩\n"
+        "│ refunds │     3 │      1 │     33.3% │ 6.1-79.2% │           cannot see any │\n"
+        "└─────────┴───────┴────────┴───────────┴───────────┴──────────────────────────┘\n"
     )
 
 
-def test_a_passing_run_prints_only_the_pass_rate() -> None:
-    assert rendered(report(result("c1", "passed"))) == "1/1 passed (100.0%)\n"
+def test_a_passing_run_prints_the_pass_rate_its_interval_and_the_power() -> None:
+    assert rendered(report(result("c1", "passed", tags=[]))) == (
+        "1/1 passed (100.0%)\n"
+        "pass rate 100.0% (95% CI 20.7-100.0%) over 1 case\n"
+        "power (80%, alpha 0.05): 1 case at 100.0% cannot see any regression, even to 0%\n"
+    )
+
+
+def test_the_table_gives_each_tag_its_rate_and_names_small_tags_with_the_drop_they_miss() -> None:
+    results = [result(f"r{i}", "passed", tags=["refunds"]) for i in range(30)]
+    results += [result(f"b{i}", "failed" if i < 2 else "passed", tags=["billing", "refunds"]) for i in range(10)]
+
+    text = rendered(report(*results))
+
+    assert "38/40 passed (95.0%) - 2 failed\n" in text
+    assert "pass rate 95.0% (95% CI 83.5-98.6%) over 40 cases\n" in text
+    assert "power (80%, alpha 0.05): 40 cases at 95.0% cannot see a regression of less than 21 points\n" in text
+    assert "tag billing (10 cases) is too small to see a regression of less than 59 points\n" in text
+    assert "tag refunds" not in text.split("by tag")[0]  # 40 cases: not small
+    assert "│ billing │    10 │      8 │     80.0% │ 49.0-94.3% │                59 points │" in text
+    assert "│ refunds │    40 │     38 │     95.0% │ 83.5-98.6% │                21 points │" in text
+
+
+def test_epochs_show_mean_pass_rate_pass_k_and_flaky_cases() -> None:
+    results = [
+        result("c1", "passed", epoch=0),
+        result("c1", "passed", epoch=1),
+        result("c2", "passed", epoch=0, retries=1),
+        result("c2", "failed", epoch=1),
+    ]
+    run = report(*results)
+    run.epochs = 2
+
+    text = rendered(run)
+
+    assert "1/2 passed (50.0%) - 1 failed\n" in text
+    assert "2 epochs: mean pass rate 75.0%, passed every epoch (pass^2) 50.0%\n" in text
+    assert "flaky (passed some epochs, failed others): c2 (1/2)\n" in text
+    assert "retries after transient errors: 1\n" in text
+    summary = orjson.loads(to_json(run))["summary"]
+    assert summary["flaky"] == [{"case_id": "c2", "passed_epochs": 1, "epochs": 2}]
+    assert (summary["mean_pass_rate"], summary["pass_every_epoch"], summary["retries"]) == (0.75, 0.5, 1)
+
+
+def test_junit_lists_each_epoch_in_one_testcase_per_case() -> None:
+    results = [
+        result("c1", "passed", epoch=0),
+        result("c1", "failed", epoch=1),
+        result("c2", "errored", epoch=0),
+        result("c2", "errored", epoch=1),
+        result("c3", "passed", epoch=0),
+        result("c3", "passed", epoch=1),
+    ]
+    run = report(*results)
+    run.epochs = 2
+
+    root = ET.fromstring(to_junit(run))
+
+    [suite] = root.findall("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "1")
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == ["c1 (answer-c1.json)", "c2 (answer-c2.json)", "c3 (answer-c3.json)"]
+    assert cases[0].get("time") == "2.500"
+    [failure] = list(cases[0])
+    assert failure.tag == "failure"
+    assert failure.get("message", "").startswith("did not pass 1 of 2 epochs (flaky): expected 'We refund")
+    assert failure.text is not None
+    assert failure.text.startswith("epoch 1: passed\n\nepoch 2: failed\nexpected: We refund within 30 days.\n")
+    [error] = list(cases[1])
+    assert error.tag == "error" and error.get("type") == "TimeoutError"
+    assert error.text is not None and error.text.count("raised TimeoutError: model did not answer") == 2
+    assert list(cases[2]) == []
+
+
+def test_a_timed_out_case_is_a_junit_failure_of_type_timeout() -> None:
+    run = report(result("c1", "failed", output=None, reason="timed out after 2 s", timed_out=True))
+
+    root = ET.fromstring(to_junit(run))
+
+    failure = root.find("testsuite/testcase/failure")
+    assert failure is not None and (failure.get("type"), failure.get("message")) == ("timeout", "timed out after 2 s")
+    assert "timed out: 1\n" in rendered(run)
+
+
+def test_markdown_is_a_pull_request_comment() -> None:
+    run = report(result("c1", "passed"), result("c2", "failed", reason="got | pipe <b>"), result("c3", "errored"))
+    run.git_commit = "a" * 40
+
+    text = to_markdown(run)
+
+    assert text == (
+        "### ❌ casebank: 1/3 passed (33.3%) - 1 failed, 1 raised an exception\n"
+        "\n"
+        "- pass rate 33.3% (95% CI 6.1-79.2%) over 3 cases\n"
+        "- power (80%, alpha 0.05): 3 cases at 33.3% cannot see any regression, even to 0%\n"
+        "- tag refunds (3 cases) is too small to see any regression, even to 0%\n"
+        "- run `0123456789ab` at commit `aaaaaaaaaaaa`\n"
+        "\n"
+        "| tag | cases | passed | pass rate | 95% CI | smallest drop it can see |\n"
+        "|---|---:|---:|---:|---:|---:|\n"
+        "| refunds | 3 | 1 | 33.3% | 6.1-79.2% | cannot see any |\n"
+        "\n"
+        "<details><summary>Cases that did not pass</summary>\n"
+        "\n"
+        "| case | epoch | expected | actual | why |\n"
+        "|---|---:|---|---|---|\n"
+        "| `c2` | 1 | We refund within 30 days. | We refund within 14 days. | got \\| pipe &lt;b&gt; |\n"
+        "| `c3` | 1 | We refund within 30 days. | raised TimeoutError: model did not answer "
+        "| the entry point raised |\n"
+        "\n"
+        "</details>\n"
+    )
 
 
 def test_the_table_trims_long_values_and_prints_markup_as_text() -> None:
@@ -137,6 +257,11 @@ def test_json_holds_the_run_fields_and_every_result() -> None:
         "failed": 1,
         "errored": 1,
         "pass_rate": pytest.approx(1 / 3),
+        "epochs": 1,
+        "git_commit": None,
+        "status": "finished",
+        "retries": 0,
+        "summary": data["summary"],
     }
     assert [(r["case_id"], r["status"], r["output"], r["error"]) for r in data["results"]] == [
         ("c1", "passed", "We refund within 30 days.", None),
@@ -159,7 +284,11 @@ def test_json_holds_the_run_fields_and_every_result() -> None:
         "traceback": None,
         "latency_ms": 1250.0,
         "tags": ["refunds"],
+        "retries": 0,
+        "timed_out": False,
     }
+    assert data["summary"]["ci95"] == pytest.approx([0.061492, 0.792340], abs=1e-6)
+    assert data["summary"]["tags"][0]["too_small"] is True
 
 
 def test_junit_has_one_testcase_per_case_with_failures_and_errors() -> None:

@@ -464,6 +464,10 @@ def test_record_stores_the_run_and_every_result(project: Project) -> None:
         "failed": 1,
         "errored": 1,
         "pass_rate": pytest.approx(1 / 3),
+        "epochs": 1,
+        "git_commit": None,
+        "status": "finished",
+        "retries": 0,
     }
     assert run["started_at"] <= run["finished_at"]
     rows = [{k: v for k, v in r.items() if k != "latency_ms"} for r in results]
@@ -479,6 +483,12 @@ def test_record_stores_the_run_and_every_result(project: Project) -> None:
             "output": '{"n":1}',
             "error": None,
             "grader": "exact",
+            "entrypoint": f"{project.module}:answer",
+            "expected": '{"n":1}',
+            "tags": "[]",
+            "traceback": None,
+            "retries": 0,
+            "timed_out": 0,
         },
         {
             "run_id": report.id,
@@ -491,6 +501,12 @@ def test_record_stores_the_run_and_every_result(project: Project) -> None:
             "output": '{"n":2}',
             "error": None,
             "grader": "exact",
+            "entrypoint": f"{project.module}:answer",
+            "expected": '{"n":3}',
+            "tags": "[]",
+            "traceback": None,
+            "retries": 0,
+            "timed_out": 0,
         },
         {
             "run_id": report.id,
@@ -503,6 +519,216 @@ def test_record_stores_the_run_and_every_result(project: Project) -> None:
             "output": None,
             "error": "ArithmeticError: negative",
             "grader": "exact",
+            "entrypoint": f"{project.module}:answer",
+            "expected": '{"n":-1}',
+            "tags": "[]",
+            "traceback": results[2]["traceback"],
+            "retries": 0,
+            "timed_out": 0,
         },
     ]
     assert all(r["latency_ms"] >= 0 for r in results)
+    assert "ArithmeticError: negative" in results[2]["traceback"]
+
+
+# -- issue 5: epochs, timeouts, retries, selection, stored runs -----------------------------------
+
+
+def test_epochs_run_each_case_k_times_in_case_order_and_find_the_flaky_one(project: Project) -> None:
+    project.write_module(
+        """
+        calls = {}
+
+        def answer(key):
+            calls[key] = calls.get(key, 0) + 1
+            if key == "flaky":
+                return "ok" if calls[key] % 2 else "no"
+            return "ok" if key == "steady" else "no"
+        """
+    )
+    project.add_case("a-steady", "answer", {"key": "steady"}, "ok")
+    project.add_case("b-flaky", "answer", {"key": "flaky"}, "ok")
+    project.add_case("c-broken", "answer", {"key": "broken"}, "ok")
+
+    report = run_suite(project.load(), epochs=3, concurrency=1)
+
+    assert [(r.case_id, r.epoch, r.passed) for r in report.results] == [
+        ("a-steady", 0, True),
+        ("a-steady", 1, True),
+        ("a-steady", 2, True),
+        ("b-flaky", 0, True),
+        ("b-flaky", 1, False),
+        ("b-flaky", 2, True),
+        ("c-broken", 0, False),
+        ("c-broken", 1, False),
+        ("c-broken", 2, False),
+    ]
+    assert (report.epochs, report.total, report.passed, report.failed) == (3, 3, 1, 2)
+    assert [c.outcome for c in report.cases()] == ["pass", "flaky", "fail"]
+
+
+def test_a_case_over_its_timeout_fails_as_timed_out_and_the_run_goes_on(project: Project) -> None:
+    project.write_module(
+        """
+        import asyncio
+        import threading
+
+        release = threading.Event()
+
+        async def slow_async(n):
+            await asyncio.Event().wait()  # never set: only the timeout ends it
+
+        def slow_sync(n):
+            release.wait(60)
+            return n
+
+        def quick(n):
+            return n
+        """
+    )
+    project.add_case("a", "slow_async", {"n": 1}, 1)
+    project.add_case("b", "slow_sync", {"n": 2}, 2)
+    project.add_case("c", "quick", {"n": 3}, 3)
+
+    try:
+        report = run_suite(project.load(), timeout=0.05, concurrency=3)
+    finally:
+        sys.modules[project.module].release.set()  # let the abandoned thread finish
+
+    assert sorted((r.case_id, r.status, r.timed_out, r.reason) for r in report.results) == [
+        ("a", "failed", True, "timed out after 0.05 s"),
+        ("b", "failed", True, "timed out after 0.05 s"),
+        ("c", "passed", False, "output equals expected"),
+    ]
+
+
+def test_a_target_raising_timeout_error_itself_is_an_error_not_a_timeout(project: Project) -> None:
+    project.write_module(
+        """
+        async def answer(n):
+            raise TimeoutError("upstream took too long")
+        """
+    )
+    project.add_case("a", "answer", {"n": 1}, 1)
+
+    [result] = run_suite(project.load(), timeout=5).results
+
+    assert (result.status, result.timed_out, result.error) == ("errored", False, "TimeoutError: upstream took too long")
+
+
+TRANSIENT = """
+calls = {}
+
+class RateLimitError(Exception):  # named as openai's and anthropic's are
+    pass
+
+class QuotaHiccup(Exception):
+    pass
+
+def answer(key, failures, kind):
+    calls[key] = calls.get(key, 0) + 1
+    if calls[key] <= failures:
+        raise {"rate": RateLimitError, "custom": QuotaHiccup, "value": ValueError}[kind]("try later")
+    return "ok"
+"""
+
+
+@pytest.mark.parametrize(
+    ("failures", "kind", "retry_on", "status", "retries"),
+    [
+        pytest.param(2, "rate", [], "passed", 2, id="rate-limit-retried-then-passes"),
+        pytest.param(5, "rate", [], "errored", 3, id="retries-run-out"),
+        pytest.param(1, "value", [], "errored", 0, id="a-real-bug-is-not-retried"),
+        pytest.param(1, "custom", ["QuotaHiccup"], "passed", 1, id="retry-on-names-a-class"),
+    ],
+)
+def test_transient_errors_are_retried_with_backoff_and_counted(
+    project: Project, failures: int, kind: str, retry_on: list[str], status: str, retries: int
+) -> None:
+    project.write_module(TRANSIENT)
+    project.add_case("a", "answer", {"key": "a", "failures": failures, "kind": kind}, "ok")
+
+    report = run_suite(project.load(), retries=3, retry_on=retry_on, retry_wait=0.0)
+
+    [result] = report.results
+    assert (result.status, result.retries) == (status, retries)
+    assert report.retries == retries
+    assert sys.modules[project.module].calls["a"] == retries + 1
+
+
+def test_the_openai_clients_rate_limit_error_is_transient_by_name() -> None:
+    import httpx
+    import openai
+
+    from casebank.replay._runner import TRANSIENT_ERRORS, _is_transient
+
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    error = openai.RateLimitError("slow down", response=httpx.Response(429, request=request), body=None)
+    assert _is_transient(error, TRANSIENT_ERRORS)
+    assert _is_transient(openai.APITimeoutError(request), TRANSIENT_ERRORS)
+    bad_request = openai.BadRequestError("no", response=httpx.Response(400, request=request), body=None)
+    assert not _is_transient(bad_request, TRANSIENT_ERRORS)
+
+
+def test_shards_cover_the_suite_exactly_once_and_do_not_depend_on_the_other_cases(project: Project) -> None:
+    from casebank.replay._runner import select, shard_of
+
+    project.write_module("def answer(n):\n    return n\n")
+    for i in range(40):
+        project.add_case(f"case{i:02d}", "answer", {"n": i}, i)
+    suite = project.load()
+
+    shards = [select(suite, shard=(i, 4)) for i in range(1, 5)]
+
+    ids = [case.id for shard in shards for case in shard.cases]
+    assert sorted(ids) == sorted(case.id for case in suite.cases)
+    assert all(shard.cases for shard in shards)
+    assert [shard_of("case07", 4)] * 2 == [shard_of("case07", 4), shard_of("case07", 4)]
+    fewer = type(suite)(folder=suite.folder, cases=suite.cases[5:])
+    assert [c.id for c in select(fewer, shard=(2, 4)).cases] == [c.id for c in shards[1].cases if c.id >= "case05"]
+
+
+def test_tag_and_case_select_cases(project: Project) -> None:
+    from casebank.errors import AmbiguousId
+    from casebank.replay._runner import parse_shard, select
+
+    project.write_module("def answer(n):\n    return n\n")
+    project.add_case("refund1", "answer", {"n": 1}, 1, tags=["refunds"])
+    project.add_case("refund2", "answer", {"n": 2}, 2, tags=["refunds", "billing"])
+    project.add_case("other", "answer", {"n": 3}, 3)
+    suite = project.load()
+
+    assert [c.id for c in select(suite, tags=["billing"]).cases] == ["refund2"]
+    assert [c.id for c in select(suite, case_ids=["oth", "refund1"]).cases] == ["other", "refund1"]
+    with pytest.raises(AmbiguousId, match="case id prefix 'refund' matches refund1, refund2"):
+        select(suite, case_ids=["refund"])
+    with pytest.raises(InvalidInput, match="no case 'nope'"):
+        select(suite, case_ids=["nope"])
+    with pytest.raises(InvalidInput, match="has tag shipping"):
+        select(suite, tags=["shipping"])
+    for bad in ("0/4", "5/4", "x", "1/0"):
+        with pytest.raises(InvalidInput, match="is not I/N"):
+            parse_shard(bad)
+    assert parse_shard("2/4") == (2, 4)
+
+
+def test_a_stored_run_loads_back_as_it_was_by_prefix_or_latest(project: Project) -> None:
+    from casebank.errors import NotFound
+    from casebank.replay._report import report_dict
+    from casebank.replay._runner import load_run, report_from_dict
+
+    project.write_module("def answer(n):\n    if n < 0:\n        raise ValueError('neg')\n    return n\n")
+    project.add_case("c1", "answer", {"n": 1}, 1, tags=["a", "b"])
+    project.add_case("c2", "answer", {"n": -1}, -1)
+    report = run_suite(project.load(), epochs=2)
+    report.git_commit = "f" * 40
+
+    with Store(project.root / "s.db") as store:
+        with pytest.raises(NotFound, match="no runs in store"):
+            load_run(store, "latest")
+        record(store, report)
+        by_prefix = load_run(store, report.id[:4])
+        latest = load_run(store, "latest")
+
+    assert report_dict(by_prefix) == report_dict(report) == report_dict(latest)
+    assert report_dict(report_from_dict(report_dict(report), "x.json")) == report_dict(report)

@@ -1,0 +1,176 @@
+"""`cases runs`, `cases report` and `cases compare`: the stored runs, re-rendered and compared.
+
+Wherever a command takes a RUN it accepts `latest`, any unique prefix of a run id, or a JSON file
+written by `cases run --json` (a run from another machine, e.g. one CI shard). None of these
+commands creates a store; `report --merge` is the one that writes, recording the joined run so
+that it can serve as a baseline.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from casebank.cli import app
+from casebank.cli._common import DbOption, JsonFlag, open_store, print_json
+from casebank.cli._traces import console, short_time
+from casebank.errors import InvalidInput
+from casebank.store import Store
+
+__all__ = ["compare_runs", "report", "runs"]
+
+FormatOption = Annotated[
+    str, typer.Option("--format", metavar="table|json|junit|markdown", help="How to print the run.")
+]
+
+
+def _store_if_any(db: Path | None, refs: list[str]) -> Store | None:
+    """The store, unless every RUN is a JSON file (then no store is needed at all)."""
+    if all(ref.endswith(".json") or Path(ref).exists() for ref in refs):
+        return None
+    return open_store(db)
+
+
+@app.command()
+def runs(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show this many runs, newest first.")] = 20,
+    db: DbOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the recorded runs, newest first: id, time, suite hash, target, git commit, pass rate.
+
+    \b
+    Example:
+        cases runs --limit 5
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    with open_store(db) as store:
+        rows = store.all_runs()[:limit]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console().print("no runs yet - record one with 'cases run'")
+        return
+    table = Table()
+    for heading in ("run", "started (UTC)", "suite hash", "target", "commit", "passed", "pass rate", "status"):
+        table.add_column(heading, no_wrap=heading in ("run", "started (UTC)"))
+    for row in rows:
+        table.add_row(
+            row["id"],
+            short_time(row["started_at"]),
+            (row["suite_hash"] or "").removeprefix("sha256:")[:12],
+            Text(row["target"] or "(each case's)"),
+            (row.get("git_commit") or "")[:12],
+            f"{row['passed']}/{row['total']}",
+            f"{(row['pass_rate'] or 0.0):.1%}",
+            row.get("status") or "finished",
+        )
+    console().print(table)
+
+
+@app.command()
+def report(
+    run: Annotated[
+        list[str], typer.Argument(metavar="RUN...", help="A run id (any unique prefix), latest, or PATH.json.")
+    ],
+    output_format: FormatOption = "table",
+    merge: Annotated[
+        bool, typer.Option("--merge", help="Join several runs (e.g. CI shards) into one, record it, report it.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Print a recorded run again, as a table, JSON, JUnit XML or a markdown pull-request comment.
+
+    \b
+    Examples:
+        cases report latest --format markdown
+        cases report --merge shard1.json shard2.json shard3.json --format junit
+    """
+    from casebank.replay._compare import load_baseline
+    from casebank.replay._report import FORMATS, render_table, to_json, to_junit, to_markdown
+    from casebank.replay._runner import merge_reports, record
+
+    if output_format not in FORMATS:
+        raise InvalidInput(f"--format '{output_format}' is not one of {', '.join(FORMATS)} - pick one")
+    if len(run) > 1 and not merge:
+        raise InvalidInput(f"{len(run)} runs given - pass one RUN, or --merge to join them")
+    if merge:
+        with open_store(db, create=True) as store:
+            loaded = merge_reports([load_baseline(store, ref) for ref in run])
+            record(store, loaded)
+    else:
+        maybe_store = _store_if_any(db, run)
+        try:
+            loaded = load_baseline(maybe_store, run[0])
+        finally:
+            if maybe_store is not None:
+                maybe_store.close()
+    if output_format == "table":
+        render_table(loaded, console())
+        if merge:
+            console().print(f"merged run {loaded.id} recorded")
+    else:
+        render = {"json": to_json, "junit": to_junit, "markdown": to_markdown}[output_format]
+        sys.stdout.write(render(loaded))
+
+
+@app.command("compare")
+def compare_runs(
+    run_a: Annotated[str, typer.Argument(metavar="RUN_A", help="The baseline: run id prefix, latest, or PATH.json.")],
+    run_b: Annotated[str, typer.Argument(metavar="RUN_B", help="The run to judge against it.")],
+    output_format: Annotated[
+        str, typer.Option("--format", metavar="table|json|markdown", help="How to print the comparison.")
+    ] = "table",
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on",
+            metavar="any|regression|significant",
+            help="Exit 1 when RUN_B has any failing case, any regression, or a significant drop. Default: exit 0.",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Compare two runs case by case: regressions, fixes, still failing, new, removed, and McNemar's test.
+
+    \b
+    Example:
+        cases compare a1b2 latest --format markdown > comment.md
+    """
+    from casebank.replay._compare import (
+        FAIL_ON,
+        compare,
+        comparison_dict,
+        comparison_lines,
+        comparison_markdown,
+        exit_code,
+        load_baseline,
+    )
+
+    if output_format not in ("table", "json", "markdown"):
+        raise InvalidInput(f"--format '{output_format}' is not one of table, json, markdown - pick one")
+    if fail_on is not None and fail_on not in FAIL_ON:
+        raise InvalidInput(f"--fail-on '{fail_on}' is not one of {', '.join(FAIL_ON)} - pick one")
+    store = _store_if_any(db, [run_a, run_b])
+    try:
+        comparison = compare(load_baseline(store, run_a), load_baseline(store, run_b))
+    finally:
+        if store is not None:
+            store.close()
+    if output_format == "json":
+        print_json(comparison_dict(comparison))
+    elif output_format == "markdown":
+        sys.stdout.write(comparison_markdown(comparison))
+    else:
+        out = console()
+        for line in comparison_lines(comparison):
+            out.print(line)
+    if fail_on is not None:
+        raise typer.Exit(exit_code(comparison.current, comparison, fail_on))
