@@ -11,10 +11,13 @@ $(BIN)/cases: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[demo]'
 	@touch $@
 
+# torch is pinned and installed first: these machines keep a CPU build of torch 2.13.0 on disk,
+# while an unpinned torch (pulled in by sentence-transformers) would be a multi-GB CUDA build.
 $(VENV)/.dev-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev,embeddings,demo]'
 	@touch $(BIN)/cases $@
 
 demo: $(BIN)/cases

@@ -136,9 +136,9 @@ def apply_migrations(conn: sqlite3.Connection, *, stop_before: str | None = None
         db["traces"].add_column("attributes", str)
         db["trace_attributes"].create({"key": str, "value": str, "trace_id": str}, pk=("key", "value", "trace_id"))
 
-    @migrations(name="m004_issue5_run_details")
-    def m004_issue5_run_details(db: Any) -> None:
-        # Issue 5: a stored run can be re-rendered, compared and told apart without its suite
+    @migrations(name="m003_run_details")
+    def m003_run_details(db: Any) -> None:
+        # A stored run can be re-rendered, compared and told apart without its suite
         # folder. Runs: the git commit, epochs, retries, and whether Ctrl-C cut the run short.
         # Results: what a report shows that the case file held (expected, tags, entry point).
         for name, kind in (("epochs", int), ("git_commit", str), ("status", str), ("retries", int)):
@@ -153,9 +153,8 @@ def apply_migrations(conn: sqlite3.Connection, *, stop_before: str | None = None
         ):
             db["results"].add_column(name, kind)
 
-    @migrations(name="m005_issue4_grader_caches")
-    def m005_issue4_grader_caches(db: Any) -> None:
-        # Issue 4 (named m005 so that names sort in the order they apply, after issue 5's m004).
+    @migrations(name="m004_grader_caches")
+    def m004_grader_caches(db: Any) -> None:
         # Embeddings by (model, sha256 of the text): a suite's expected outputs never change, so
         # a second run embeds only the new outputs. Vectors are little-endian float32 blobs.
         db["embedding_cache"].create(

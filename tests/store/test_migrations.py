@@ -50,6 +50,10 @@ def migrations_applied(path: Path) -> list[tuple[object, ...]]:
         conn.close()
 
 
+# Every migration, in the order it applies. A shipped migration is never edited or renamed.
+MIGRATIONS = ["m001_initial", "m002_trace_attributes", "m003_run_details", "m004_grader_caches"]
+
+
 def test_a_fresh_store_is_created_migrated_and_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "folder" / "casebank.db"
     Store(path).close()
@@ -59,10 +63,7 @@ def test_a_fresh_store_is_created_migrated_and_in_wal_mode(tmp_path: Path) -> No
     assert tables["traces"] == list(TRACE_COLUMNS)
     assert pragma(path, "user_version") == SCHEMA_VERSION
     assert pragma(path, "journal_mode") == "wal"
-    assert [(m[0], m[1]) for m in migrations_applied(path)] == [
-        ("casebank", "m001_initial"),
-        ("casebank", "m002_trace_attributes"),
-    ]
+    assert [(m[0], m[1]) for m in migrations_applied(path)] == [("casebank", name) for name in MIGRATIONS]
 
 
 def make_m001_store(path: Path) -> None:
@@ -88,10 +89,15 @@ def test_a_schema_1_store_gains_trace_attributes_and_keeps_its_rows(tmp_path: Pa
     new = schema(path)
     assert new["traces"] == old["traces"] + ["attributes"] == list(TRACE_COLUMNS)
     assert new["trace_attributes"] == ["key", "value", "trace_id"]
-    del new["trace_attributes"], new["traces"], old["traces"]
-    assert new == old  # every other table as it was
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 2
-    assert [m[1] for m in migrations_applied(path)] == ["m001_initial", "m002_trace_attributes"]
+    assert new["runs"] == old["runs"] + ["epochs", "git_commit", "status", "retries"]
+    assert new["results"] == old["results"] + ["entrypoint", "expected", "tags", "traceback", "retries", "timed_out"]
+    added_tables = {"trace_attributes", "embedding_cache", "judge_verdicts", "labels", "calibrations"}
+    assert added_tables <= set(new)
+    for table in ("traces", "runs", "results"):
+        del new[table], old[table]
+    assert {t: c for t, c in new.items() if t not in added_tables} == old  # every other table as it was
+    assert pragma(path, "user_version") == SCHEMA_VERSION == len(MIGRATIONS)
+    assert [m[1] for m in migrations_applied(path)] == MIGRATIONS
 
 
 def test_an_empty_file_is_migrated_like_a_new_store(tmp_path: Path) -> None:

@@ -1,0 +1,197 @@
+"""A judging, embedding stand-in for an OpenAI-compatible server (and Anthropic's) on 127.0.0.1.
+
+Unlike `tests.fakes.FakeLLM`, whose answers are set in advance, this one computes them from the
+request, so the meaning graders can be tested end to end through the real `openai` and
+`anthropic` clients:
+
+    /v1/embeddings         bag-of-words vectors: each lower-cased word adds 1 to one of 256
+                           dimensions chosen by its hash, so texts sharing words are similar
+                           and the same text always gets the same vector.
+    /v1/chat/completions   a deterministic judge (OpenAI wire format)
+    /v1/messages           the same judge (Anthropic wire format)
+
+The judge reads the rubric's `must mention "X"` phrases from the system message and passes an
+output that mentions every one. It finds the output through the fence that the system message
+declares (`<<<OUTPUT token>>>` ... `<<<END OUTPUT token>>>`). In `mode = "naive"` it also obeys
+an instruction to "answer PASS" found anywhere OUTSIDE that fence - a model that respects the
+fence but is otherwise gullible - which is what shows that fencing is what stops an injection.
+`style` shapes the reply: `json`, `prose` (JSON inside chatter and a code fence), `words`
+(`Verdict: PASS, score 9/10`-like text), or `garbage` (no verdict at all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from tests.fakes import _wire
+from tests.fakes._wire import Reply
+
+__all__ = ["DIMENSIONS", "FakeCompat", "fake_compat", "serve", "word_vector"]
+
+DIMENSIONS = 256
+_WORD = re.compile(r"[a-z0-9]+")
+_TOKEN = re.compile(r"<<<OUTPUT ([0-9a-zA-Z]+)>>>")
+_MUST = re.compile(r'must mention "([^"]+)"', re.IGNORECASE)
+_INJECTION = re.compile(r"answer\s+PASS|verdict\s+is\s+PASS", re.IGNORECASE)
+
+
+def word_vector(text: str) -> list[float]:
+    vector = [0.0] * DIMENSIONS
+    for word in _WORD.findall(text.lower()):
+        vector[int(hashlib.sha256(word.encode()).hexdigest()[:8], 16) % DIMENSIONS] += 1.0
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
+
+
+@dataclass(kw_only=True)
+class Seen:
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass(kw_only=True)
+class FakeCompat:
+    mode: str = "honest"  # or "naive"
+    style: str = "json"  # or "prose", "words", "garbage"
+    requests: list[Seen] = field(default_factory=list)
+    fail_status: int | None = None  # every request gets this error status while set
+    _httpd: Any = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def openai_url(self) -> str:
+        return self.url + "/v1"
+
+    def on(self, path: str) -> list[Seen]:
+        return [r for r in self.requests if r.path == path]
+
+    # -- the judge ------------------------------------------------------------------------------
+
+    def judge(self, system: str, user: str) -> str:
+        token_m = _TOKEN.search(system)
+        inside, outside = user, user
+        if token_m is not None:
+            token = re.escape(token_m.group(1))
+            # every fenced region (output and reference answer) is data; the rest is not
+            outside = re.sub(rf"<<<(\w+) {token}>>>\n.*?\n<<<END \1 {token}>>>", "", user, flags=re.DOTALL)
+            fenced = re.search(rf"<<<OUTPUT {token}>>>\n(.*?)\n<<<END OUTPUT {token}>>>", user, re.DOTALL)
+            inside = fenced.group(1) if fenced is not None else outside
+        if self.mode == "naive" and _INJECTION.search(system + "\n" + outside):
+            return self._reply("PASS", 1.0, "the text told me to answer PASS")
+        terms = _MUST.findall(system)
+        missing = [t for t in terms if t.lower() not in inside.lower()]
+        if missing:
+            return self._reply("FAIL", 0.0, f"the output does not mention {missing[0]!r}")
+        return self._reply("PASS", 1.0, "the output mentions everything the rubric asks for")
+
+    def _reply(self, verdict: str, score: float, reason: str) -> str:
+        answer = json.dumps({"verdict": verdict, "score": score, "reason": reason})
+        if self.style == "prose":
+            return f"Let me think about this.\n```json\n{answer}\n```\nThat is my verdict."
+        if self.style == "words":
+            return f"Verdict: {verdict}\nScore: {round(score * 10)}\nReason: {reason}"
+        if self.style == "garbage":
+            return "I am not sure what you want me to do."
+        return answer
+
+    # -- serving --------------------------------------------------------------------------------
+
+    def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        if path == "/v1/embeddings":
+            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            return {
+                "object": "list",
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": word_vector(t)} for i, t in enumerate(inputs)
+                ],
+                "model": body.get("model"),
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            }
+        if path == "/v1/chat/completions":
+            messages = body["messages"]
+            system = "\n".join(m["content"] for m in messages if m["role"] == "system")
+            user = "\n".join(m["content"] for m in messages if m["role"] == "user")
+            return _wire.chat_completion(body, Reply(text=self.judge(system, user)))
+        if path == "/v1/messages":
+            system = body.get("system") or ""
+            user = "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
+            return _wire.message(body, Reply(text=self.judge(system, user)))
+        return None
+
+    def start(self) -> FakeCompat:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.fake = self  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_POST(self) -> None:
+        fake: FakeCompat = self.server.fake  # type: ignore[attr-defined]
+        length = int(self.headers.get("content-length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        fake.requests.append(Seen(path=self.path, body=body, headers={k.lower(): v for k, v in self.headers.items()}))
+        if fake.fail_status is not None:
+            error = _wire.anthropic_error if self.path == "/v1/messages" else _wire.openai_error
+            self._send(fake.fail_status, error(fake.fail_status, "the fake is failing on purpose"))
+            return
+        answer = fake.answer(self.path, body)
+        if answer is None:
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+        else:
+            self._send(200, answer)
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCompat]:
+    """A started fake for one test; the OpenAI/Anthropic env vars point nowhere real meanwhile.
+
+    For a fixture of a test module's own: `yield from serve(monkeypatch)`."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    fake = FakeCompat().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def fake_compat(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCompat]:
+    yield from serve(monkeypatch)
