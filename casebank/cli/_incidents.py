@@ -347,9 +347,12 @@ def annotate(
     (--option pattern=REGEX), one_of (expected: a JSON list), json_valid, json_schema (--option
     schema=JSON or schema_file=PATH), json_fields (expected: {"path.to[0].field": value}, --option
     tolerance=N), numeric (--option abs=N rel=N), python_compiles, python_tests (expected: test
-    code), sql_rows (--option database=PATH), python (--option function=MODULE:NAME), all / any
-    (--option graders=JSON). File paths are relative to the suite folder. Annotating again
-    replaces the annotation; annotating a dismissed incident reopens it.
+    code), sql_rows (--option database=PATH), embedding (--option threshold=0.8
+    numbers=strict|off base_url=URL model=NAME), llm_judge (--option rubric=TEXT|rubric_file=PATH
+    model=NAME provider=openai|anthropic pass='score >= 0.7'), python (--option
+    function=MODULE:NAME), all / any (--option graders=JSON). File paths are relative to the
+    suite folder. Annotating again replaces the annotation; annotating a dismissed incident
+    reopens it.
 
     \b
     Example:

@@ -10,7 +10,9 @@ short - the partial run is stored, marked interrupted, and its partial report pr
 Everything that can be checked before the run is: the suite is loaded, verified and selected,
 the store is opened (created if missing, as on a fresh CI machine), the baseline is read, and
 only then does any case run, so a bad --db or --baseline does not cost a whole replay. The
-replay package is imported inside the command so that `cases --help` does not pay for it.
+store is also where the run caches embeddings and judge verdicts, and where it finds the judge
+calibrations that decide which verdicts the report marks unreliable (†). The replay package
+is imported inside the command so that `cases --help` does not pay for it.
 """
 
 from __future__ import annotations
@@ -154,6 +156,7 @@ def run(
                 retry_on=retry_on or (),
                 on_result=on_result,
                 handle_sigint=True,
+                store=store,
             )
         report.git_commit = git_commit()
         record(store, report)

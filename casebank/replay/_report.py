@@ -9,7 +9,9 @@ and Jenkins readers accept, and characters XML 1.0 cannot carry are escaped, not
 epochs, a case is still one <testcase> (readers count cases), and its failure lists each epoch.
 
 Under the pass rate come its 95% Wilson interval, the per-tag rates and the power of the suite
-(`_stats`): a careful reader's first question is how much a 3/4 can be trusted.
+(`_stats`): a careful reader's first question is how much a 3/4 can be trusted. A result whose
+verdict came from a judge nobody has calibrated (`CaseResult.unreliable`) carries a † in the
+tables and a footnote says why; its verdict still counts.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "to_json",
     "to_junit",
     "to_markdown",
+    "unreliable_lines",
 ]
 
 FORMATS = ("table", "json", "junit", "markdown")
@@ -45,6 +48,7 @@ FORMATS = ("table", "json", "junit", "markdown")
 _CELL = 60  # characters of expected/actual shown in the terminal
 _REASON = 120  # characters of the grader's reason
 _BODY = 10_000  # characters of expected/actual kept in a JUnit failure body
+UNRELIABLE_MARK = "†"
 
 
 def summary_line(report: RunReport) -> str:
@@ -72,7 +76,7 @@ def render_table(report: RunReport, console: Console) -> None:
             table.add_column(heading, overflow="fold", ratio=1)
         for result in failures:
             table.add_row(
-                Text(f"{result.case_id}\n{_file_name(result)}"),
+                Text(f"{result.case_id}{_mark(result)}\n{_file_name(result)}"),
                 Text(_trim(_text(result.expected), _CELL)),
                 Text(_trim(_actual(result), _CELL), style="red"),
                 Text("the entry point raised" if result.error is not None else _trim(result.reason, _REASON)),
@@ -109,10 +113,27 @@ def stats_lines(report: RunReport, stats: Summary) -> list[str]:
     if timed_out:
         lines.append(f"timed out: {timed_out}")
     lines.append(_power_line(stats))
+    lines += unreliable_lines(report)
     for tag in stats.tags:
         if tag.too_small:
             lines.append(f"tag {tag.tag} ({_cases(tag.rate.total)}) is too small to see {_regression(tag.drop)}")
     return lines
+
+
+def unreliable_lines(report: RunReport) -> list[str]:
+    """One footnote per reason that some verdicts should not be trusted (an uncalibrated judge)."""
+    counts: dict[str, int] = {}
+    for result in report.results:
+        if result.unreliable:
+            counts[result.unreliable] = counts.get(result.unreliable, 0) + 1
+    return [
+        f"{UNRELIABLE_MARK} unreliable verdicts ({n} {'result' if n == 1 else 'results'}): {reason}"
+        for reason, n in counts.items()
+    ]
+
+
+def _mark(result: CaseResult) -> str:
+    return f" {UNRELIABLE_MARK}" if result.unreliable else ""
 
 
 def _regression(drop: float | None) -> str:
@@ -205,8 +226,8 @@ def to_markdown(report: RunReport) -> str:
         for result in failures:
             why = "the entry point raised" if result.error is not None else _trim(result.reason, _REASON)
             out.append(
-                f"| `{_md(result.case_id)}` | {result.epoch + 1} | {_md(_trim(_text(result.expected), _CELL))} "
-                f"| {_md(_trim(_actual(result), _CELL))} | {_md(why)} |"
+                f"| `{_md(result.case_id)}`{_mark(result)} | {result.epoch + 1} "
+                f"| {_md(_trim(_text(result.expected), _CELL))} | {_md(_trim(_actual(result), _CELL))} | {_md(why)} |"
             )
         out += ["", "</details>"]
     return "\n".join(out) + "\n"
@@ -337,6 +358,7 @@ def _result_dict(result: CaseResult) -> dict[str, Any]:
         "tags": result.tags,
         "retries": result.retries,
         "timed_out": result.timed_out,
+        "unreliable": result.unreliable,
     }
 
 

@@ -24,6 +24,15 @@ and crashes are not retried unless named. Selection (`select`) is done on the su
 run: `--shard I/N` keeps a case when the SHA-256 of its id mod N is I-1, so a case's shard never
 depends on which other cases exist.
 
+Meaning graders. With a `store`, embeddings and judge verdicts are cached in it
+(`caching_in_store`), so a second run of an unchanged suite calls no model. A grader class with
+`grade_batch` (the embedding grader) is not called case by case: its cases' outputs are collected
+and graded in one batch per grader class after the last case has run, so hundreds of texts go to
+the model in a few calls; `on_result` sees those results once they are graded. A result graded by
+an `llm_judge` (alone or inside all/any) is marked `unreliable` when that judge configuration has
+no calibration in the store, or one with kappa below 0.6: its verdict counts, but the report says
+that nobody has checked the judge against people.
+
 This module prints nothing. `record` stores a report and `load_run` reads one back;
 `_report` renders one.
 """
@@ -31,6 +40,7 @@ This module prints nothing. `record` stores a report and `load_run` reads one ba
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -44,17 +54,20 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from casebank._json import to_json
 from casebank.errors import AmbiguousId, CasebankError, InvalidInput, SuiteError, TargetImportError
+from casebank.replay._calibrate import RELIABLE_KAPPA, calibration_status
 from casebank.replay._case import Case
 from casebank.replay._stats import CaseOutcome, outcomes
 from casebank.replay._suite import Suite
 from casebank.replay._target import REPLAY_ENV, cwd_on_path, import_target, is_async_target
-from casebank.replay.graders import Grader, grade_safely, make_grader
+from casebank.replay.graders import Grader, Verdict, grade_safely, make_grader
+from casebank.replay.graders._judge import caching_in_store
 from casebank.store import Store, utc_now
 
 __all__ = [
@@ -104,6 +117,7 @@ class CaseResult:
     epoch: int = 0
     retries: int = 0  # attempts beyond the first, after transient errors
     timed_out: bool = False
+    unreliable: str | None = None  # why the verdict should not be trusted: an uncalibrated judge
 
     @property
     def status(self) -> str:
@@ -132,6 +146,7 @@ class CaseResult:
             "traceback": self.traceback,
             "retries": self.retries,
             "timed_out": int(self.timed_out),
+            "unreliable": self.unreliable,
         }
 
 
@@ -253,6 +268,7 @@ def report_from_dict(data: Any, source: str) -> RunReport:
                 epoch=int(r.get("epoch") or 0),
                 retries=int(r.get("retries") or 0),
                 timed_out=bool(r.get("timed_out")),
+                unreliable=r.get("unreliable"),
             )
             for r in data["results"]
         ]
@@ -323,6 +339,7 @@ def _report_from_rows(run: dict[str, Any], rows: list[dict[str, Any]]) -> RunRep
                 epoch=row["epoch"] or 0,
                 retries=row.get("retries") or 0,
                 timed_out=bool(row.get("timed_out")),
+                unreliable=row.get("unreliable"),
             )
         )
     return RunReport(
@@ -417,13 +434,15 @@ def run_suite(
     retry_wait: float = RETRY_WAIT_S,
     on_result: Callable[[CaseResult], None] | None = None,
     handle_sigint: bool = False,
+    store: Store | None = None,
 ) -> RunReport:
     """Replay every case of `suite` (against `target`, if given, instead of each case's entry point).
 
     `on_result` is called on the loop's thread as each result arrives (a progress bar). With
     `handle_sigint` (the CLI, in the main thread), a first Ctrl-C stops launching cases and cancels
     those in flight - the report is then marked interrupted and holds what finished - and a second
-    one exits the process at once.
+    one exits the process at once. With `store`, embeddings and judge verdicts are cached in it and
+    judge results are checked against its calibrations (see the module docstring).
     """
     if concurrency < 1:
         raise InvalidInput(f"concurrency {concurrency} is too small - pass --concurrency 1 or more")
@@ -447,7 +466,11 @@ def run_suite(
         with cwd_on_path():
             plans = _plan(suite.cases, target)
             started_at = utc_now()
-            results, interrupted = asyncio.run(_run_all(plans, concurrency, epochs, settings, handle_sigint))
+            with caching_in_store(store) if store is not None else contextlib.nullcontext():
+                done, interrupted = asyncio.run(_run_all(plans, concurrency, epochs, settings, handle_sigint))
+                _grade_batches(done, on_result)
+            if store is not None:
+                _mark_unreliable(store, done)
             finished_at = utc_now()
     finally:
         if previous is None:
@@ -462,7 +485,7 @@ def run_suite(
         suite_hash=suite.hash,
         target=target,
         concurrency=concurrency,
-        results=results,
+        results=[result for _, result in done],
         epochs=epochs,
         status="interrupted" if interrupted else "finished",
     )
@@ -481,6 +504,7 @@ class _Plan:
     fn: Callable[..., Any]
     is_async: bool
     grader: Grader
+    batched: bool  # graded after the run with its class's grade_batch, not case by case
 
 
 @dataclass(kw_only=True)
@@ -514,14 +538,24 @@ def _plan(cases: Sequence[Case], target: str | None) -> list[_Plan]:
         except CasebankError as exc:
             raise SuiteError(f"case file '{case.path}': {exc}") from None
         fn = functions[entrypoint]
-        plans.append(_Plan(case=case, entrypoint=entrypoint, fn=fn, is_async=is_async_target(fn), grader=grader))
+        plans.append(
+            _Plan(
+                case=case,
+                entrypoint=entrypoint,
+                fn=fn,
+                is_async=is_async_target(fn),
+                grader=grader,
+                batched=callable(getattr(type(grader), "grade_batch", None)),
+            )
+        )
     return plans
 
 
 async def _run_all(
     plans: list[_Plan], concurrency: int, epochs: int, settings: _Settings, handle_sigint: bool
-) -> tuple[list[CaseResult], bool]:
-    results: list[CaseResult | None] = [None] * (len(plans) * epochs)
+) -> tuple[list[tuple[_Plan, CaseResult]], bool]:
+    """Every finished (plan, result), in suite order then epoch, and whether Ctrl-C cut the run short."""
+    results: list[tuple[_Plan, CaseResult] | None] = [None] * (len(plans) * epochs)
     jobs: Iterator[tuple[int, _Plan]] = iter(enumerate(plan for plan in plans for _ in range(epochs)))
     interrupted = False
 
@@ -532,8 +566,8 @@ async def _run_all(
         # All workers share `jobs`; the loop is single-threaded, so each case is taken once.
         for index, plan in jobs:
             result = await _run_one(plan, pool, settings, epoch=index % epochs)
-            results[index] = result
-            if settings.on_result is not None:
+            results[index] = (plan, result)
+            if settings.on_result is not None and not _awaits_batch(plan, result):
                 settings.on_result(result)
 
     workers = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(results)))]
@@ -631,7 +665,8 @@ async def _run_one(plan: _Plan, pool: ThreadPoolExecutor, settings: _Settings, e
         )
     latency_ms = (time.perf_counter() - start) * 1000
     output = jsonable(value)
-    verdict = grade_safely(plan.grader, output, case.expected)
+    # A batched grader's verdict is patched in by _grade_batches once every output is in.
+    verdict = _PENDING if plan.batched else grade_safely(plan.grader, output, case.expected)
     return _result(
         plan,
         output=output,
@@ -642,6 +677,80 @@ async def _run_one(plan: _Plan, pool: ThreadPoolExecutor, settings: _Settings, e
         epoch=epoch,
         retries=attempts - 1,
     )
+
+
+_PENDING = Verdict(passed=False, reason="not graded yet: waiting for the batch")
+
+
+def _awaits_batch(plan: _Plan, result: CaseResult) -> bool:
+    # An errored or timed-out case has no output, so it is not graded at all.
+    return plan.batched and result.error is None and not result.timed_out
+
+
+def _grade_batches(done: Sequence[tuple[_Plan, CaseResult]], on_result: Callable[[CaseResult], None] | None) -> None:
+    """Grade the results of batched graders, one `grade_batch` call per grader class, in place."""
+    groups: dict[type[Grader], list[tuple[_Plan, CaseResult]]] = {}
+    for plan, result in done:
+        if _awaits_batch(plan, result):
+            groups.setdefault(type(plan.grader), []).append((plan, result))
+    for kind, pairs in groups.items():
+        items = [(plan.grader, result.output, plan.case.expected) for plan, result in pairs]
+        try:
+            verdicts: list[Verdict] = list(getattr(kind, "grade_batch")(items))  # noqa: B009
+            if len(verdicts) != len(items):
+                raise ValueError(f"{kind.__name__}.grade_batch returned {len(verdicts)} verdicts for {len(items)}")
+        except Exception:  # a bug in the batch path: grade one by one, where a crash is that case's alone
+            verdicts = [grade_safely(grader, output, expected) for grader, output, expected in items]
+        for (_, result), verdict in zip(pairs, verdicts, strict=True):
+            result.passed, result.score, result.reason = verdict.passed, verdict.score, verdict.reason
+            if on_result is not None:
+                on_result(result)
+
+
+def _judge_specs(spec: Any) -> list[dict[str, Any]]:
+    """The llm_judge specs in a grader spec: itself, or any inside all/any (at any depth)."""
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict):
+        return []
+    if spec.get("name") == "llm_judge":
+        return [spec]
+    children = (spec.get("options") or {}).get("graders") if spec.get("name") in ("all", "any") else None
+    return [judge for child in children for judge in _judge_specs(child)] if isinstance(children, list) else []
+
+
+def _unreliable_reason(store: Store, spec: dict[str, Any], base_dir: Path | None) -> str | None:
+    judges = _judge_specs(spec)
+    if not judges:
+        return None
+    # A calibration of the whole spec (a composite calibrated as one) decides; else each judge in it must pass.
+    kappa = calibration_status(store, spec, base_dir=base_dir)
+    kappas = [kappa] if kappa is not None or judges == [spec] else []
+    if not kappas:
+        kappas = [calibration_status(store, judge, base_dir=base_dir) for judge in judges]
+    for value in kappas:
+        if value is None:
+            suite = f" --suite {base_dir}" if base_dir is not None else ""
+            return (
+                "judge not calibrated - run 'cases judge calibrate --grader-file FILE"
+                f"{suite}' with its grader spec in FILE"
+            )
+        if value < RELIABLE_KAPPA:
+            return f"judge kappa {value:.2f} < {RELIABLE_KAPPA} - improve the rubric or model and calibrate again"
+    return None
+
+
+def _mark_unreliable(store: Store, done: Sequence[tuple[_Plan, CaseResult]]) -> None:
+    """Mark graded results of an uncalibrated or poorly calibrated judge; one lookup per distinct spec."""
+    reasons: dict[tuple[bytes, str], str | None] = {}
+    for plan, result in done:
+        if result.error is not None or result.timed_out:
+            continue
+        base_dir = plan.case.path.parent if plan.case.path is not None else None
+        key = (orjson.dumps(plan.case.grader, option=orjson.OPT_SORT_KEYS), str(base_dir))
+        if key not in reasons:
+            reasons[key] = _unreliable_reason(store, dict(plan.case.grader), base_dir)
+        result.unreliable = reasons[key]
 
 
 async def _with_retries(attempt: Callable[[], Any], settings: _Settings) -> Any:

@@ -14,7 +14,7 @@ import sqlite3
 from typing import Any
 
 # Bump together with a new migration below.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # A table only a casebank store has; its absence in a non-empty file means "not ours".
 MARKER_TABLE = "casebank_meta"
@@ -201,6 +201,12 @@ def apply_migrations(conn: sqlite3.Connection, *, stop_before: str | None = None
             pk="id",
         )
         db["calibrations"].create_index(["config_hash", "calibrated_at"])
+
+    @migrations(name="m005_result_reliability")
+    def m005_result_reliability(db: Any) -> None:
+        # Why a result's verdict should not be trusted (a judge with no calibration, or kappa
+        # below 0.6); NULL when it can be.
+        db["results"].add_column("unreliable", str)
 
     migrations.apply(Database(conn), stop_before=stop_before)
     if stop_before is None:

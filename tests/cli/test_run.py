@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import textwrap
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from casebank.replay import Case, write_case
 from casebank.store import Store
 from tests.cli.conftest import Cases
+from tests.fakes_openai_compat import FakeCompat, serve
 
 BOT = """
 import asyncio
@@ -231,3 +233,91 @@ def test_run_creates_the_store_on_a_fresh_machine(tmp_path: Path, cases: Cases) 
     assert result.code == 0, result.err
     with Store(fresh, create=False) as store:
         assert [run["total"] for run in store.list_runs()] == [1]
+
+
+# -- issue 4: meaning graders -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCompat]:
+    yield from serve(monkeypatch)
+
+
+def write_graded(root: Path, grader: dict[str, Any], cases: list[tuple[str, str, Any]]) -> None:
+    """shop_bot.py and one case per (id, question, expected), each graded by `grader`."""
+    (root / "shop_bot.py").write_text(textwrap.dedent(BOT))
+    for case_id, question, expected in cases:
+        write_case(
+            Case(
+                id=case_id,
+                created_at="2024-05-01T12:00:00.000+00:00",
+                entrypoint="shop_bot:answer",
+                input={"question": question},
+                expected=expected,
+                grader=grader,
+            ),
+            root / "evals",
+        )
+
+
+def test_a_second_run_takes_embeddings_from_the_store_not_the_endpoint(
+    tmp_path: Path, db: Path, cases: Cases, fake: FakeCompat
+) -> None:
+    grader = {"name": "embedding", "options": {"base_url": fake.openai_url, "model": "embed-1", "threshold": 0.9}}
+    write_graded(
+        tmp_path,
+        grader,
+        [("e1", "hello", "Happy to help."), ("e2", "refund", "We refund within 30 days."), ("e3", "crash", "x")],
+    )
+
+    first = cases("run", "--epochs", "2", "--json", "first.json")
+    after_first = [r.body["input"] for r in fake.on("/v1/embeddings")]
+    second = cases("run")
+
+    assert (first.code, second.code) == (1, 1), (first.err, second.err)
+    # one batched request: the outputs and expected outputs of every case and epoch, each text once
+    assert [sorted(texts) for texts in after_first] == [
+        sorted(["Happy to help.", "We refund within 14 days.", "We refund within 30 days."])
+    ]
+    assert len(fake.on("/v1/embeddings")) == 1  # the second run asked nothing
+    results = orjson.loads((tmp_path / "first.json").read_text())["results"]
+    assert [(r["case_id"], r["epoch"], r["status"]) for r in results] == [
+        ("e1", 0, "passed"),
+        ("e1", 1, "passed"),
+        ("e2", 0, "failed"),
+        ("e2", 1, "failed"),
+        ("e3", 0, "errored"),
+        ("e3", 1, "errored"),
+    ]
+    assert results[2]["reason"] == "similarity 0.80 is below the threshold 0.9"
+    assert "1/3 passed (33.3%) - 1 failed, 1 raised an exception" in second.out
+    with Store(db, create=False) as store:
+        [(vectors,)] = store.conn.execute("SELECT count(*) FROM embedding_cache").fetchall()
+    assert vectors == 3
+
+
+def test_an_uncalibrated_judge_is_marked_unreliable_in_the_report_the_json_and_the_store(
+    tmp_path: Path, db: Path, cases: Cases, fake: FakeCompat
+) -> None:
+    judge = {
+        "name": "llm_judge",
+        "options": {"rubric": 'must mention "30 days"', "model": "j", "base_url": fake.openai_url},
+    }
+    write_graded(tmp_path, judge, [("j1", "refund", "We refund within 30 days.")])
+
+    result = cases("run", "--json", "run.json", "--markdown", "comment.md")
+
+    assert result.code == 1, result.err
+    footnote = (
+        "† unreliable verdicts (1 result): judge not calibrated - run 'cases judge calibrate "
+        "--grader-file FILE --suite evals' with its grader spec in FILE"
+    )
+    assert "│ j1 †" in result.out
+    assert footnote + "\n" in result.out
+    assert "- " + footnote + "\n" in (tmp_path / "comment.md").read_text()
+    [data] = orjson.loads((tmp_path / "run.json").read_text())["results"]
+    assert (data["status"], data["unreliable"]) == ("failed", footnote.partition(": ")[2])
+    assert "does not mention '30 days'" in data["reason"]
+    with Store(db, create=False) as store:
+        [(stored,)] = store.conn.execute("SELECT unreliable FROM results").fetchall()
+    assert stored == data["unreliable"]

@@ -226,6 +226,41 @@ def test_markdown_is_a_pull_request_comment() -> None:
     )
 
 
+UNCALIBRATED = (
+    "judge not calibrated - run 'cases judge calibrate --grader-file FILE --suite evals' with its grader spec in FILE"
+)
+
+
+def test_unreliable_verdicts_are_marked_in_the_table_and_explained_in_a_footnote() -> None:
+    run = report(
+        result("c1", "passed", grader="llm_judge", unreliable=UNCALIBRATED),
+        result("c2", "failed", grader="llm_judge", unreliable=UNCALIBRATED, reason="judge said FAIL"),
+        result("c3", "failed", grader="llm_judge", unreliable="judge kappa 0.42 < 0.6", reason="judge said FAIL"),
+        result("c4", "failed", reason="wrong"),
+    )
+
+    text = rendered(run)
+
+    cells = [line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│ c")]
+    assert cells == ["c2 †", "c3 †", "c4"]
+    assert f"† unreliable verdicts (2 results): {UNCALIBRATED}\n" in text.replace("\n  ", " ")
+    assert "† unreliable verdicts (1 result): judge kappa 0.42 < 0.6\n" in text
+
+
+def test_markdown_marks_unreliable_verdicts_and_json_carries_the_reason() -> None:
+    run = report(
+        result("c1", "failed", grader="llm_judge", unreliable="judge kappa 0.42 < 0.6", reason="judge said FAIL"),
+        result("c2", "passed"),
+    )
+
+    text = to_markdown(run)
+    data = orjson.loads(to_json(run))
+
+    assert "- † unreliable verdicts (1 result): judge kappa 0.42 &lt; 0.6\n" in text
+    assert "| `c1` † | 1 | We refund within 30 days. | We refund within 14 days. | judge said FAIL |\n" in text
+    assert [r["unreliable"] for r in data["results"]] == ["judge kappa 0.42 < 0.6", None]
+
+
 def test_the_table_trims_long_values_and_prints_markup_as_text() -> None:
     run = report(
         result("c1", "failed", expected="[bold]" + "x" * 200, output={"answer": "[red]no[/red]", "n": 1}, reason="r")
@@ -286,6 +321,7 @@ def test_json_holds_the_run_fields_and_every_result() -> None:
         "tags": ["refunds"],
         "retries": 0,
         "timed_out": False,
+        "unreliable": None,
     }
     assert data["summary"]["ci95"] == pytest.approx([0.061492, 0.792340], abs=1e-6)
     assert data["summary"]["tags"][0]["too_small"] is True

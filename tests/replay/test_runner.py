@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ import pytest
 from casebank.errors import InvalidInput, SuiteError, TargetImportError
 from casebank.replay import REPLAY_ENV, jsonable, record, run_suite
 from casebank.store import Store
+from tests.fakes_openai_compat import FakeCompat, serve
 
 if TYPE_CHECKING:
     from tests.replay.conftest import Project
@@ -489,6 +491,7 @@ def test_record_stores_the_run_and_every_result(project: Project) -> None:
             "traceback": None,
             "retries": 0,
             "timed_out": 0,
+            "unreliable": None,
         },
         {
             "run_id": report.id,
@@ -507,6 +510,7 @@ def test_record_stores_the_run_and_every_result(project: Project) -> None:
             "traceback": None,
             "retries": 0,
             "timed_out": 0,
+            "unreliable": None,
         },
         {
             "run_id": report.id,
@@ -525,6 +529,7 @@ def test_record_stores_the_run_and_every_result(project: Project) -> None:
             "traceback": results[2]["traceback"],
             "retries": 0,
             "timed_out": 0,
+            "unreliable": None,
         },
     ]
     assert all(r["latency_ms"] >= 0 for r in results)
@@ -732,3 +737,179 @@ def test_a_stored_run_loads_back_as_it_was_by_prefix_or_latest(project: Project)
 
     assert report_dict(by_prefix) == report_dict(report) == report_dict(latest)
     assert report_dict(report_from_dict(report_dict(report), "x.json")) == report_dict(report)
+
+
+# -- issue 4: meaning graders in a run: batched embeddings, caches in the store, judge reliability --
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCompat]:
+    yield from serve(monkeypatch)
+
+
+EMBEDDING_BOT = """
+def answer(question):
+    if question == "crash":
+        raise RuntimeError("model unavailable")
+    if question == "refund":
+        return "Refunds are accepted within thirty days of delivery"
+    return "Happy to help with your order"
+"""
+
+
+def test_embedding_cases_are_graded_in_one_batch_after_the_run_and_cached_in_the_store(
+    project: Project, fake: FakeCompat
+) -> None:
+    project.write_module(EMBEDDING_BOT)
+    options = {"base_url": fake.openai_url, "model": "embed-1", "threshold": 0.9}
+    project.add_case(
+        "e1", "answer", {"question": "hello"}, "Happy to help with your order", grader="embedding", options=options
+    )
+    project.add_case("e2", "answer", {"question": "refund"}, "We ship worldwide", grader="embedding", options=options)
+    project.add_case("e3", "answer", {"question": "crash"}, "Happy to help", grader="embedding", options=options)
+    project.add_case("x1", "answer", {"question": "hello"}, "Happy to help with your order")
+    seen: list[tuple[str, str]] = []
+
+    with Store(project.root / "casebank.db") as store:
+        report = run_suite(
+            project.load(), epochs=2, store=store, on_result=lambda r: seen.append((r.case_id, r.status))
+        )
+        first_requests = len(fake.on("/v1/embeddings"))
+        again = run_suite(project.load(), store=store)
+
+    assert [(r.case_id, r.epoch, r.status) for r in report.results] == [
+        ("e1", 0, "passed"),
+        ("e1", 1, "passed"),
+        ("e2", 0, "failed"),
+        ("e2", 1, "failed"),
+        ("e3", 0, "errored"),
+        ("e3", 1, "errored"),
+        ("x1", 0, "passed"),
+        ("x1", 1, "passed"),
+    ]
+    e1, _, e2, _, e3, _, _, _ = report.results
+    assert e1.score == pytest.approx(1.0) and e1.reason.startswith("similarity 1.00")
+    assert e2.score is not None and e2.score < 0.9 and "below the threshold 0.9" in e2.reason
+    assert e3.score is None and e3.reason == "raised RuntimeError: model unavailable"
+    # every result reaches on_result once, with its final verdict
+    assert sorted(seen) == sorted((r.case_id, r.status) for r in report.results)
+    # one request for the whole run: 2 outputs + 2 expected outputs, each text once
+    [request] = fake.on("/v1/embeddings")[:first_requests]
+    assert first_requests == 1
+    assert sorted(request.body["input"]) == sorted(
+        {
+            "Happy to help with your order",
+            "Refunds are accepted within thirty days of delivery",
+            "We ship worldwide",
+        }
+    )
+    # the second run's texts are all in the store: no request at all
+    assert len(fake.on("/v1/embeddings")) == 1
+    assert [(r.case_id, r.status) for r in again.results] == [
+        ("e1", "passed"),
+        ("e2", "failed"),
+        ("e3", "errored"),
+        ("x1", "passed"),
+    ]
+    assert again.results[1].reason == e2.reason
+
+
+def test_a_failing_embedding_endpoint_fails_its_cases_with_a_reason_and_the_run_goes_on(
+    project: Project, fake: FakeCompat
+) -> None:
+    project.write_module(EMBEDDING_BOT)
+    fake.fail_status = 400
+    options = {"base_url": fake.openai_url, "model": "embed-1"}
+    project.add_case(
+        "e1", "answer", {"question": "hello"}, "Happy to help with your order", grader="embedding", options=options
+    )
+    project.add_case("x1", "answer", {"question": "hello"}, "Happy to help with your order")
+
+    report = run_suite(project.load())
+
+    e1, x1 = report.results
+    assert (e1.status, x1.status) == ("failed", "passed")
+    assert e1.reason.startswith("grader 'embedding' endpoint") and "model 'embed-1' failed" in e1.reason
+
+
+def _judge_options(fake: FakeCompat) -> dict[str, str]:
+    return {"rubric": 'The answer must mention "30 days".', "model": "judge-1", "base_url": fake.openai_url}
+
+
+def _calibrate(store: Store, spec: dict[str, object], kappa: float, suite: Path) -> None:
+    from dataclasses import asdict
+
+    from casebank.replay._calibrate import Calibration, config_hash
+    from casebank.store._cache import record_calibration
+
+    confusion = {"good_passed": 8, "good_failed": 1, "bad_passed": 1, "bad_failed": 8}
+    calibration = Calibration(
+        config_hash=config_hash(spec, base_dir=suite),
+        grader=dict(spec),
+        suite=str(suite),
+        total=18,
+        confusion=confusion,
+        accuracy=16 / 18,
+        kappa=kappa,
+        true_pass_rate=8 / 9,
+        true_fail_rate=8 / 9,
+    )
+    record_calibration(store, asdict(calibration))
+
+
+def test_judge_results_are_unreliable_until_the_judge_is_calibrated_with_kappa_of_at_least_0_6(
+    project: Project, fake: FakeCompat
+) -> None:
+    from casebank.replay import load_run
+
+    project.write_module(
+        """
+        def answer(question):
+            return "You can return it within 30 days."
+        """
+    )
+    judge = {"name": "llm_judge", "options": _judge_options(fake)}
+    project.add_case(
+        "j1", "answer", {"question": "refunds?"}, "Within 30 days.", grader="llm_judge", options=judge["options"]
+    )
+    composite = {"graders": ["json_valid", judge]}
+    project.add_case("j2", "answer", {"question": "refunds?"}, "Within 30 days.", grader="any", options=composite)
+    project.add_case("x1", "answer", {"question": "refunds?"}, "You can return it within 30 days.")
+    suite = project.load()
+
+    with Store(project.root / "casebank.db") as store:
+        uncalibrated = run_suite(suite, store=store)
+        _calibrate(store, judge, 0.42, suite.folder)
+        poor = run_suite(suite, store=store)
+        _calibrate(store, judge, 0.8, suite.folder)
+        calibrated = run_suite(suite, store=store)
+        record(store, uncalibrated)
+        stored = load_run(store, uncalibrated.id)
+    judge_calls = len(fake.on("/v1/chat/completions"))
+    no_store = run_suite(suite)
+
+    assert [r.status for r in uncalibrated.results] == ["passed", "passed", "passed"]
+    not_calibrated = (
+        "judge not calibrated - run 'cases judge calibrate --grader-file FILE --suite evals' "
+        "with its grader spec in FILE"
+    )
+    assert [r.unreliable for r in uncalibrated.results] == [not_calibrated, not_calibrated, None]
+    kappa_low = "judge kappa 0.42 < 0.6 - improve the rubric or model and calibrate again"
+    assert [r.unreliable for r in poor.results] == [kappa_low, kappa_low, None]
+    assert [r.unreliable for r in calibrated.results] == [None, None, None]
+    assert [r.unreliable for r in stored.results] == [not_calibrated, not_calibrated, None]
+    assert [r.unreliable for r in no_store.results] == [None, None, None]
+    # one call for the same question to the same judge, then the store's cache: across cases and runs
+    assert judge_calls == 1
+
+
+def test_an_errored_judge_case_is_neither_graded_nor_marked(project: Project, fake: FakeCompat) -> None:
+    project.write_module(EMBEDDING_BOT)
+    project.add_case("j1", "answer", {"question": "crash"}, "x", grader="llm_judge", options=_judge_options(fake))
+
+    with Store(project.root / "casebank.db") as store:
+        report = run_suite(project.load(), store=store)
+
+    [result] = report.results
+    assert (result.status, result.unreliable) == ("errored", None)
+    assert fake.on("/v1/chat/completions") == []

@@ -51,7 +51,13 @@ def migrations_applied(path: Path) -> list[tuple[object, ...]]:
 
 
 # Every migration, in the order it applies. A shipped migration is never edited or renamed.
-MIGRATIONS = ["m001_initial", "m002_trace_attributes", "m003_run_details", "m004_grader_caches"]
+MIGRATIONS = [
+    "m001_initial",
+    "m002_trace_attributes",
+    "m003_run_details",
+    "m004_grader_caches",
+    "m005_result_reliability",
+]
 
 
 def test_a_fresh_store_is_created_migrated_and_in_wal_mode(tmp_path: Path) -> None:
@@ -90,7 +96,15 @@ def test_a_schema_1_store_gains_trace_attributes_and_keeps_its_rows(tmp_path: Pa
     assert new["traces"] == old["traces"] + ["attributes"] == list(TRACE_COLUMNS)
     assert new["trace_attributes"] == ["key", "value", "trace_id"]
     assert new["runs"] == old["runs"] + ["epochs", "git_commit", "status", "retries"]
-    assert new["results"] == old["results"] + ["entrypoint", "expected", "tags", "traceback", "retries", "timed_out"]
+    assert new["results"] == old["results"] + [
+        "entrypoint",
+        "expected",
+        "tags",
+        "traceback",
+        "retries",
+        "timed_out",
+        "unreliable",
+    ]
     added_tables = {"trace_attributes", "embedding_cache", "judge_verdicts", "labels", "calibrations"}
     assert added_tables <= set(new)
     for table in ("traces", "runs", "results"):
