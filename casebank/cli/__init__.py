@@ -26,7 +26,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Each module adds its commands to `app` on import.
-    from casebank.cli import _demo, _incidents, _run, _runs, _traces  # noqa: F401
+    from casebank.cli import _demo, _import, _incidents, _judge, _run, _runs, _traces  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:
