@@ -86,9 +86,7 @@ def test_a_failing_exact_verdict_shows_both_values() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        pytest.param(
-            {"name": "judge"}, "unknown grader 'judge' - choose one of: all, any, contains, ", id="unknown"
-        ),
+        pytest.param({"name": "judge"}, "unknown grader 'judge' - choose one of: all, any, contains, ", id="unknown"),
         pytest.param({"name": "exact", "options": ["x"]}, "options must be an object", id="options-not-a-dict"),
         pytest.param({"name": "exact", "options": {"nomalize": "case"}}, "no option 'nomalize'", id="typo"),
         pytest.param({"name": "exact", "options": {"normalize": "upper"}}, "normalize='upper'", id="bad-normalize"),
