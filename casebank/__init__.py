@@ -15,6 +15,7 @@ from casebank._flag import flag
 from casebank.capture import current_trace_id, flush, init, shutdown, trace
 from casebank.capture._attach import attach
 from casebank.capture._correlate import set_attributes
+from casebank.integrations import instrument_anthropic, instrument_openai, uninstrument, wrap
 
 __version__ = "0.1.0"
 
@@ -25,7 +26,11 @@ __all__ = [
     "flag",
     "flush",
     "init",
+    "instrument_anthropic",
+    "instrument_openai",
     "set_attributes",
     "shutdown",
     "trace",
+    "uninstrument",
+    "wrap",
 ]

@@ -18,6 +18,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
     yield tmp_path
     casebank.shutdown()  # a test that called init() must not leak its writer into the next
+    casebank.uninstrument()  # nor its patches of the openai / anthropic clients
 
 
 @pytest.fixture

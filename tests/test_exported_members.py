@@ -16,9 +16,13 @@ def test_the_public_api_is_exactly_this() -> None:
         "flag",
         "flush",
         "init",
+        "instrument_anthropic",
+        "instrument_openai",
         "set_attributes",
         "shutdown",
         "trace",
+        "uninstrument",
+        "wrap",
     ]
     for name in casebank.__all__:
         assert hasattr(casebank, name)
@@ -26,6 +30,7 @@ def test_the_public_api_is_exactly_this() -> None:
 
 def test_importing_casebank_does_not_load_the_cli_the_runner_or_heavy_packages() -> None:
     heavy = ["typer", "rich", "click", "sqlite_utils", "opentelemetry.sdk", "casebank.cli", "casebank.replay"]
+    heavy += ["openai", "anthropic", "wrapt", "scipy", "jsonschema", "sqlglot", "yaml"]
     code = f"import sys, casebank; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -1,0 +1,443 @@
+"""One LLM call = one span, recorded once when the call ends, and the attribute names.
+
+Everything here runs on the app's request path, so it does the least it can. When the call
+starts: one look at the current span (for duplicates), the tracer's sampler, fresh ids, and the
+request attributes. While the SDK works, a non-recording span with those ids is current, so
+spans opened inside the call nest under it and the request carries its trace context. When the
+call ends: the answer's attributes, and the finished span goes to the tracer's span processors
+as one `ReadableSpan`. That skips the SDK's live-span machinery (attribute validation and a lock
+per attribute), most of what an SDK span costs and so most of what an instrumentation
+costs; the processors (casebank's store writer, an OTLP exporter, the app's own when casebank
+shares its provider) see the same finished span. They get no `on_start` for it.
+
+Message content is converted to the GenAI semconv shape (role + parts) and serialised once with
+orjson, only when `capture_content` is on. Nothing here may raise into the app: a failure is
+logged once, counted, and the app's call goes on.
+
+Attributes follow the OpenTelemetry GenAI semantic conventions v1.37 (`gen_ai.provider.name`,
+`gen_ai.input.messages`, ...); casebank's own fields are `casebank.*`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+from casebank._json import to_json
+from casebank.capture._attributes import SCOPE
+from casebank.capture._setup import state
+
+logger = logging.getLogger("casebank")
+
+SEMCONV_VERSION = "1.37.0"
+
+# OTel GenAI semantic conventions
+OPERATION = "gen_ai.operation.name"
+PROVIDER = "gen_ai.provider.name"
+REQUEST_MODEL = "gen_ai.request.model"
+REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+REQUEST_STOP = "gen_ai.request.stop_sequences"
+OUTPUT_TYPE = "gen_ai.output.type"
+RESPONSE_MODEL = "gen_ai.response.model"
+RESPONSE_ID = "gen_ai.response.id"
+FINISH_REASONS = "gen_ai.response.finish_reasons"
+INPUT_TOKENS = "gen_ai.usage.input_tokens"
+OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+CACHE_READ_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+CACHE_CREATION_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
+INPUT_MESSAGES = "gen_ai.input.messages"
+OUTPUT_MESSAGES = "gen_ai.output.messages"
+SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+ERROR_TYPE = "error.type"
+HTTP_STATUS = "http.response.status_code"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+
+# casebank's own
+SEMCONV = "casebank.semconv_version"
+STREAM = "casebank.stream"  # True on a streamed call
+STREAM_END = "casebank.stream_end"  # how the stream's span ended: exhausted, closed, exited, collected, error
+FIRST_CHUNK_MS = "casebank.time_to_first_chunk_ms"
+
+INCOMPLETE = "incomplete"  # finish reason of an answer whose stream ended before the model gave one
+
+# Operations that are one model call: an enclosing span with one of these is the same call.
+_INFERENCE = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
+_OPENINFERENCE_KINDS = frozenset({"LLM", "EMBEDDING"})
+_LLMETRY_TYPES = frozenset({"chat", "completion", "embedding"})
+
+# The SDKs' "not given" markers (openai/anthropic `Omit`, `NotGiven`), registered on instrument.
+sentinels: tuple[type, ...] = ()
+
+
+def register_sentinels(*types: type) -> None:
+    global sentinels
+    sentinels = tuple({*sentinels, *types})
+
+
+def given(value: Any) -> bool:
+    return value is not None and not isinstance(value, sentinels)
+
+
+def get(obj: Any, key: str) -> Any:
+    """`obj[key]` of a request dict or `obj.key` of an SDK model, None when absent."""
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # an object orjson cannot take (a pydantic model in a message, ...)
+        return to_json(value)
+
+
+def arguments(text: Any) -> Any:
+    """A tool call's arguments: the JSON object when it parses, the text as sent otherwise."""
+    if isinstance(text, str):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return text
+    return text
+
+
+# -- errors in casebank's own code -------------------------------------------------------------------
+
+errors = 0
+_warned = False
+
+
+def warn(exc: BaseException) -> None:
+    """Count a failure of casebank's own code; log the first one. The app's call is unaffected."""
+    global errors, _warned
+    errors += 1
+    if not _warned:
+        _warned = True
+        logger.warning("casebank: could not record an LLM call (the app is unaffected): %r", exc)
+
+
+# -- the call ----------------------------------------------------------------------------------------
+
+
+class Endpoint:
+    """One API method: how its request and its answer become span attributes.
+
+    `request(kwargs, capture)` -> (model, attributes); `response(result, capture)` -> attributes;
+    `accumulator()` -> an object whose `add(item)` takes each streamed item and whose
+    `attributes(capture)` describes the answer so far; `prepare(kwargs)` -> (kwargs to send,
+    whether casebank added a request the app did not make), for streams; `hide(item)` -> True
+    for a streamed item the app would not have had without that addition.
+    """
+
+    __slots__ = ("accumulator", "hide", "operation", "prepare", "provider", "request", "response")
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        operation: str,
+        request: Callable[[dict[str, Any], bool], tuple[Any, dict[str, Any]]],
+        response: Callable[[Any, bool], dict[str, Any]],
+        accumulator: Callable[[], Any] | None = None,
+        prepare: Callable[[dict[str, Any]], tuple[dict[str, Any], bool]] | None = None,
+        hide: Callable[[Any], bool] | None = None,
+    ) -> None:
+        self.provider = provider
+        self.operation = operation
+        self.request = request
+        self.response = response
+        self.accumulator = accumulator
+        self.prepare = prepare
+        self.hide = hide
+
+
+# True while a casebank wrapper runs the SDK call: a second casebank wrapper below it (a client
+# wrapped and also instrumented globally, or a wrapper another package's unwrap left behind)
+# must not record the same call again, whatever spans other instrumentation opened in between.
+_inside: contextvars.ContextVar[bool] = contextvars.ContextVar("casebank_llm_call", default=False)
+
+
+class Pending(NonRecordingSpan):
+    """The current span while an SDK call runs: the context of the span casebank records when the
+    call ends, so that spans opened inside the call (HTTP clients, the SDK's own) nest under it
+    and the request carries its trace context."""
+
+
+class Call:
+    """One LLM call: its span's identity and request attributes, taken when the call starts, and
+    for a stream what has arrived so far. The span is recorded once, when the call ends.
+
+    Ids come from the tracer's id generator and the sampler is the tracer's (see the module
+    docstring for why the span is recorded after the fact).
+    """
+
+    __slots__ = (
+        "acc",
+        "attributes",
+        "capture",
+        "context",
+        "endpoint",
+        "first_ns",
+        "hide",
+        "last_ns",
+        "name",
+        "open",
+        "parent",
+        "start_ns",
+        "tracer",
+    )
+
+    def __init__(
+        self, tracer: Any, endpoint: Endpoint, name: str, context: SpanContext, parent: SpanContext | None
+    ) -> None:
+        self.tracer = tracer
+        self.endpoint = endpoint
+        self.name = name
+        self.context = context
+        self.parent = parent
+        self.capture = True
+        self.attributes: dict[str, Any] = {}
+        self.open = True
+        self.acc: Any = None
+        self.hide: Callable[[Any], bool] | None = None
+        self.start_ns = 0
+        self.first_ns = 0
+        self.last_ns = 0
+
+    def activate(self) -> tuple[object, object]:
+        """Make the call's span current for the duration of the SDK call."""
+        return otel_context.attach(otel_trace.set_span_in_context(Pending(self.context))), _inside.set(True)
+
+    @staticmethod
+    def deactivate(tokens: tuple[object, object]) -> None:
+        _inside.reset(tokens[1])  # type: ignore[arg-type]
+        otel_context.detach(tokens[0])  # type: ignore[arg-type]
+
+    def _record(self, status: Status, events: tuple[Event, ...] = (), end_ns: int | None = None) -> None:
+        try:
+            tracer = self.tracer
+            span = ReadableSpan(
+                name=self.name,
+                context=self.context,
+                parent=self.parent,
+                resource=tracer.resource,
+                attributes=self.attributes,
+                events=events,
+                kind=SpanKind.CLIENT,
+                status=status,
+                start_time=self.start_ns,
+                end_time=end_ns or time.time_ns(),
+                instrumentation_scope=_scope(),
+            )
+            tracer.span_processor.on_end(span)
+        except Exception as exc:  # a processor that raises must not reach the app
+            warn(exc)
+
+    def finish(self, result: Any) -> None:
+        """End a plain (not streamed) call with its answer."""
+        if not self.open:
+            return
+        self.open = False
+        end_ns = time.time_ns()
+        try:
+            self.attributes.update(self.endpoint.response(result, self.capture))
+        except Exception as exc:
+            warn(exc)
+        self._record(_OK, end_ns=end_ns)
+
+    def fail(self, exc: BaseException) -> None:
+        """End the call with the error the SDK raised (the caller re-raises it unchanged)."""
+        if not self.open:
+            return
+        self.open = False
+        end_ns = time.time_ns()
+        events: tuple[Event, ...] = ()
+        try:
+            attributes = self.attributes
+            attributes[ERROR_TYPE] = type(exc).__qualname__
+            status = getattr(exc, "status_code", None)
+            if isinstance(status, int):
+                attributes[HTTP_STATUS] = status
+            if self.acc is not None:
+                attributes.update(self.acc.attributes(self.capture))
+                attributes[STREAM_END] = "error"
+            events = (_exception_event(exc, end_ns),)
+        except Exception as own:
+            warn(own)
+        self._record(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"), events, end_ns)
+
+    # -- streams -----------------------------------------------------------------------------------
+
+    def chunk(self, item: Any) -> bool:
+        """Record one streamed item; True when the app must not see it (a usage chunk we asked for)."""
+        now = time.time_ns()
+        if not self.first_ns:
+            self.first_ns = now
+        self.last_ns = now
+        hidden = False
+        if self.hide is not None:
+            try:
+                hidden = self.hide(item)
+            except Exception as exc:
+                self.hide = None
+                warn(exc)
+        acc = self.acc
+        if acc is not None:
+            try:
+                acc.add(item)
+            except Exception as exc:
+                self.acc = None  # stop accumulating; the span still ends with what it has
+                warn(exc)
+        return hidden
+
+    def end_stream(self, how: str) -> None:
+        if not self.open:
+            return
+        self.open = False
+        end_ns = time.time_ns()
+        if how == "collected" and self.last_ns:
+            end_ns = self.last_ns  # the app stopped reading then; collection came later
+        try:
+            attributes = self.attributes
+            attributes[STREAM_END] = how
+            if self.acc is not None:
+                attributes.update(self.acc.attributes(self.capture))
+            if self.first_ns:
+                attributes[FIRST_CHUNK_MS] = round((self.first_ns - self.start_ns) / 1e6, 3)
+        except Exception as exc:
+            warn(exc)
+        self._record(_OK, end_ns=end_ns)
+
+
+_OK = Status(StatusCode.UNSET)
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_UNSAMPLED = TraceFlags(TraceFlags.DEFAULT)
+_scope_cache: list[InstrumentationScope] = []
+
+
+def _scope() -> InstrumentationScope:
+    if not _scope_cache:
+        from casebank import __version__
+
+        _scope_cache.append(InstrumentationScope(SCOPE, __version__))
+    return _scope_cache[0]
+
+
+def _exception_event(exc: BaseException, timestamp: int) -> Event:
+    """The `exception` event, as the SDK's `Span.record_exception` writes it."""
+    module, qualname = type(exc).__module__, type(exc).__qualname__
+    return Event(
+        "exception",
+        {
+            "exception.type": f"{module}.{qualname}" if module and module != "builtins" else qualname,
+            "exception.message": str(exc),
+            "exception.stacktrace": "".join(traceback.format_exception(exc)),
+            "exception.escaped": "False",
+        },
+        timestamp,
+    )
+
+
+def start(endpoint: Endpoint, tracer: Any, kwargs: dict[str, Any], instance: Any, stream: bool) -> Call | None:
+    """Begin one call, or None: another instrumentation's span already covers it (and reaches
+    casebank's store), the tracer's sampler drops it, or casebank's own code failed."""
+    try:
+        if _inside.get():
+            return None
+        current = otel_trace.get_current_span()
+        if _already_captured(current, endpoint.provider):
+            return None
+        capture = state.capture_content
+        model, attributes = endpoint.request(kwargs, capture)
+        attributes[OPERATION] = endpoint.operation
+        attributes[PROVIDER] = endpoint.provider
+        attributes[SEMCONV] = SEMCONV_VERSION
+        if stream:
+            attributes[STREAM] = True
+        server = _server(instance)
+        if server is not None:
+            attributes[SERVER_ADDRESS], attributes[SERVER_PORT] = server
+        name = f"{endpoint.operation} {model}" if isinstance(model, str) and model else endpoint.operation
+        parent = current.get_span_context()
+        ids = tracer.id_generator
+        trace_id = parent.trace_id if parent.is_valid else ids.generate_trace_id()
+        sampler = tracer.sampler
+        if sampler is ALWAYS_ON:  # casebank's own provider: nothing to ask
+            context = SpanContext(trace_id, ids.generate_span_id(), False, _SAMPLED, parent.trace_state)
+        else:
+            sampled = sampler.should_sample(otel_context.get_current(), trace_id, name, SpanKind.CLIENT, attributes)
+            decision = sampled.decision
+            if not decision.is_recording():
+                return None
+            if sampled.attributes:
+                attributes.update(sampled.attributes)
+            flags = _SAMPLED if decision.is_sampled() else _UNSAMPLED
+            context = SpanContext(trace_id, ids.generate_span_id(), False, flags, sampled.trace_state)
+        call = Call(tracer, endpoint, name, context, parent if parent.is_valid else None)
+        call.capture = capture
+        call.attributes = attributes
+        call.start_ns = time.time_ns()
+        return call
+    except Exception as exc:
+        warn(exc)
+        return None
+
+
+def _already_captured(current: Any, provider: str) -> bool:
+    """Whether the current span is another instrumentation's inference span for this very call
+    (its wrapper runs outside casebank's). It counts only when that span reaches casebank's store
+    (casebank shares its provider): otherwise skipping ours would lose the call from the store."""
+    if state.owns_provider or state.provider is None or not current.is_recording():
+        return False
+    attrs = getattr(current, "attributes", None)
+    if not attrs:
+        return False
+    if attrs.get(OPERATION) in _INFERENCE:
+        other = attrs.get(PROVIDER) or attrs.get("gen_ai.system")
+    elif attrs.get("openinference.span.kind") in _OPENINFERENCE_KINDS:
+        other = attrs.get("llm.provider") or attrs.get("llm.system")
+    elif attrs.get("llm.request.type") in _LLMETRY_TYPES:
+        other = attrs.get("gen_ai.system")
+    else:
+        return False
+    if isinstance(other, str) and other.lower() != provider:
+        return False
+    return getattr(current, "_span_processor", None) is getattr(state.provider, "_active_span_processor", False)
+
+
+_servers: dict[int, tuple[Any, tuple[str, int] | None]] = {}
+
+
+def _server(instance: Any) -> tuple[str, int] | None:
+    """(host, port) of the client's base URL, cached by URL object (clients keep theirs)."""
+    client = getattr(instance, "_client", None)
+    url = getattr(client, "_base_url", None)  # the SDKs keep it there; openai's `base_url` is a computed property
+    if url is None:
+        url = getattr(client, "base_url", None)
+        if url is None:
+            return None
+    cached = _servers.get(id(url))
+    if cached is not None and cached[0] is url:
+        return cached[1]
+    host, port = getattr(url, "host", None), getattr(url, "port", None)
+    if not isinstance(port, int):
+        port = 443 if getattr(url, "scheme", None) == "https" else 80
+    server = (host, port) if isinstance(host, str) and host else None
+    if len(_servers) > 64:
+        _servers.clear()
+    _servers[id(url)] = (url, server)
+    return server
