@@ -15,6 +15,7 @@ overrides `__init__` takes `base_dir` as a keyword and passes it on to `Grader._
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,3 +164,16 @@ def truthy(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")
     return bool(value)
+
+
+def fenced_source(output: Any, languages: str) -> str | None:
+    """The code in a text output: its first fenced block tagged with one of `languages` (a regex
+    alternation such as `python3?|py`) or untagged, else the whole text; None when not text."""
+    if not isinstance(output, str):
+        return None
+    if "```" in output:
+        fence = re.compile(rf"```[ \t]*(?:{languages})?[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL | re.IGNORECASE)
+        found = fence.search(output)
+        if found:
+            return found.group(1)
+    return output

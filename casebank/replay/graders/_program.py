@@ -13,27 +13,18 @@ solution the promote-time check can prove that the tests pass a good answer and 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from casebank.replay.graders._base import Grader, Verdict, register, shorten
+from casebank.replay.graders._base import Grader, Verdict, fenced_source, register, shorten
 
 __all__ = ["PythonCompiles", "PythonTests", "code_of"]
-
-_FENCED = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL | re.IGNORECASE)
 
 
 def code_of(output: Any) -> str | None:
     """The Python source in an output: the first fenced block if there is one, else the whole text."""
-    if not isinstance(output, str):
-        return None
-    if "```" in output:
-        m = _FENCED.search(output)
-        if m:
-            return m.group(1)
-    return output
+    return fenced_source(output, "python3?|py")
 
 
 def _not_code(output: Any) -> Verdict:

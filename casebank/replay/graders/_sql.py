@@ -16,7 +16,6 @@ computed once per grader, not once per case.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import threading
 import time
@@ -26,11 +25,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from casebank.replay.graders._base import Grader, Verdict, register, shorten
+from casebank.replay.graders._base import Grader, Verdict, fenced_source, register, shorten
 
 __all__ = ["SqlRows", "check_read_only"]
 
-_FENCED = re.compile(r"```[ \t]*(?:sql|sqlite)?[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL | re.IGNORECASE)
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 
 
@@ -39,13 +37,7 @@ class _QueryError(Exception):
 
 
 def _sql_of(output: Any) -> str | None:
-    if not isinstance(output, str):
-        return None
-    if "```" in output:
-        m = _FENCED.search(output)
-        if m:
-            return m.group(1)
-    return output
+    return fenced_source(output, "sql|sqlite")
 
 
 def check_read_only(sql: str) -> bool:
