@@ -18,12 +18,9 @@ REDACTED = "[REDACTED]"
 
 _KEY_WORDS = r"(?:api[_-]?key|apikey|authorization|password|passwd|secret|(?:^|[_.-])token|cookie)"
 _SECRET_KEY_NAME = re.compile(_KEY_WORDS + r"$", re.IGNORECASE)
-# "some_api_key": "value" inside JSON text (string values only; token *counts* stay)
-_SECRET_JSON_FIELD = re.compile(
-    r'"([^"\\]{0,200}?(?:api[_-]?key|apikey|authorization|password|passwd|secret|(?:(?<=")|[_.-])token|cookie))"'
-    r'(\s*:\s*)"(?:[^"\\]|\\.)*"',
-    re.IGNORECASE,
-)
+# "key": "string value" inside JSON text; redacted when is_secret_key(key), so that one word list
+# decides for attribute names, argument names and JSON keys alike (token *counts* are numbers: kept).
+_JSON_STRING_FIELD = re.compile(r'"([^"\\]{1,200})"(\s*:\s*)"(?:[^"\\]|\\.)*"')
 _SECRET_VALUE = re.compile(
     r"(?:sk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"  # OpenAI / Anthropic keys
     r"|(?<=[Bb]earer )[A-Za-z0-9._~+/=-]{8,}"  # bearer tokens
@@ -47,11 +44,13 @@ def is_secret_key(name: str) -> bool:
 def redact(text: str) -> str:
     """`text` (plain or JSON) with secrets replaced by `[REDACTED]`."""
     if text[:1] in ("{", "[") and any(is_secret_key(key) for key in _JSON_KEY.findall(text)):
-        text = _SECRET_JSON_FIELD.sub(_keep_key, text)
+        text = _JSON_STRING_FIELD.sub(_keep_key, text)
     if any(literal in text for literal in _VALUE_LITERALS):
         text = _SECRET_VALUE.sub(REDACTED, text)
     return text
 
 
 def _keep_key(match: re.Match[str]) -> str:
+    if not is_secret_key(match.group(1)):
+        return match.group(0)
     return f'"{match.group(1)}"{match.group(2)}"{REDACTED}"'

@@ -202,12 +202,6 @@ def _at_exit() -> None:
     shutdown()
 
 
-def dropped_spans() -> int:
-    """Spans dropped because the queue was full, since init (also counted in the store)."""
-    processor = state.processor
-    return 0 if processor is None else processor.dropped_total + processor._dropped
-
-
 def current_trace_id() -> str | None:
     """The 32-hex id of the active trace, to hand back with the answer so support can flag it."""
     ctx = otel_trace.get_current_span().get_span_context()

@@ -38,3 +38,20 @@ def print_json(value: Any) -> None:
 
 def is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """`--option KEY=VALUE` pairs as a dict; a value is JSON where it parses (0.8, true, [..]), else text."""
+    from casebank.errors import InvalidInput
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"--option '{pair}' is not KEY=VALUE - for example --option normalize=whitespace")
+        try:
+            value: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            value = raw
+        options[key.strip()] = value
+    return options

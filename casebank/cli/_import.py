@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from casebank.cli import app
-from casebank.cli._common import DbOption, SuiteOption
+from casebank.cli._common import DbOption, SuiteOption, parse_options
 from casebank.replay._suite import DEFAULT_SUITE
 
 __all__ = ["import_"]
@@ -87,7 +87,6 @@ def import_(
         cases import promptfooconfig.yaml --entrypoint support_bot.bot:answer --suite evals/
         cases import samples.jsonl --format openai-evals --entrypoint support_bot.bot:answer
     """
-    from casebank.cli._incidents import _parse_options
     from casebank.replay._import import ImportRejected, import_cases
 
     try:
@@ -96,7 +95,7 @@ def import_(
             entrypoint=entrypoint,
             format=format,
             grader=grader,
-            options=_parse_options(option or []),
+            options=parse_options(option or []),
             tags=tag or [],
             suite_dir=suite,
         )

@@ -22,7 +22,7 @@ import typer
 from rich.table import Table
 
 from casebank.cli import app
-from casebank.cli._common import DbOption, JsonFlag, SuiteOption, is_interactive, open_store, print_json
+from casebank.cli._common import DbOption, JsonFlag, SuiteOption, is_interactive, open_store, parse_options, print_json
 from casebank.cli._traces import console, preview, short_time
 from casebank.cli._tree import span_tree
 from casebank.errors import InvalidInput, UsageError
@@ -191,20 +191,6 @@ def _next_step(incident: Incident) -> str:
 # -- annotate ------------------------------------------------------------------------------------
 
 
-def _parse_options(pairs: list[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInput(f"--option '{pair}' is not KEY=VALUE - for example --option normalize=whitespace")
-        try:
-            value: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            value = raw
-        options[key.strip()] = value
-    return options
-
-
 def _expected_from_options(expected: str | None, expected_json: str | None, expected_file: Path | None) -> Any:
     """The expected output from whichever one option was given; `...` when none was."""
     given = [
@@ -360,7 +346,7 @@ def annotate(
         cases annotate 3f9a --grader regex --option pattern='30 days' --expected "within 30 days"
     """
     value = _expected_from_options(expected, expected_json, expected_file)
-    spec = make_grader({"name": grader, "options": _parse_options(option or [])}).spec()
+    spec = make_grader({"name": grader, "options": parse_options(option or [])}).spec()
     with open_store(db) as store:
         incident = store.resolve_incident(incident_id)
         if incident.status == "promoted":

@@ -192,15 +192,19 @@ def _json_lines(text: str) -> Iterator[tuple[int, Any | _RowError]]:
             yield number, _RowError(f"not valid JSON ({exc})")
 
 
-def _read_jsonl(text: str, file: str, result: ImportResult) -> tuple[list[_Row], list[Problem]]:
+def _read_json_lines(text: str, make_row: Callable[[int, Any], _Row]) -> tuple[list[_Row], list[Problem]]:
     rows: list[_Row] = []
     problems: list[Problem] = []
     for line, value in _json_lines(text):
         try:
-            rows.append(_jsonl_row(line, value))
+            rows.append(make_row(line, value))
         except _RowError as exc:
             problems.append(Problem(line=line, reason=str(exc)))
     return rows, problems
+
+
+def _read_jsonl(text: str, file: str, result: ImportResult) -> tuple[list[_Row], list[Problem]]:
+    return _read_json_lines(text, _jsonl_row)
 
 
 def _jsonl_row(line: int, value: Any) -> _Row:
@@ -249,14 +253,7 @@ def _tag_list(value: Any) -> list[str]:
 
 
 def _read_openai_evals(text: str, file: str, result: ImportResult) -> tuple[list[_Row], list[Problem]]:
-    rows: list[_Row] = []
-    problems: list[Problem] = []
-    for line, value in _json_lines(text):
-        try:
-            rows.append(_openai_row(line, value))
-        except _RowError as exc:
-            problems.append(Problem(line=line, reason=str(exc)))
-    return rows, problems
+    return _read_json_lines(text, _openai_row)
 
 
 def _openai_row(line: int, value: Any) -> _Row:
