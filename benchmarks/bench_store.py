@@ -50,7 +50,8 @@ def finished_spans(provider: TracerProvider, n: int) -> None:
         root.end()
 
 
-def bench_writer(tmp: Path) -> float:
+def bench_writer(tmp: Path) -> tuple[float, float]:
+    """(spans/s until the last batch is committed, seconds to checkpoint the WAL afterwards)."""
     processor = StoreSpanProcessor(tmp / "writer.db", max_queue=SPANS + 1, max_batch=SPANS + 10, interval_s=3600)
     processor.wait_until_open(10)
     provider = TracerProvider()
@@ -60,8 +61,11 @@ def bench_writer(tmp: Path) -> float:
     start = time.perf_counter()
     assert processor.force_flush(600_000)
     elapsed = time.perf_counter() - start
-    processor.shutdown()
-    return SPANS / elapsed
+    # The writer leaves the WAL's copy into the database file for a quiet moment; closing the
+    # store's only connection does it now, so this is the part of a burst's cost paid later.
+    start = time.perf_counter()
+    processor.shutdown(timeout_s=600)
+    return SPANS / elapsed, time.perf_counter() - start
 
 
 def bench_raw(tmp: Path) -> tuple[float, float, int]:
@@ -73,8 +77,11 @@ def bench_raw(tmp: Path) -> tuple[float, float, int]:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     finished_spans(provider, 20_000)
-    rows, _ = rows_for(exporter.get_finished_spans())
-    size = statistics.mean(len(r[10]) for r in rows)
+    span_rows, _ = rows_for(exporter.get_finished_spans())
+    size = statistics.mean(len(r[10]) for r in span_rows)
+    trace_keys: dict[str, int] = {}  # the store's trace_key: traces numbered as they arrive
+    rows = [(*r, trace_keys.setdefault(r[0], len(trace_keys) + 1)) for r in span_rows]
+    columns = (*SPAN_COLUMNS, "trace_key")
 
     Store(tmp / "raw.db").close()
     conn = sqlite3.connect(tmp / "raw.db", isolation_level=None)
@@ -82,7 +89,7 @@ def bench_raw(tmp: Path) -> tuple[float, float, int]:
     conn.execute("PRAGMA synchronous = NORMAL")
     start = time.perf_counter()
     conn.execute("BEGIN")
-    conn.executemany(f"INSERT INTO spans VALUES ({', '.join('?' * len(SPAN_COLUMNS))})", rows)
+    conn.executemany(f"INSERT INTO spans ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
     conn.execute("COMMIT")
     raw = len(rows) / (time.perf_counter() - start)
     conn.close()
@@ -91,7 +98,7 @@ def bench_raw(tmp: Path) -> tuple[float, float, int]:
 
     Store(tmp / "su.db").close()
     db = sqlite_utils.Database(tmp / "su.db")
-    dicts = [dict(zip(SPAN_COLUMNS, r, strict=True)) for r in rows]
+    dicts = [dict(zip(columns, r, strict=True)) for r in rows]
     start = time.perf_counter()
     db["spans"].insert_all(dicts, batch_size=1000)
     su = len(rows) / (time.perf_counter() - start)
@@ -122,10 +129,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         raw, su, size = bench_raw(tmp)
-        writer = bench_writer(tmp)
+        writer, checkpoint_s = bench_writer(tmp)
         print(f"spans of ~{size} B of attributes JSON (plus ids, times, names)")
         verdict = "OK" if writer >= 50_000 else "MISSED"
         print(f"background writer        {writer:10,.0f} spans/s   (target >= 50,000: {verdict})")
+        sustained = SPANS / (SPANS / writer + checkpoint_s)
+        print(
+            f"  then the WAL checkpoint  {checkpoint_s:10.2f} s         "
+            f"(deferred to a quiet moment; counting it: {sustained:,.0f} spans/s)"
+        )
         print(f"raw executemany, 1 txn   {raw:10,.0f} rows/s    writer/raw = {writer / raw:.2f}")
         print(f"sqlite-utils insert_all  {su:10,.0f} rows/s    writer/sqlite-utils = {writer / su:.2f}")
         flags = bench_flag(tmp)

@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -28,11 +29,15 @@ from casebank.capture._attributes import SCOPE
 
 logger = logging.getLogger("casebank")
 
-_Batch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]  # span rows, trace rows, spans dropped
 
 MAX_QUEUE = 20_000
 MAX_BATCH = 2_000
 INTERVAL_S = 0.5
+# The converter pauses this long after each slice of spans, so that other threads get the GIL.
+CONVERT_SLICE = 64
+GIL_PAUSE_S = 50e-6
+# Checkpoint the WAL once this many spans were written since the last one and nothing waits.
+CHECKPOINT_EVERY_SPANS = 4_000
 
 
 class StoreSpanProcessor(SpanProcessor):
@@ -70,7 +75,7 @@ class StoreSpanProcessor(SpanProcessor):
         self._shutdown = False
         # Converted batches on their way to SQLite; a flush marker (an Event) is set by the writer
         # once every batch before it is committed. Small, so the converter cannot run far ahead.
-        self._batches: queue.Queue[_Batch | threading.Event | None] = queue.Queue(maxsize=4)
+        self._batches: queue.Queue[Any] = queue.Queue(maxsize=4)  # PreparedBatch | Event | None
         self._writer = threading.Thread(target=self._write_loop, name="casebank-writer", daemon=True)
         self._converter = threading.Thread(target=self._convert_loop, name="casebank-convert", daemon=True)
         self._writer.start()
@@ -137,12 +142,18 @@ class StoreSpanProcessor(SpanProcessor):
             self._queue.clear()
             self._release_waiters()
             return
+        unchecked = 0  # spans written since the last checkpoint
         try:
+            store.defer_checkpoints()
             while (item := self._batches.get()) is not None:
                 if isinstance(item, threading.Event):
                     item.set()
-                else:
-                    self._write(store, item)
+                    continue
+                self._write(store, item)
+                unchecked += item.span_count
+                if unchecked >= CHECKPOINT_EVERY_SPANS and self._batches.empty() and not self._queue:
+                    unchecked = 0
+                    self._checkpoint(store)
         finally:
             store.close()
 
@@ -155,18 +166,25 @@ class StoreSpanProcessor(SpanProcessor):
             self._open_error = str(exc)
             return None
 
-    def _write(self, store: Any, batch: _Batch) -> None:
-        spans, traces, dropped = batch
+    def _write(self, store: Any, batch: Any) -> None:
         try:
-            store.write_batch(spans, traces, dropped)
+            store.write_prepared(batch)
         except Exception as exc:  # never let one bad batch stop the writer
             self.failed_batches += 1
             with self._drop_lock:
-                self._dropped += len(spans) + dropped
+                self._dropped += batch.span_count + batch.dropped
             if self.failed_batches == 1:
-                logger.warning("casebank: could not write %d spans to '%s': %s", len(spans), self.db_path, exc)
+                logger.warning("casebank: could not write %d spans to '%s': %s", batch.span_count, self.db_path, exc)
         else:
-            self.dropped_total += dropped
+            self.dropped_total += batch.dropped
+
+    def _checkpoint(self, store: Any) -> None:
+        # In a quiet moment, so that a burst's commits never wait for the copy; a failure here
+        # loses nothing (the WAL keeps the rows) and SQLite retries at its cap.
+        try:
+            store.checkpoint()
+        except Exception as exc:
+            logger.debug("casebank: WAL checkpoint of '%s' failed: %s", self.db_path, exc)
 
     def _convert_loop(self) -> None:
         self._opened.wait()
@@ -188,7 +206,7 @@ class StoreSpanProcessor(SpanProcessor):
             self._batches.put(None)
 
     def _convert_queued(self) -> None:
-        from casebank.capture._rows import rows_for
+        from casebank.store import prepare_batch
 
         spans = self._queue
         while spans or self._dropped:
@@ -196,14 +214,14 @@ class StoreSpanProcessor(SpanProcessor):
             with self._drop_lock:
                 dropped, self._dropped = self._dropped, 0
             try:
-                span_rows, trace_rows = rows_for(batch)
+                prepared = prepare_batch(*_rows_pausing(batch), dropped)
             except Exception as exc:
                 self.failed_batches += 1
-                span_rows, trace_rows, dropped = [], [], dropped + len(batch)
+                prepared = prepare_batch([], [], dropped + len(batch))
                 if self.failed_batches == 1:
                     logger.warning("casebank: could not convert %d spans: %r", len(batch), exc)
-            self._batches.put((span_rows, trace_rows, dropped))
-            if self.failed_batches > 3 and not span_rows:  # the store is unusable; stop retrying this round
+            self._batches.put(prepared)
+            if self.failed_batches > 3 and not prepared.span_count:  # the store is unusable; stop retrying
                 return
 
     def _release_waiters(self) -> None:
@@ -211,6 +229,28 @@ class StoreSpanProcessor(SpanProcessor):
             waiters, self._flush_waiters = self._flush_waiters, []
         for done in waiters:
             done.set()
+
+
+def _rows_pausing(spans: list[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """rows_for(spans), a slice at a time, giving the GIL away between slices.
+
+    Converting is pure Python, so it holds the GIL until the interpreter's switch interval
+    (5 ms) forces it off. Every other thread that wants the GIL back - the writer after each
+    SQLite statement, and above all the app's own threads after each I/O call - would wait that
+    long each time. A short sleep every slice (~1 ms of work) bounds the wait at about that;
+    `sleep(0)` would not do, as this thread takes the GIL back before a waiting one wakes."""
+    from casebank.capture._rows import rows_for
+
+    span_rows: list[tuple[Any, ...]] = []
+    trace_rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(spans), CONVERT_SLICE):
+        if start:
+            time.sleep(GIL_PAUSE_S)
+        # A trace whose spans straddle two slices gets two trace rows; the store's upsert merges them.
+        slice_spans, slice_traces = rows_for(spans[start : start + CONVERT_SLICE])
+        span_rows += slice_spans
+        trace_rows += slice_traces
+    return span_rows, trace_rows
 
 
 def keep_casebank_and_llm_spans(span: ReadableSpan) -> bool:

@@ -4,15 +4,21 @@ Two nets, because neither alone is enough: values under a secret-looking key (`a
 `authorization`, `password`, `*_token`, ...) and secret-shaped strings anywhere (provider API
 keys, bearer tokens, JWTs), since a key can hide in a prompt or an error message.
 
-Cost matters here (every span passes through): one case-sensitive scan for the literals that
-every secret pattern starts or ends with decides whether the slower substitutions run at all.
-On ordinary text that scan is the whole cost.
+Cost matters here: every byte of every span passes through, and the writer is meant to keep up
+with tens of thousands of spans a second. One `re` alternation of all the shapes scanned text at
+~20 MB/s; each shape alone, starting with a literal, ~1 GB/s; and a single-character `in` runs
+at memchr speed. So each shape has a gate - a character it must contain, then the literal
+around it - and its pattern runs only on text that passed the gate. On ordinary text the gates
+are the whole cost (~1.5 µs for 2 KB).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
+
+import orjson
 
 REDACTED = "[REDACTED]"
 
@@ -21,18 +27,11 @@ _SECRET_KEY_NAME = re.compile(_KEY_WORDS + r"$", re.IGNORECASE)
 # "key": "string value" inside JSON text; redacted when is_secret_key(key), so that one word list
 # decides for attribute names, argument names and JSON keys alike (token *counts* are numbers: kept).
 _JSON_STRING_FIELD = re.compile(r'"([^"\\]{1,200})"(\s*:\s*)"(?:[^"\\]|\\.)*"')
-_SECRET_VALUE = re.compile(
-    r"(?:sk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"  # OpenAI / Anthropic keys
-    r"|(?<=[Bb]earer )[A-Za-z0-9._~+/=-]{8,}"  # bearer tokens
-    r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"  # JWTs
-    r"|AKIA[0-9A-Z]{16}"  # AWS access key ids
-    r"|gh[pousr]_[A-Za-z0-9]{30,}"  # GitHub tokens
-    r"|xox[abprs]-[A-Za-z0-9-]{10,})"  # Slack tokens
-)
-# Every secret-shaped value contains one of these literals. `in` scans at memchr speed, several
-# times faster than any `re` alternation here, so the patterns run only on text that has one.
-_VALUE_LITERALS = ("sk-", "eyJ", "earer ", "AKIA", "xox", "gh")
 _JSON_KEY = re.compile(r'"([^"\\]{1,200})"\s*:')
+# Neither net can match shorter text: `{"token":"x"}` is 13 characters, a bearer token 14.
+_SHORTEST_SECRET = 13
+# Past this many anchor characters, a scan for the literal is cheaper than a look around each.
+_DENSE = 4
 
 
 @functools.lru_cache(maxsize=4096)
@@ -43,10 +42,13 @@ def is_secret_key(name: str) -> bool:
 
 def redact(text: str) -> str:
     """`text` (plain or JSON) with secrets replaced by `[REDACTED]`."""
-    if text[:1] in ("{", "[") and any(is_secret_key(key) for key in _JSON_KEY.findall(text)):
+    if len(text) < _SHORTEST_SECRET:  # names, ids, model names: most attribute values
+        return text
+    if text[:1] in ("{", "[") and _has_secret_key(text):
         text = _JSON_STRING_FIELD.sub(_keep_key, text)
-    if any(literal in text for literal in _VALUE_LITERALS):
-        text = _SECRET_VALUE.sub(REDACTED, text)
+    for may_hold, pattern, replacement in _SHAPES:
+        if may_hold(text):
+            text = pattern.sub(replacement, text)
     return text
 
 
@@ -54,3 +56,60 @@ def _keep_key(match: re.Match[str]) -> str:
     if not is_secret_key(match.group(1)):
         return match.group(0)
     return f'"{match.group(1)}"{match.group(2)}"{REDACTED}"'
+
+
+def _has_secret_key(text: str) -> bool:
+    """Whether JSON `text` has a key that `is_secret_key` (the regex's guess when it is not valid JSON)."""
+    try:
+        stack = [orjson.loads(text)]
+    except orjson.JSONDecodeError:
+        return any(is_secret_key(key) for key in _JSON_KEY.findall(text))
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if any(is_secret_key(key) for key in value):
+                return True
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
+# -- secret-shaped values: (gate, pattern, replacement) a shape ------------------------------------
+
+
+def _near(anchor: str, literal: str, start: int) -> Callable[[str], bool]:
+    """A gate: `literal` occurs in the text with its `anchor` character at `start` within it."""
+
+    def may_hold(text: str) -> bool:
+        i = text.find(anchor)  # memchr; `count` would walk the text a character at a time
+        for _ in range(_DENSE):
+            if i == -1:
+                return False
+            if text.startswith(literal, i - start) and i >= start:
+                return True
+            i = text.find(anchor, i + 1)
+        return i != -1 and literal in text
+
+    return may_hold
+
+
+def _both(anchor: str, literal: str) -> Callable[[str], bool]:
+    """A gate for a literal with a character rare in prose ('J', 'K'): memchr first, then the scan."""
+    return lambda text: anchor in text and literal in text
+
+
+_SHAPES: tuple[tuple[Callable[[str], bool], re.Pattern[str], str], ...] = (
+    # OpenAI / Anthropic keys
+    (_near("-", "sk-", 2), re.compile(r"sk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"), REDACTED),
+    # Slack tokens
+    (_near("-", "xox", 4), re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}"), REDACTED),
+    # GitHub tokens
+    (_near("_", "gh", 3), re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"), REDACTED),
+    # JWTs
+    (_both("J", "eyJ"), re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), REDACTED),
+    # AWS access key ids
+    (_both("K", "AKIA"), re.compile(r"AKIA[0-9A-Z]{16}"), REDACTED),
+    # Bearer tokens (the scheme word is kept)
+    (lambda text: "earer " in text, re.compile(r"([Bb]earer )[A-Za-z0-9._~+/=-]{8,}"), rf"\1{REDACTED}"),
+)

@@ -6,9 +6,11 @@ from casebank.store._store import (
     SPAN_COLUMNS,
     TRACE_COLUMNS,
     Incident,
+    PreparedBatch,
     Store,
     StoreCounts,
     TraceSummary,
+    prepare_batch,
     utc_now,
 )
 
@@ -17,9 +19,11 @@ __all__ = [
     "SPAN_COLUMNS",
     "TRACE_COLUMNS",
     "Incident",
+    "PreparedBatch",
     "Store",
     "StoreCounts",
     "TraceSummary",
     "default_db_path",
+    "prepare_batch",
     "utc_now",
 ]

@@ -14,10 +14,12 @@ import sqlite3
 from typing import Any
 
 # Bump together with a new migration below.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # A table only a casebank store has; its absence in a non-empty file means "not ours".
 MARKER_TABLE = "casebank_meta"
+
+_SQL_TYPE = {str: "TEXT", int: "INTEGER", float: "FLOAT", bytes: "BLOB"}
 
 
 def apply_migrations(conn: sqlite3.Connection, *, stop_before: str | None = None) -> None:
@@ -207,6 +209,44 @@ def apply_migrations(conn: sqlite3.Connection, *, stop_before: str | None = None
         # Why a result's verdict should not be trusted (a judge with no calibration, or kappa
         # below 0.6); NULL when it can be.
         db["results"].add_column("unreliable", str)
+
+    @migrations(name="m006_span_locality")
+    def m006_span_locality(db: Any) -> None:
+        # Spans were found through a unique index on (trace_id, span_id). Trace ids are random,
+        # so every batch inserted its keys all over that index, dirtying (and writing to the WAL)
+        # a 16 KB page per span once the store had grown: that index was two thirds of the
+        # writer's SQLite time, and the share grows with the store. Now each trace gets a
+        # `trace_key` in order of arrival and spans are indexed by (trace_key, span_id), so a
+        # batch's keys land together at the end of the index. Only the traces table keeps a
+        # random index (one entry a trace, not a span). No FOREIGN KEY clause: the writer
+        # inserts both in one transaction, and the check would cost a lookup a span.
+        traces = {c: t for c, t in db["traces"].columns_dict.items() if c != "trace_id"}
+        spans = db["spans"].columns_dict
+        db.execute(
+            "CREATE TABLE traces_new (trace_key INTEGER PRIMARY KEY, trace_id TEXT NOT NULL UNIQUE, "
+            + ", ".join(f"{c} {_SQL_TYPE[t]}" for c, t in traces.items())
+            + ")"
+        )
+        names = ", ".join(traces)
+        db.execute(
+            f"INSERT INTO traces_new (trace_id, {names}) "
+            f"SELECT trace_id, {names} FROM traces ORDER BY start_ns, trace_id"
+        )
+        db.execute(
+            "CREATE TABLE spans_new ("
+            + ", ".join(f"{c} {_SQL_TYPE[t]}" for c, t in spans.items())
+            + ", trace_key INTEGER NOT NULL)"
+        )
+        names = ", ".join(f"s.{c}" for c in spans)
+        db.execute(
+            f"INSERT INTO spans_new SELECT {names}, t.trace_key FROM spans s JOIN traces_new t USING (trace_id) "
+            "ORDER BY s.rowid"
+        )
+        for table in ("spans", "traces"):
+            db.execute(f"DROP TABLE {table}")
+            db.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+        db.execute("CREATE UNIQUE INDEX idx_spans_trace_key_span_id ON spans (trace_key, span_id)")
+        db.execute("CREATE INDEX idx_traces_start_ns ON traces (start_ns)")
 
     migrations.apply(Database(conn), stop_before=stop_before)
     if stop_before is None:

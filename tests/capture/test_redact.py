@@ -44,3 +44,28 @@ def test_to_json_never_raises_and_marks_what_it_cannot_represent() -> None:
     assert to_json({"a": {1, 2}, "b": b"xy"}) == '{"a":[1,2],"b":{"$repr":"b\'xy\'"}}'
     assert to_json(Broken()).startswith('{"$repr":"<unrepresentable ')
     assert to_json({1: "int key"}) == '{"1":"int key"}'
+
+
+SECRETS = [
+    "sk-proj-" + "Ab1" * 8,
+    "sk-ant-api03-" + "x" * 20,
+    "Bearer abcdefgh123",
+    "bearer abcdefgh123",
+    "eyJhbGciOiJIUzI1.eyJzdWIiOiIxMjM0.c2lnbmF0dXJl",
+    "AKIA" + "ABCDEFGHIJKLMNOP",
+    "ghp_" + "a" * 36,
+    "gho_" + "B1" * 16,
+    "xoxb-1234567890-abc",
+]
+FILLERS = ["", "follow-up", "snake_case", "-" * 40, "_" * 40, "JSON", "KPI", "though", "a-b_c", "skip", "x"]
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+@pytest.mark.parametrize("before", FILLERS)
+@pytest.mark.parametrize("after", ["", " and more", "-tail", "_tail"])
+def test_the_cheap_gates_never_hide_a_secret_shape(secret: str, before: str, after: str) -> None:
+    # The gates that skip the patterns on ordinary text must let every real secret through, at any
+    # position and among many look-alike anchor characters.
+    for text in (f"{before}{secret}{after}", f"{before} {secret}{after}", f"{secret}"):
+        out = redact(text)
+        assert REDACTED in out and secret.split()[-1] not in out, text

@@ -57,6 +57,7 @@ MIGRATIONS = [
     "m003_run_details",
     "m004_grader_caches",
     "m005_result_reliability",
+    "m006_span_locality",
 ]
 
 
@@ -65,8 +66,8 @@ def test_a_fresh_store_is_created_migrated_and_in_wal_mode(tmp_path: Path) -> No
     Store(path).close()
     tables = schema(path)
     assert TABLES <= set(tables)
-    assert tables["spans"] == list(SPAN_COLUMNS)
-    assert tables["traces"] == list(TRACE_COLUMNS)
+    assert tables["spans"] == [*SPAN_COLUMNS, "trace_key"]
+    assert tables["traces"] == ["trace_key", *TRACE_COLUMNS]
     assert pragma(path, "user_version") == SCHEMA_VERSION
     assert pragma(path, "journal_mode") == "wal"
     assert [(m[0], m[1]) for m in migrations_applied(path)] == [("casebank", name) for name in MIGRATIONS]
@@ -93,7 +94,8 @@ def test_a_schema_1_store_gains_trace_attributes_and_keeps_its_rows(tmp_path: Pa
         trace = store.get_trace("a" * 32)
     assert trace is not None and trace.name == "answer" and trace.attributes == {}
     new = schema(path)
-    assert new["traces"] == old["traces"] + ["attributes"] == list(TRACE_COLUMNS)
+    assert new["traces"] == ["trace_key", *old["traces"], "attributes"] == ["trace_key", *TRACE_COLUMNS]
+    assert new["spans"] == [*old["spans"], "trace_key"]
     assert new["trace_attributes"] == ["key", "value", "trace_id"]
     assert new["runs"] == old["runs"] + ["epochs", "git_commit", "status", "retries"]
     assert new["results"] == old["results"] + [
@@ -107,11 +109,39 @@ def test_a_schema_1_store_gains_trace_attributes_and_keeps_its_rows(tmp_path: Pa
     ]
     added_tables = {"trace_attributes", "embedding_cache", "judge_verdicts", "labels", "calibrations"}
     assert added_tables <= set(new)
-    for table in ("traces", "runs", "results"):
+    for table in ("traces", "spans", "runs", "results"):
         del new[table], old[table]
     assert {t: c for t, c in new.items() if t not in added_tables} == old  # every other table as it was
     assert pragma(path, "user_version") == SCHEMA_VERSION == len(MIGRATIONS)
     assert [m[1] for m in migrations_applied(path)] == MIGRATIONS
+
+
+def test_a_schema_5_store_keys_its_spans_by_trace_and_keeps_every_row(tmp_path: Path) -> None:
+    path = tmp_path / "casebank.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    apply_migrations(conn, stop_before="m006_span_locality")
+    conn.execute("PRAGMA user_version = 5")
+    old_trace, new_trace = "b" * 32, "a" * 32  # the older trace sorts last by id
+    for trace_id, start in ((old_trace, 1), (new_trace, 2)):
+        conn.execute(
+            "INSERT INTO traces (trace_id, name, start_ns, span_count) VALUES (?, 'answer', ?, 2)", (trace_id, start)
+        )
+        for span_id, parent in (("1" * 16, None), ("2" * 16, "1" * 16)):
+            conn.execute(
+                "INSERT INTO spans (trace_id, span_id, parent_span_id, name, start_ns, attributes) "
+                "VALUES (?, ?, ?, 'step', ?, '{}')",
+                (trace_id, span_id, parent, start),
+            )
+    conn.close()
+
+    with Store(path) as store:
+        assert [s["span_id"] for s in store.trace_spans(old_trace)] == ["1" * 16, "2" * 16]
+        assert store.counts().spans == 4
+        keys = dict(store.conn.execute("SELECT trace_id, trace_key FROM traces").fetchall())
+        indexes = {row[1] for row in store.conn.execute("PRAGMA index_list(spans)")}
+    assert keys[old_trace] < keys[new_trace]  # arrival order, not id order
+    assert indexes == {"idx_spans_trace_key_span_id"}
+    assert pragma(path, "user_version") == SCHEMA_VERSION
 
 
 def test_an_empty_file_is_migrated_like_a_new_store(tmp_path: Path) -> None:

@@ -96,6 +96,26 @@ def test_a_trace_split_over_two_batches_keeps_the_root_fields_and_adds_up_spans(
     assert store.trace_spans(trace_id)[1]["attributes"] == {}
 
 
+def test_one_batch_with_two_rows_for_a_trace_merges_them_like_two_batches(store: Store) -> None:
+    # The capture writer converts a batch a slice at a time; a trace that straddles two slices
+    # arrives as two trace rows in one batch.
+    trace_id, root = _hex("straddle", 32), _hex("root", 16)
+    spans = [span_row(trace_id, root, None, "answer", 1_000), span_row(trace_id, _hex("child", 16), root, "chat", 500)]
+    store.write_batch(spans, [trace_row(trace_id, 1_000, 1), trace_row(trace_id, 500, 1, root=False)])
+    trace = store.get_trace(trace_id)
+    assert trace is not None
+    assert (trace.entrypoint, trace.span_count, trace.started_at) == ("bot:answer", 2, "t500")
+    assert [s["name"] for s in store.trace_spans(trace_id)] == ["chat", "answer"]
+
+
+def test_spans_without_a_trace_row_get_one(store: Store) -> None:
+    trace_id = _hex("orphan", 32)
+    store.write_batch([span_row(trace_id, _hex("o", 16), None, "step", 7_000)], [])
+    trace = store.get_trace(trace_id)
+    assert trace is not None and trace.span_count == 1 and trace.entrypoint is None
+    assert [s["name"] for s in store.trace_spans(trace_id)] == ["step"]
+
+
 def test_a_span_written_twice_is_stored_once(store: Store) -> None:
     trace_id = write_trace(store, "twice")
     again = span_row(trace_id, _hex("twiceroot", 16), None, "answer", 1_000)
