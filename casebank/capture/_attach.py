@@ -20,6 +20,8 @@ Sources, by the names they use:
 - OpenLLMetry (Traceloop): `llm.request.type`, `gen_ai.system`, `gen_ai.usage.prompt_tokens` /
   `completion_tokens`, messages as `gen_ai.prompt.N.role|content|tool_call_id|tool_calls.K.*`
   and `gen_ai.completion.N.role|content|finish_reason|tool_calls.K.*`; `traceloop.span.kind`.
+  Those are older releases: current ones (`opentelemetry-instrumentation-openai` 0.62) write
+  semconv names and messages themselves, so their spans are not foreign and are stored as they came.
 - OTel contrib (`opentelemetry-instrumentation-openai-v2` and friends): already `gen_ai.*`;
   older releases say `gen_ai.system` and `gen_ai.usage.prompt_tokens`.
 """
