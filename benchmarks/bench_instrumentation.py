@@ -19,6 +19,12 @@ Measured:
 
 Target (issue 3): casebank <= 60 µs median added per call, and <= half of the lighter of the
 other two.
+
+`--app-thread` measures only what casebank's wrapper does on the app's thread, with the SDK
+call stubbed (it returns a prebuilt answer, or prebuilt chunks) and spans to a processor that
+does nothing: the fastest of many repeats (noise only ever adds time) and the bytecodes and
+calls it runs per call, counted, which no load on the machine can move. In a real call the
+same work runs with cold caches, so it costs a few times the hot figure.
 """
 
 from __future__ import annotations
@@ -110,16 +116,17 @@ def _toggles(variant: str, tmp: str) -> Toggles:
         )
     if variant.startswith("casebank"):
         import casebank
-        from casebank.capture._setup import dropped_spans
         from casebank.integrations import instrument_openai, uninstrument
+        from casebank.store import Store
 
-        casebank.init(db=Path(tmp) / "bench.db", instrument=False)
-        return (
-            lambda: instrument_openai() and None,
-            uninstrument,
-            lambda: casebank.flush(30) and None,
-            lambda: {"dropped spans": dropped_spans()},
-        )
+        db = Path(tmp) / "bench.db"
+        casebank.init(db=db, instrument=False)
+
+        def notes() -> dict[str, Any]:
+            with Store(db) as store:
+                return {"dropped spans": store.counts().dropped_spans}
+
+        return (lambda: instrument_openai() and None, uninstrument, lambda: casebank.flush(30) and None, notes)
     package, module = OTHERS[variant.removesuffix("+content")]
     try:
         instrumentor = __import__(module, fromlist=["OpenAIInstrumentor"]).OpenAIInstrumentor()
@@ -208,7 +215,95 @@ def _run(variant: str, url: str, env: dict[str, str] | None = None) -> dict[str,
         return {"error": f"failed ({proc.returncode}): {proc.stderr.strip()[-500:]}"}
 
 
+# -- casebank's own work on the app thread ------------------------------------------------------------
+
+
+def _app_thread() -> dict[str, Any]:
+    import openai
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+    from casebank import __version__
+    from casebank.capture._setup import state
+    from casebank.integrations import _openai, _patch, _wrappers
+    from tests.fakes import Reply, _wire
+
+    provider = TracerProvider(sampler=ALWAYS_ON, shutdown_on_exit=False)  # as casebank.init() makes it
+    provider.add_span_processor(SpanProcessor())  # does nothing
+    state.tracer, state.provider, state.owns_provider = provider.get_tracer("casebank", __version__), provider, True
+    _patch._sentinels("openai")
+    reply = Reply(text=ANSWER.strip(), input_tokens=180, output_tokens=36)
+    body = {"model": "gpt-4o-mini", "messages": MESSAGES}
+    answer = ChatCompletion.model_validate(_wire.chat_completion(body, reply))
+    events = _wire.chat_completion_chunks({**body, "stream_options": {"include_usage": True}}, reply)
+    chunks = [ChatCompletionChunk.model_validate(json.loads(d) if isinstance(d, str) else d) for _, d in events[:-1]]
+    resource = openai.OpenAI(api_key="sk-unused", base_url="http://127.0.0.1:9/v1").chat.completions
+    wrapper = _wrappers.sync_call(_openai.CHAT)
+
+    def plain(*args: Any, **kwargs: Any) -> Any:
+        return answer
+
+    def streamed(*args: Any, **kwargs: Any) -> Any:
+        return iter(chunks)
+
+    def through(sdk: Callable[..., Any], **kwargs: Any) -> Callable[[], None]:
+        return lambda: [*wrapper(sdk, resource, (), {"model": "gpt-4o-mini", "messages": MESSAGES, **kwargs})]
+
+    def bare(sdk: Callable[..., Any], **kwargs: Any) -> Callable[[], None]:
+        return lambda: [*sdk(model="gpt-4o-mini", messages=MESSAGES, **kwargs)]
+
+    cases = {
+        "plain": (through(plain, temperature=0.2), bare(plain, temperature=0.2)),
+        "streamed": (through(streamed, stream=True), bare(streamed, stream=True)),
+    }
+    return {
+        name: {"µs": round(_fastest(ours) - _fastest(sdk_only), 2), **_counted(ours, sdk_only)}
+        for name, (ours, sdk_only) in cases.items()
+    }
+
+
+def _fastest(call: Callable[[], None], n: int = 500, repeats: int = 30) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.thread_time_ns()
+        for _ in range(n):
+            call()
+        best = min(best, (time.thread_time_ns() - start) / n / 1000)
+    return best
+
+
+def _counted(ours: Callable[[], None], sdk_only: Callable[[], None], n: int = 20) -> dict[str, int]:
+    def count(call: Callable[[], None]) -> tuple[float, float]:
+        seen = [0, 0]
+
+        def trace(frame: Any, event: str, arg: Any) -> Any:
+            frame.f_trace_opcodes = True
+            seen[0] += event == "opcode"
+            return trace
+
+        def profile(frame: Any, event: str, arg: Any) -> None:
+            seen[1] += event in ("call", "c_call")
+
+        call()
+        sys.settrace(trace)
+        for _ in range(n):
+            call()
+        sys.settrace(None)
+        sys.setprofile(profile)
+        for _ in range(n):
+            call()
+        sys.setprofile(None)
+        return seen[0] / n, seen[1] / n
+
+    (ops, calls), (ops_bare, calls_bare) = count(ours), count(sdk_only)
+    return {"bytecodes": round(ops - ops_bare), "calls": round(calls - calls_bare)}
+
+
 def main() -> None:
+    if "--app-thread" in sys.argv:
+        print(json.dumps(_app_thread(), ensure_ascii=False))
+        return
     if "--variant" in sys.argv:
         variant, url = sys.argv[sys.argv.index("--variant") + 1], sys.argv[sys.argv.index("--url") + 1]
         print(json.dumps(_measure(variant, url)))

@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace as otel_trace
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
     from casebank.capture._processor import StoreSpanProcessor
 
@@ -101,7 +101,7 @@ def _start(
 
     from casebank import __version__
     from casebank.capture._attributes import SCOPE
-    from casebank.capture._processor import StoreSpanProcessor, keep_casebank_and_llm_spans
+    from casebank.capture._processor import StoreSpanProcessor
     from casebank.store import default_db_path
 
     path = Path(db) if db is not None else default_db_path()
@@ -114,7 +114,7 @@ def _start(
         raise TypeError(f"tracer_provider {tracer_provider!r} is not an OpenTelemetry SDK TracerProvider")
     else:
         provider = tracer_provider
-    processor = StoreSpanProcessor(path, keep=None if owns else keep_casebank_and_llm_spans)
+    processor = StoreSpanProcessor(path, keep=None if owns else _keep_from_shared_provider())
     problem = processor.wait_until_open(OPEN_TIMEOUT_S)
     if problem is not None:
         processor.shutdown()
@@ -130,6 +130,18 @@ def _start(
     state.exports_otlp = exports_otlp
     state.tracer = provider.get_tracer(SCOPE, __version__)
     atexit.register(_at_exit)
+
+
+def _keep_from_shared_provider() -> Callable[[ReadableSpan], bool]:
+    from casebank.capture._processor import keep_casebank_and_llm_spans
+    from casebank.integrations._core import repeats_a_call
+
+    def keep(span: ReadableSpan) -> bool:
+        # casebank's spans and LLM spans, but not another instrumentation's second span for a call
+        # casebank records itself (see `casebank.integrations._core`)
+        return keep_casebank_and_llm_spans(span) and not repeats_a_call(span)
+
+    return keep
 
 
 def configured_db() -> Path | None:

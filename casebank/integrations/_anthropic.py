@@ -8,7 +8,8 @@ cache creation), as the semconv asks; the cache parts are also given on their ow
 
 The anthropic SDK can emit its own OpenTelemetry span per call (`anthropic.messages.create`,
 on the app's global tracer provider). casebank's span is its parent; the SDK's carries no
-message content by default.
+message content by default, so when casebank shares that provider the store keeps casebank's
+span for the call and leaves the SDK's out (see `_core`).
 """
 
 from __future__ import annotations

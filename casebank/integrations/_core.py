@@ -10,6 +10,13 @@ per attribute), most of what an SDK span costs and so most of what an instrument
 costs; the processors (casebank's store writer, an OTLP exporter, the app's own when casebank
 shares its provider) see the same finished span. They get no `on_start` for it.
 
+One call, one LLM span in the store, whichever instrumentation wraps outermost. When another
+instrumentation's inference span encloses casebank's wrapper and reaches the store (casebank
+shares the app's provider), that span is the call's: casebank records none, and gives it the
+messages if it has none of its own. When the other opens its span inside the call (OpenInference,
+the anthropic SDK's own tracing), casebank's stays the call's span and the store leaves the other
+out (`repeats_a_call`); the app's own exporters see both, as the app set them up.
+
 Message content is converted to the GenAI semconv shape (role + parts) and serialised once with
 orjson, only when `capture_content` is on. Nothing here may raise into the app: a failure is
 logged once, counted, and the app's call goes on.
@@ -20,6 +27,7 @@ Attributes follow the OpenTelemetry GenAI semantic conventions v1.37 (`gen_ai.pr
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import logging
 import time
@@ -99,6 +107,10 @@ def get(obj: Any, key: str) -> Any:
 
 
 def dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # a key that is not a string: OPT_NON_STR_KEYS is a quarter slower, so only now
+        pass
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:  # an object orjson cannot take (a pydantic model in a message, ...)
@@ -198,36 +210,56 @@ class Call:
         "open",
         "parent",
         "start_ns",
+        "started_in",
+        "target",
         "tracer",
     )
 
     def __init__(
-        self, tracer: Any, endpoint: Endpoint, name: str, context: SpanContext, parent: SpanContext | None
+        self,
+        tracer: Any,
+        endpoint: Endpoint,
+        name: str,
+        context: SpanContext,
+        parent: SpanContext | None,
+        started_in: otel_context.Context,
+        attributes: dict[str, Any],
+        capture: bool,
     ) -> None:
         self.tracer = tracer
         self.endpoint = endpoint
         self.name = name
         self.context = context
         self.parent = parent
-        self.capture = True
-        self.attributes: dict[str, Any] = {}
+        self.started_in = started_in  # the OTel context current when the call started
+        self.attributes = attributes
+        self.capture = capture
         self.open = True
         self.acc: Any = None
         self.hide: Callable[[Any], bool] | None = None
-        self.start_ns = 0
         self.first_ns = 0
         self.last_ns = 0
+        self.target: Any = None  # another instrumentation's enclosing span, when it is the call's span
+        self.start_ns = time.time_ns()
 
     def activate(self) -> tuple[object, object]:
-        """Make the call's span current for the duration of the SDK call."""
-        return otel_context.attach(otel_trace.set_span_in_context(Pending(self.context))), _inside.set(True)
+        """Make the call's span current for the duration of the SDK call (which starts right after
+        `start()`, in the same context)."""
+        if self.target is not None:  # the enclosing span stays current: it is the call's span
+            return None, _inside.set(True)
+        active = otel_trace.set_span_in_context(Pending(self.context), self.started_in)
+        return otel_context.attach(active), _inside.set(True)
 
     @staticmethod
     def deactivate(tokens: tuple[object, object]) -> None:
         _inside.reset(tokens[1])  # type: ignore[arg-type]
-        otel_context.detach(tokens[0])  # type: ignore[arg-type]
+        if tokens[0] is not None:
+            otel_context.detach(tokens[0])  # type: ignore[arg-type]
 
     def _record(self, status: Status, events: tuple[Event, ...] = (), end_ns: int | None = None) -> None:
+        if self.target is not None:
+            self._lend_content()
+            return
         try:
             tracer = self.tracer
             span = ReadableSpan(
@@ -245,6 +277,20 @@ class Call:
             )
             tracer.span_processor.on_end(span)
         except Exception as exc:  # a processor that raises must not reach the app
+            warn(exc)
+
+    def _lend_content(self) -> None:
+        """Give the enclosing span of another instrumentation the messages, if it has none of its
+        own (OTel contrib records none by default): it is the call's only span in the store. On a
+        shared provider casebank's own spans carry them to the same exporters, so this sends
+        nowhere what casebank would not have sent anyway."""
+        target = self.target
+        try:
+            if not target.is_recording() or any(k.startswith(_CONTENT_KEYS) for k in target.attributes or ()):
+                return
+            attributes = self.attributes
+            target.set_attributes({k: attributes[k] for k in _LENT if k in attributes})
+        except Exception as exc:
             warn(exc)
 
     def finish(self, result: Any) -> None:
@@ -323,6 +369,17 @@ class Call:
         self._record(_OK, end_ns=end_ns)
 
 
+_LENT = (INPUT_MESSAGES, SYSTEM_INSTRUCTIONS, OUTPUT_MESSAGES)
+# Attribute names (or their starts) of message content, in each instrumentation's own names.
+_CONTENT_KEYS = (
+    INPUT_MESSAGES,
+    OUTPUT_MESSAGES,
+    "gen_ai.prompt.",
+    "gen_ai.completion.",
+    "llm.input_messages.",
+    "llm.output_messages.",
+    "input.value",
+)
 _OK = Status(StatusCode.UNSET)
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSAMPLED = TraceFlags(TraceFlags.DEFAULT)
@@ -353,15 +410,18 @@ def _exception_event(exc: BaseException, timestamp: int) -> Event:
 
 
 def start(endpoint: Endpoint, tracer: Any, kwargs: dict[str, Any], instance: Any, stream: bool) -> Call | None:
-    """Begin one call, or None: another instrumentation's span already covers it (and reaches
-    casebank's store), the tracer's sampler drops it, or casebank's own code failed."""
+    """Begin one call, or None: the tracer's sampler drops it, or casebank's own code failed. When
+    another instrumentation's span already covers it (and reaches casebank's store), the call
+    records no span, only the messages for that one (None if content is not captured)."""
     try:
         if _inside.get():
             return None
-        current = otel_trace.get_current_span()
-        if _already_captured(current, endpoint.provider):
-            return None
+        started_in = otel_context.get_current()  # read once: for the parent, the sampler and activate()
+        current = otel_trace.get_current_span(started_in)
         capture = state.capture_content
+        shared = not state.owns_provider
+        if shared and _already_captured(current, endpoint.provider):
+            return _lending(endpoint, tracer, kwargs, current, started_in) if capture else None
         model, attributes = endpoint.request(kwargs, capture)
         attributes[OPERATION] = endpoint.operation
         attributes[PROVIDER] = endpoint.provider
@@ -372,14 +432,15 @@ def start(endpoint: Endpoint, tracer: Any, kwargs: dict[str, Any], instance: Any
         if server is not None:
             attributes[SERVER_ADDRESS], attributes[SERVER_PORT] = server
         name = f"{endpoint.operation} {model}" if isinstance(model, str) and model else endpoint.operation
-        parent = current.get_span_context()
+        found = current.get_span_context()
+        parent = found if found.is_valid else None
         ids = tracer.id_generator
-        trace_id = parent.trace_id if parent.is_valid else ids.generate_trace_id()
+        trace_id = found.trace_id if parent is not None else ids.generate_trace_id()
         sampler = tracer.sampler
         if sampler is ALWAYS_ON:  # casebank's own provider: nothing to ask
-            context = SpanContext(trace_id, ids.generate_span_id(), False, _SAMPLED, parent.trace_state)
+            context = SpanContext(trace_id, ids.generate_span_id(), False, _SAMPLED, found.trace_state)
         else:
-            sampled = sampler.should_sample(otel_context.get_current(), trace_id, name, SpanKind.CLIENT, attributes)
+            sampled = sampler.should_sample(started_in, trace_id, name, SpanKind.CLIENT, attributes)
             decision = sampled.decision
             if not decision.is_recording():
                 return None
@@ -387,14 +448,20 @@ def start(endpoint: Endpoint, tracer: Any, kwargs: dict[str, Any], instance: Any
                 attributes.update(sampled.attributes)
             flags = _SAMPLED if decision.is_sampled() else _UNSAMPLED
             context = SpanContext(trace_id, ids.generate_span_id(), False, flags, sampled.trace_state)
-        call = Call(tracer, endpoint, name, context, parent if parent.is_valid else None)
-        call.capture = capture
-        call.attributes = attributes
-        call.start_ns = time.time_ns()
-        return call
+        if shared:
+            _remember(context.span_id)
+        return Call(tracer, endpoint, name, context, parent, started_in, attributes, capture)
     except Exception as exc:
         warn(exc)
         return None
+
+
+def _lending(endpoint: Endpoint, tracer: Any, kwargs: dict[str, Any], enclosing: Any, started_in: Any) -> Call:
+    """A call that records no span of its own, only the messages for the enclosing one."""
+    _, attributes = endpoint.request(kwargs, True)
+    call = Call(tracer, endpoint, "", enclosing.get_span_context(), None, started_in, attributes, True)
+    call.target = enclosing
+    return call
 
 
 def _already_captured(current: Any, provider: str) -> bool:
@@ -403,9 +470,16 @@ def _already_captured(current: Any, provider: str) -> bool:
     (casebank shares its provider): otherwise skipping ours would lose the call from the store."""
     if state.owns_provider or state.provider is None or not current.is_recording():
         return False
-    attrs = getattr(current, "attributes", None)
-    if not attrs:
+    other = _inference_provider(getattr(current, "attributes", None))
+    if other is None or other not in ("", provider):
         return False
+    return getattr(current, "_span_processor", None) is getattr(state.provider, "_active_span_processor", False)
+
+
+def _inference_provider(attrs: Any) -> str | None:
+    """The provider an inference span of any instrumentation names ("" if none); None for other spans."""
+    if not attrs:
+        return None
     if attrs.get(OPERATION) in _INFERENCE:
         other = attrs.get(PROVIDER) or attrs.get("gen_ai.system")
     elif attrs.get("openinference.span.kind") in _OPENINFERENCE_KINDS:
@@ -413,10 +487,40 @@ def _already_captured(current: Any, provider: str) -> bool:
     elif attrs.get("llm.request.type") in _LLMETRY_TYPES:
         other = attrs.get("gen_ai.system")
     else:
+        return None
+    return other.lower() if isinstance(other, str) else ""
+
+
+# -- a second span for a call casebank records ---------------------------------------------------------
+# When casebank's wrapper is the outer one, another instrumentation can open its inference span
+# inside the call: OpenInference patches `OpenAI.request` and the anthropic SDK traces in its
+# HTTP layer, both below `create`; OpenLLMetry and the OTel contrib wrappers sit below casebank's
+# when they were installed first. casebank cannot know that before the SDK runs, so its span
+# stays the call's span in the store (it has the messages, which those often leave out) and the
+# store leaves the other one out (`repeats_a_call`); the app's own exporters still get both.
+# Only on a provider casebank shares: on its own provider the other spans never reach the store.
+
+_MAX_REMEMBERED = 4096
+# Span ids of the latest calls casebank recorded on a shared provider, oldest first. Kept past the
+# end of casebank's span: a stream helper's exit ends casebank's span before the SDK's own.
+_remembered: collections.OrderedDict[int, None] = collections.OrderedDict()
+
+
+def _remember(span_id: int) -> None:
+    remembered = _remembered
+    remembered[span_id] = None
+    if len(remembered) > _MAX_REMEMBERED:
+        remembered.popitem(last=False)
+
+
+def repeats_a_call(span: ReadableSpan) -> bool:
+    """Whether `span` is another instrumentation's inference span opened right inside an LLM call
+    that casebank records itself: the same call a second time, to keep out of the store."""
+    parent = span.parent
+    if parent is None or parent.span_id not in _remembered:
         return False
-    if isinstance(other, str) and other.lower() != provider:
-        return False
-    return getattr(current, "_span_processor", None) is getattr(state.provider, "_active_span_processor", False)
+    scope = span.instrumentation_scope
+    return (scope is None or scope.name != SCOPE) and _inference_provider(span.attributes) is not None
 
 
 _servers: dict[int, tuple[Any, tuple[str, int] | None]] = {}

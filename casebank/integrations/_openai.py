@@ -144,11 +144,12 @@ def _tool_call(call: Any) -> dict[str, Any]:
 
 
 def chat_messages(messages: Any) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
+    append = out.append
     for message in messages:
-        if type(message) is dict and type(message.get("content")) is str and len(message) == 2:
+        if type(message) is dict and len(message) == 2 and type(content := message.get("content")) is str:
             # the common case, {"role": ..., "content": "..."}: no tool calls, no name
-            out.append({"role": message["role"], "parts": [{"type": "text", "content": message["content"]}]})
+            append({"role": message["role"], "parts": [{"type": "text", "content": content}]})
             continue
         role = get(message, "role")
         content = get(message, "content")
@@ -164,7 +165,7 @@ def chat_messages(messages: Any) -> list[dict[str, Any]]:
             legacy = get(message, "function_call")
             if legacy:
                 parts.append(_tool_call({"function": legacy}))
-        out.append({"role": role, "parts": parts})
+        append({"role": role, "parts": parts})
     return out
 
 
@@ -202,19 +203,25 @@ def chat_request(kwargs: dict[str, Any], capture: bool) -> tuple[Any, dict[str, 
     return model, attributes
 
 
-def _usage(attributes: dict[str, Any], usage: Any, input_key: str, output_key: str) -> None:
+# The names of usage's fields: chat completions', then the Responses API's.
+_CHAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details")
+_RESPONSES_USAGE = ("input_tokens", "output_tokens", "input_tokens_details")
+
+
+def _usage(attributes: dict[str, Any], usage: Any, names: tuple[str, str, str]) -> None:
     if usage is None:
         return
-    tokens = getattr(usage, input_key, None)
+    tokens = getattr(usage, names[0], None)
     if type(tokens) is int:
         attributes[INPUT_TOKENS] = tokens
-    tokens = getattr(usage, output_key, None)
+    tokens = getattr(usage, names[1], None)
     if type(tokens) is int:
         attributes[OUTPUT_TOKENS] = tokens
-    details = getattr(usage, "prompt_tokens_details" if input_key == "prompt_tokens" else "input_tokens_details", None)
-    cached = getattr(details, "cached_tokens", None)
-    if type(cached) is int and cached:
-        attributes[CACHE_READ_TOKENS] = cached
+    details = getattr(usage, names[2], None)
+    if details is not None:
+        cached = getattr(details, "cached_tokens", None)
+        if type(cached) is int and cached:
+            attributes[CACHE_READ_TOKENS] = cached
 
 
 def _identity(attributes: dict[str, Any], response_id: Any, model: Any, tier: Any) -> None:
@@ -234,27 +241,35 @@ def chat_response(result: Any, capture: bool) -> dict[str, Any]:
     fingerprint = getattr(result, "system_fingerprint", None)
     if type(fingerprint) is str:
         attributes[FINGERPRINT] = fingerprint
-    choices = getattr(result, "choices", None) or ()
-    reasons = [str(c.finish_reason) for c in choices if getattr(c, "finish_reason", None) is not None]
+    reasons = []
+    messages = []
+    for choice in getattr(result, "choices", None) or ():
+        reason: Any = getattr(choice, "finish_reason", None)
+        if reason is not None:
+            reasons.append(str(reason))
+        if capture:
+            messages.append(
+                {"role": "assistant", "parts": _answer_parts(choice), "finish_reason": _FINISH.get(reason, reason)}
+            )
     if reasons:
         attributes[FINISH_REASONS] = tuple(reasons)
-    _usage(attributes, getattr(result, "usage", None), "prompt_tokens", "completion_tokens")
+    _usage(attributes, getattr(result, "usage", None), _CHAT_USAGE)
     if capture:
-        messages = []
-        for choice in choices:
-            message = getattr(choice, "message", None)
-            content = getattr(message, "content", None)
-            parts = [{"type": "text", "content": content}] if type(content) is str else _parts(content)
-            refusal = getattr(message, "refusal", None)
-            if refusal:
-                parts.append({"type": "refusal", "content": refusal})
-            calls = getattr(message, "tool_calls", None)
-            if calls:
-                parts.extend(_tool_call(c) for c in calls)
-            reason: Any = getattr(choice, "finish_reason", None)
-            messages.append({"role": "assistant", "parts": parts, "finish_reason": _FINISH.get(reason, reason)})
         attributes[OUTPUT_MESSAGES] = dumps(messages)
     return attributes
+
+
+def _answer_parts(choice: Any) -> list[dict[str, Any]]:
+    message = getattr(choice, "message", None)
+    content = getattr(message, "content", None)
+    parts = [{"type": "text", "content": content}] if type(content) is str else _parts(content)
+    refusal = getattr(message, "refusal", None)
+    if refusal:
+        parts.append({"type": "refusal", "content": refusal})
+    calls = getattr(message, "tool_calls", None)
+    if calls:
+        parts.extend(_tool_call(c) for c in calls)
+    return parts
 
 
 def chat_prepare(kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -349,7 +364,7 @@ class ChatStream:
         reasons = [c.finish for c in choices if c.finish is not None]
         if reasons:
             attributes[FINISH_REASONS] = tuple(str(r) for r in reasons)
-        _usage(attributes, self.usage, "prompt_tokens", "completion_tokens")
+        _usage(attributes, self.usage, _CHAT_USAGE)
         if capture:
             messages = []
             for choice in choices:
@@ -448,7 +463,7 @@ def _finish_reason(response: Any, has_calls: bool) -> str:
 def responses_response(result: Any, capture: bool) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
     _identity(attributes, get(result, "id"), get(result, "model"), get(result, "service_tier"))
-    _usage(attributes, get(result, "usage"), "input_tokens", "output_tokens")
+    _usage(attributes, get(result, "usage"), _RESPONSES_USAGE)
     parts: list[dict[str, Any]] = []
     has_calls = False
     for item in get(result, "output") or ():

@@ -33,15 +33,16 @@ Wrapper = Any  # wrapt's (wrapped, instance, args, kwargs) -> result
 
 
 def _raw_mode(kwargs: dict[str, Any]) -> Any:
-    headers = kwargs.get("extra_headers")
+    if "extra_headers" not in kwargs:  # the SDKs' raw-response modes put the header here
+        return None
+    headers = kwargs["extra_headers"]
     return headers.get(RAW_HEADER) if isinstance(headers, dict) else None
 
 
-def _begin(endpoint: Endpoint, instance: Any, kwargs: dict[str, Any]) -> tuple[Call | None, dict[str, Any], bool]:
+def _begin(
+    endpoint: Endpoint, tracer: Any, instance: Any, kwargs: dict[str, Any]
+) -> tuple[Call | None, dict[str, Any], bool]:
     """(call or None, kwargs to send, streamed?) for one SDK call."""
-    tracer = state.tracer
-    if tracer is None:
-        return None, kwargs, False
     streaming = kwargs.get("stream") is True
     raw = _raw_mode(kwargs)
     if raw is not None and (streaming or raw == "stream"):
@@ -75,10 +76,11 @@ def _plain_result(call: Call, result: Any, kwargs: dict[str, Any]) -> None:
 
 def sync_call(endpoint: Endpoint) -> Wrapper:
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if state.tracer is None:
+        tracer = state.tracer
+        if tracer is None:
             return wrapped(*args, **kwargs)
         try:
-            call, kwargs, streaming = _begin(endpoint, instance, kwargs)
+            call, kwargs, streaming = _begin(endpoint, tracer, instance, kwargs)
         except Exception as exc:
             warn(exc)
             call = None
@@ -102,10 +104,11 @@ def sync_call(endpoint: Endpoint) -> Wrapper:
 
 def async_call(endpoint: Endpoint) -> Wrapper:
     async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if state.tracer is None:
+        tracer = state.tracer
+        if tracer is None:
             return await wrapped(*args, **kwargs)
         try:
-            call, kwargs, streaming = _begin(endpoint, instance, kwargs)
+            call, kwargs, streaming = _begin(endpoint, tracer, instance, kwargs)
         except Exception as exc:
             warn(exc)
             call = None

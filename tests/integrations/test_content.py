@@ -231,3 +231,15 @@ def test_async_raw_streams_used_as_context_managers_end_once(spans: Spans, fake_
 
     asyncio.run(run())
     assert attrs(spans.one())["casebank.stream_end"] == "exited"
+
+
+def test_content_with_keys_that_are_not_strings_is_recorded_with_them_as_strings(
+    spans: Spans, anthropic_client: anthropic.Anthropic
+) -> None:
+    call = {"type": "tool_use", "id": "t1", "name": "pick", "input": {1: "first", "two": 2}}
+    messages: Any = [{"role": "user", "content": "Pick one."}, {"role": "assistant", "content": [call]}]
+    anthropic_client.messages.create(model="claude-x", max_tokens=10, messages=messages)
+    asked = loads(spans.one(), "gen_ai.input.messages")
+    assert asked[1]["parts"] == [
+        {"type": "tool_call", "id": "t1", "name": "pick", "arguments": {"1": "first", "two": 2}}
+    ]

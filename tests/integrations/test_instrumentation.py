@@ -368,8 +368,8 @@ def test_openinference_wraps_the_http_layer_so_its_span_nests_inside_casebanks(
     spans: Spans, openai_client: openai.OpenAI
 ) -> None:
     # OpenInference patches `OpenAI.request`, below `create`: its span opens after casebank's,
-    # so the rule above cannot see it. Known: the call shows as casebank's span with
-    # OpenInference's as its child; whoever reads both can fold the child in.
+    # so the rule above cannot see it. The app's exporters get both, nested; the store keeps
+    # casebank's alone (tests/integrations/test_duplicates.py).
     openinference = pytest.importorskip("openinference.instrumentation.openai")
     instrumentor = openinference.OpenAIInstrumentor()
     instrumentor.instrument(tracer_provider=spans.provider)
