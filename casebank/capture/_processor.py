@@ -34,7 +34,7 @@ MAX_QUEUE = 20_000
 MAX_BATCH = 2_000
 INTERVAL_S = 0.5
 # The converter pauses this long after each slice of spans, so that other threads get the GIL.
-CONVERT_SLICE = 64
+CONVERT_SLICE = 32
 GIL_PAUSE_S = 50e-6
 # Checkpoint the WAL once this many spans were written since the last one and nothing waits.
 CHECKPOINT_EVERY_SPANS = 4_000
@@ -237,7 +237,7 @@ def _rows_pausing(spans: list[ReadableSpan]) -> tuple[list[tuple[Any, ...]], lis
     Converting is pure Python, so it holds the GIL until the interpreter's switch interval
     (5 ms) forces it off. Every other thread that wants the GIL back - the writer after each
     SQLite statement, and above all the app's own threads after each I/O call - would wait that
-    long each time. A short sleep every slice (~1 ms of work) bounds the wait at about that;
+    long each time. A short sleep every slice (~0.5 ms of work) bounds the wait at about that;
     `sleep(0)` would not do, as this thread takes the GIL back before a waiting one wakes."""
     from casebank.capture._rows import rows_for
 

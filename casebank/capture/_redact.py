@@ -30,6 +30,8 @@ _JSON_STRING_FIELD = re.compile(r'"([^"\\]{1,200})"(\s*:\s*)"(?:[^"\\]|\\.)*"')
 _JSON_KEY = re.compile(r'"([^"\\]{1,200})"\s*:')
 # Neither net can match shorter text: `{"token":"x"}` is 13 characters, a bearer token 14.
 _SHORTEST_SECRET = 13
+# Up to this length, results are cached: such values (model names, ids, hosts) mostly repeat.
+_SHORT = 64
 # Past this many anchor characters, a scan for the literal is cheaper than a look around each.
 _DENSE = 4
 
@@ -40,16 +42,38 @@ def is_secret_key(name: str) -> bool:
     return _SECRET_KEY_NAME.search(name) is not None
 
 
-def redact(text: str) -> str:
-    """`text` (plain or JSON) with secrets replaced by `[REDACTED]`."""
-    if len(text) < _SHORTEST_SECRET:  # names, ids, model names: most attribute values
+def redact(text: str, *, json_keys: bool = True) -> str:
+    """`text` (plain or JSON) with secrets replaced by `[REDACTED]`; `json_keys=False` skips the key net."""
+    if len(text) < _SHORTEST_SECRET:
         return text
-    if text[:1] in ("{", "[") and _has_secret_key(text):
+    if len(text) <= _SHORT:  # names, ids, model names: most attribute values, and they repeat
+        return _redact_short(text, json_keys)
+    return _redact(text, json_keys)
+
+
+@functools.lru_cache(maxsize=4096)
+def _redact_short(text: str, json_keys: bool) -> str:
+    return _redact(text, json_keys)
+
+
+def _redact(text: str, json_keys: bool) -> str:
+    if json_keys and text[:1] in ("{", "[") and _has_secret_key(text):
         text = _JSON_STRING_FIELD.sub(_keep_key, text)
-    for may_hold, pattern, replacement in _SHAPES:
-        if may_hold(text):
-            text = pattern.sub(replacement, text)
+    # Every shape's gate needs one of these; most text has none, and `in` on one character is memchr.
+    if "-" in text or "_" in text or "J" in text or "K" in text or "earer " in text:
+        for may_hold, pattern, replacement in _SHAPES:
+            if may_hold(text):
+                text = pattern.sub(replacement, text)
     return text
+
+
+def redact_messages(text: str) -> str:
+    """`redact` for the GenAI messages JSON that casebank's instrumentation builds.
+
+    Its keys are casebank's own (role, parts, type, content, ...) except inside a tool call's
+    arguments or a tool's response, so the key net - parsing the JSON, a third of a chat span's
+    conversion - runs only when one of those is there."""
+    return redact(text, json_keys='"arguments":' in text or '"response":' in text)
 
 
 def _keep_key(match: re.Match[str]) -> str:

@@ -20,10 +20,10 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-from casebank.capture._attach import with_casebank_view
+from casebank.capture._attach import INPUT_MESSAGES, OUTPUT_MESSAGES, SYSTEM_INSTRUCTIONS, with_casebank_view
 from casebank.capture._attributes import ENTRYPOINT, ERROR, INPUT, IS_ROOT, OUTPUT, SCOPE
 from casebank.capture._correlate import attributes_of
-from casebank.capture._redact import REDACTED, is_secret_key, redact
+from casebank.capture._redact import REDACTED, is_secret_key, redact, redact_messages
 from casebank.capture._setup import state
 
 # OTel's UNSET means "nothing went wrong"; people reading the store expect "ok".
@@ -31,6 +31,7 @@ from casebank.capture._setup import state
 _STATUS = {StatusCode.UNSET._value_: "ok", StatusCode.OK._value_: "ok", StatusCode.ERROR._value_: "error"}
 _KIND = {kind._value_: kind.name.lower() for kind in SpanKind}
 _NOT_STORED_ON_ROOT = (INPUT, OUTPUT)
+_OWN_MESSAGES = frozenset((INPUT_MESSAGES, OUTPUT_MESSAGES, SYSTEM_INSTRUCTIONS))
 
 
 def _iso(ns: int) -> str:
@@ -59,13 +60,15 @@ def _plain(attributes: Any) -> dict[str, Any]:
     return copy() if isinstance(attributes, BoundedAttributes) and copy is not None else dict(attributes)
 
 
-def _redacted(attributes: dict[str, Any]) -> dict[str, Any]:
-    """`attributes`, changed in place: whole values under a secret key, secret-shaped text in others."""
+def _redacted(attributes: dict[str, Any], *, ours: bool = False) -> dict[str, Any]:
+    """`attributes`, changed in place: whole values under a secret key, secret-shaped text in others.
+
+    `ours`: the span is casebank's own, so its message attributes have casebank's JSON shape."""
     for key, value in attributes.items():
         if is_secret_key(key):
             attributes[key] = REDACTED
         elif type(value) is str:
-            attributes[key] = redact(value)
+            attributes[key] = redact_messages(value) if ours and key in _OWN_MESSAGES else redact(value)
     return attributes
 
 
@@ -82,9 +85,10 @@ def rows_for(spans: Sequence[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list
         parent = span.parent
         start = span.start_time or 0
         end = span.end_time or start
-        attrs = _redacted(_plain(getattr(span, "_attributes", None) or span.attributes))
         scope = span.instrumentation_scope
-        if scope is None or not scope.name.startswith(SCOPE):  # another instrumentation's span
+        ours = scope is not None and scope.name.startswith(SCOPE)
+        attrs = _redacted(_plain(getattr(span, "_attributes", None) or span.attributes), ours=ours)
+        if not ours:  # another instrumentation's span
             attrs = with_casebank_view(attrs, capture_content=capture_content)
         is_root = bool(attrs.get(IS_ROOT))
         # The entry point's input and output live in its trace row; storing them twice would
