@@ -339,6 +339,28 @@ def test_llm_spans_nest_under_the_entry_point_in_the_store_and_the_api_key_never
     assert b"[REDACTED]" not in stored  # not even redacted: it never was in a span
 
 
+def test_secrets_in_messages_and_tool_arguments_never_reach_the_store(
+    tmp_path: Path, fake_llm: FakeLLM, openai_client: openai.OpenAI
+) -> None:
+    # The writer skips the JSON key net on casebank's own message JSON unless a tool call's
+    # arguments or a tool's response are in it: both directions must still be redacted.
+    casebank.init()
+    fake_llm.reply = Reply(text="Done.", tool_calls=[ToolCall(name="login", arguments={"password": "out-pw-771"})])
+    call = {"id": "call_1", "type": "function", "function": {"name": "login", "arguments": '{"api_key": "in-key-772"}'}}
+    messages = [
+        {"role": "user", "content": "my key is sk-proj-" + "Zq7" * 8},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "logged in"},
+    ]
+    openai_client.chat.completions.create(model="gpt-4o-mini", messages=messages)  # type: ignore[arg-type]
+    casebank.shutdown()
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("casebank.db*"))
+    assert b"logged in" in stored  # the span is there
+    for secret in (b"out-pw-771", b"in-key-772", b"Zq7Zq7Zq7"):
+        assert secret not in stored
+    assert stored.count(b"[REDACTED]") >= 3
+
+
 # -- casebank's own failures ----------------------------------------------------------------------------
 
 
