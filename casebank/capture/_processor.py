@@ -110,7 +110,10 @@ class StoreSpanProcessor(SpanProcessor):
     def wait_until_open(self, timeout_s: float) -> str | None:
         """None once the writer has opened the store, else why it could not (or that it timed out)."""
         if not self._opened.wait(timeout_s):
-            return f"the store '{self.db_path}' did not open within {timeout_s:.0f} s"
+            return (
+                f"the store '{self.db_path}' did not open within {timeout_s:.0f} s - if this casebank is newer "
+                "than the store, run `cases status` once to upgrade the store, then restart the app"
+            )
         return self._open_error
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
