@@ -2,11 +2,12 @@
 
 This is the only casebank code on the product's request path, so `on_end` does as little as
 it can: one filter test, one length check and a deque append (atomic under the GIL). When the
-queue is full the span is dropped and counted, never waited for. The daemon writer thread
-owns the only SQLite connection and turns spans into rows, redacts, and writes a batch per
-transaction. The shape follows OpenTelemetry's BatchSpanProcessor: `force_flush(timeout)`
-returns whether everything queued before the call was written; `shutdown()` is idempotent;
-after `fork` the child gets a fresh queue and its own writer.
+queue is full the span is dropped and counted, never waited for. Two daemon threads do the
+rest: a converter turns spans into rows, redacts them and prepares the statements; a writer,
+which owns the only SQLite connection, runs each batch's statements in one transaction and
+checkpoints the WAL when nothing is waiting. The shape follows OpenTelemetry's
+BatchSpanProcessor: `force_flush(timeout)` returns whether everything queued before the call was
+written; `shutdown()` is idempotent; after `fork` the child gets a fresh queue and its own writer.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from opentelemetry.attributes import BoundedAttributes
@@ -56,8 +56,9 @@ def _plain(attributes: Any) -> dict[str, Any]:
     the MappingProxy that `span.attributes` returns) goes through Python code for every key."""
     if not attributes:
         return {}
-    copy = getattr(attributes, "copy", None)
-    return copy() if isinstance(attributes, BoundedAttributes) and copy is not None else dict(attributes)
+    if isinstance(attributes, BoundedAttributes):
+        return cast("dict[str, Any]", attributes.copy())  # a new dict, typed as a MutableMapping
+    return dict(attributes)
 
 
 def _redacted(attributes: dict[str, Any], *, ours: bool = False) -> dict[str, Any]:
