@@ -27,7 +27,7 @@ import orjson
 
 from casebank.errors import InvalidInput, UsageError
 from casebank.replay._suite import DEFAULT_SUITE, load_suite
-from casebank.replay.graders import Grader, Verdict, grade_safely, make_grader
+from casebank.replay.graders import Grader, Verdict, batches, grade_batch_safely, grade_safely, make_grader
 from casebank.store import Store, utc_now
 from casebank.store._cache import latest_calibration, list_labels, output_hash, record_calibration
 
@@ -90,7 +90,10 @@ class Calibration:
 
 def config_hash(spec: Mapping[str, Any], *, base_dir: Path | None = None) -> str:
     """`sha256:` over what decides a grader's verdicts: its spec, the files it names, its template."""
-    grader = make_grader(spec, base_dir=base_dir)
+    return _grader_hash(make_grader(spec, base_dir=base_dir))
+
+
+def _grader_hash(grader: Grader) -> str:
     options = dict(grader.options)
     files = {}
     for name, value in sorted(options.items()):
@@ -154,13 +157,10 @@ def cohen_kappa(confusion: Mapping[str, int]) -> float | None:
 
 
 def _grade_all(grader: Grader, items: Sequence[Labelled]) -> list[Verdict]:
-    batch = getattr(type(grader), "grade_batch", None)
-    if batch is not None:
-        try:
-            verdicts: list[Verdict] = batch([(grader, item.output, item.expected) for item in items])
+    if batches(grader):
+        verdicts = grade_batch_safely(type(grader), [(grader, item.output, item.expected) for item in items])
+        if verdicts is not None:
             return verdicts
-        except Exception:  # fall back to one at a time, where each failure is that case's alone
-            pass
     with ThreadPoolExecutor(max_workers=JUDGE_WORKERS, thread_name_prefix="casebank-calibrate") as pool:
         return list(pool.map(lambda item: grade_safely(grader, item.output, item.expected), items))
 
@@ -198,7 +198,7 @@ def calibrate(store: Store, spec: Mapping[str, Any], *, suite_dir: Path | None =
     good = confusion["good_passed"] + confusion["good_failed"]
     bad = confusion["bad_passed"] + confusion["bad_failed"]
     result = Calibration(
-        config_hash=config_hash(spec, base_dir=base_dir),
+        config_hash=_grader_hash(grader),
         grader=grader.spec(),
         suite=str(suite_dir) if suite_dir is not None else None,
         total=len(items),

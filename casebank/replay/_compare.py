@@ -69,7 +69,8 @@ class Comparison:
 def compare(baseline: RunReport, current: RunReport) -> Comparison:
     before = {case.case_id: case.outcome for case in baseline.cases()}
     result = Comparison(baseline=baseline, current=current)
-    for case in current.cases():
+    cases = current.cases()
+    for case in cases:
         now = case.outcome
         was = before.get(case.case_id)
         if was is None:
@@ -85,7 +86,7 @@ def compare(baseline: RunReport, current: RunReport) -> Comparison:
             result.flaky.append(case.case_id)
         else:
             result.still_failing.append(case.case_id)
-    seen = {case.case_id for case in current.cases()}
+    seen = {case.case_id for case in cases}
     result.removed_cases = [case_id for case_id in before if case_id not in seen]
     return result
 

@@ -36,7 +36,6 @@ import csv
 import hashlib
 import inspect
 import io
-import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +46,7 @@ import orjson
 from casebank.errors import CasebankError, InvalidInput, SuiteError
 from casebank.replay._case import Case, load_case, write_case
 from casebank.replay._suite import DEFAULT_SUITE
-from casebank.replay._target import REPLAY_ENV, cwd_on_path, import_target
+from casebank.replay._target import import_target, replaying
 from casebank.replay.graders import make_grader
 from casebank.store import utc_now
 
@@ -553,16 +552,8 @@ def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _signature(entrypoint: str) -> _Signature:
-    previous = os.environ.get(REPLAY_ENV)
-    os.environ[REPLAY_ENV] = "1"  # an app that calls casebank.init() at import time must not start capture
-    try:
-        with cwd_on_path():
-            function = import_target(entrypoint)
-    finally:
-        if previous is None:
-            os.environ.pop(REPLAY_ENV, None)
-        else:
-            os.environ[REPLAY_ENV] = previous
+    with replaying():
+        function = import_target(entrypoint)
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):  # some builtins and C callables have none to read

@@ -65,8 +65,8 @@ from casebank.replay._calibrate import RELIABLE_KAPPA, calibration_status
 from casebank.replay._case import Case
 from casebank.replay._stats import CaseOutcome, outcomes
 from casebank.replay._suite import Suite
-from casebank.replay._target import REPLAY_ENV, cwd_on_path, import_target, is_async_target
-from casebank.replay.graders import Grader, Verdict, grade_safely, make_grader
+from casebank.replay._target import import_target, is_async_target, replaying
+from casebank.replay.graders import Grader, Verdict, batches, grade_batch_safely, grade_safely, make_grader
 from casebank.replay.graders._judge import caching_in_store
 from casebank.store import Store, utc_now
 
@@ -459,24 +459,15 @@ def run_suite(
         retry_wait=retry_wait,
         on_result=on_result,
     )
-    previous = os.environ.get(REPLAY_ENV)
-    # Before any target is imported: an app may call casebank.init() at import time.
-    os.environ[REPLAY_ENV] = "1"
-    try:
-        with cwd_on_path():
-            plans = _plan(suite.cases, target)
-            started_at = utc_now()
-            with caching_in_store(store) if store is not None else contextlib.nullcontext():
-                done, interrupted = asyncio.run(_run_all(plans, concurrency, epochs, settings, handle_sigint))
-                _grade_batches(done, on_result)
-            if store is not None:
-                _mark_unreliable(store, done)
-            finished_at = utc_now()
-    finally:
-        if previous is None:
-            os.environ.pop(REPLAY_ENV, None)
-        else:
-            os.environ[REPLAY_ENV] = previous
+    with replaying():  # before any target is imported: an app may call casebank.init() at import time
+        plans = _plan(suite.cases, target)
+        started_at = utc_now()
+        with caching_in_store(store) if store is not None else contextlib.nullcontext():
+            done, interrupted = asyncio.run(_run_all(plans, concurrency, epochs, settings, handle_sigint))
+            _grade_batches(done, on_result)
+        if store is not None:
+            _mark_unreliable(store, done)
+        finished_at = utc_now()
     return RunReport(
         id=secrets.token_hex(6),
         started_at=started_at,
@@ -545,7 +536,7 @@ def _plan(cases: Sequence[Case], target: str | None) -> list[_Plan]:
                 fn=fn,
                 is_async=is_async_target(fn),
                 grader=grader,
-                batched=callable(getattr(type(grader), "grade_batch", None)),
+                batched=batches(grader),
             )
         )
     return plans
@@ -695,11 +686,8 @@ def _grade_batches(done: Sequence[tuple[_Plan, CaseResult]], on_result: Callable
             groups.setdefault(type(plan.grader), []).append((plan, result))
     for kind, pairs in groups.items():
         items = [(plan.grader, result.output, plan.case.expected) for plan, result in pairs]
-        try:
-            verdicts: list[Verdict] = list(getattr(kind, "grade_batch")(items))  # noqa: B009
-            if len(verdicts) != len(items):
-                raise ValueError(f"{kind.__name__}.grade_batch returned {len(verdicts)} verdicts for {len(items)}")
-        except Exception:  # a bug in the batch path: grade one by one, where a crash is that case's alone
+        verdicts = grade_batch_safely(kind, items)
+        if verdicts is None:  # a bug in the batch path: grade one by one, where a crash is that case's alone
             verdicts = [grade_safely(grader, output, expected) for grader, output, expected in items]
         for (_, result), verdict in zip(pairs, verdicts, strict=True):
             result.passed, result.score, result.reason = verdict.passed, verdict.score, verdict.reason

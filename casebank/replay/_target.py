@@ -22,7 +22,7 @@ from typing import Any
 
 from casebank.errors import TargetImportError
 
-__all__ = ["REPLAY_ENV", "cwd_on_path", "import_target", "is_async_target", "parse_target"]
+__all__ = ["REPLAY_ENV", "cwd_on_path", "import_target", "is_async_target", "parse_target", "replaying"]
 
 # Set while a suite replays; `casebank.init()` is a no-op under it, so that importing and calling
 # a traced entry point does not write replays into the production trace store.
@@ -46,6 +46,23 @@ def cwd_on_path() -> Iterator[None]:
             sys.path.remove(cwd)
         except ValueError:  # the target removed it itself
             pass
+
+
+@contextmanager
+def replaying() -> Iterator[None]:
+    """While entry points are imported and called: capture off (an app may call casebank.init()
+    at import time, and replays must not write production traces) and the current folder on
+    `sys.path`, as with `python -m`."""
+    previous = os.environ.get(REPLAY_ENV)
+    os.environ[REPLAY_ENV] = "1"
+    try:
+        with cwd_on_path():
+            yield
+    finally:
+        if previous is None:
+            os.environ.pop(REPLAY_ENV, None)
+        else:
+            os.environ[REPLAY_ENV] = previous
 
 
 def parse_target(spec: str) -> tuple[str, str]:

@@ -24,9 +24,22 @@ from casebank.replay.graders._base import (
     Grader,
     Verdict,
     as_text,
+    batches,
+    grade_batch_safely,
     grade_safely,
     make_grader,
     register,
 )
 
-__all__ = ["DEFAULT_BASE_DIR", "GRADERS", "Grader", "Verdict", "as_text", "grade_safely", "make_grader", "register"]
+__all__ = [
+    "DEFAULT_BASE_DIR",
+    "GRADERS",
+    "Grader",
+    "Verdict",
+    "as_text",
+    "batches",
+    "grade_batch_safely",
+    "grade_safely",
+    "make_grader",
+    "register",
+]

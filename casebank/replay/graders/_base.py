@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -143,6 +143,21 @@ def grade_safely(grader: Grader, output: Any, expected: Any) -> Verdict:
         return grader.grade(output, expected)
     except Exception as exc:  # a grader bug fails this case, not the run
         return Verdict(passed=False, reason=f"grader '{grader.name}' crashed: {type(exc).__name__}: {exc}")
+
+
+def batches(grader: Grader) -> bool:
+    """Whether `grader`'s class grades many outputs in one `grade_batch` call (the embedding grader)."""
+    return callable(getattr(type(grader), "grade_batch", None))
+
+
+def grade_batch_safely(kind: type[Grader], items: Sequence[tuple[Grader, Any, Any]]) -> list[Verdict] | None:
+    """`kind.grade_batch(items)`, or None when that raised or did not give one verdict an item:
+    the caller then grades one by one, where a crash is that item's alone."""
+    try:
+        verdicts = list(getattr(kind, "grade_batch")(items))  # noqa: B009
+    except Exception:
+        return None
+    return verdicts if len(verdicts) == len(items) else None
 
 
 def as_text(value: Any) -> str:
