@@ -1,4 +1,4 @@
-"""`casebank.attach(provider)`, and reading the LLM spans other instrumentations write.
+"""Reading the LLM spans other instrumentations write (what `casebank.attach(provider)` keeps).
 
 A team that already runs OpenLLMetry, OpenInference or the OTel contrib GenAI instrumentation
 keeps it: casebank adds its processor to their provider and stores the LLM spans those produce
@@ -28,17 +28,12 @@ Sources, by the names they use:
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
-
-__all__ = ["attach", "with_casebank_view"]
+__all__ = ["with_casebank_view"]
 
 OPERATION = "gen_ai.operation.name"
 PROVIDER = "gen_ai.provider.name"
@@ -101,24 +96,6 @@ _INVOCATION_PARAMETERS = {
 _INDEXED = re.compile(r"(\d+)\.(.+)")
 # An output message's finish_reason in semconv terms; gen_ai.response.finish_reasons keeps the raw ones.
 _FINISH = {"tool_calls": "tool_call", "function_call": "tool_call"}
-
-
-def attach(
-    tracer_provider: TracerProvider,
-    db: str | os.PathLike[str] | None = None,
-    *,
-    instrument: bool | Sequence[str] = True,
-    capture_content: bool = True,
-) -> None:
-    """Capture into casebank through the app's own OpenTelemetry provider.
-
-    The same as `casebank.init(db, tracer_provider=provider, ...)`: casebank adds its processor
-    to `tracer_provider` and stores its own spans and the LLM spans of any instrumentation on
-    that provider (OpenLLMetry, OpenInference, OTel contrib), shown by `cases show` as its
-    own. The app's other spans are not stored. Never raises; a second call does nothing."""
-    from casebank.capture._setup import init
-
-    init(db, tracer_provider=tracer_provider, instrument=instrument, capture_content=capture_content)
 
 
 # -- reading other tools' spans -----------------------------------------------------------------

@@ -19,17 +19,19 @@ def traces_url(endpoint: str) -> str:
     return endpoint.rstrip("/") + "/v1/traces" if urlsplit(endpoint).path in ("", "/") else endpoint
 
 
-def add_otlp_exporter(provider: Any, endpoint: str) -> bool:
-    """Add an OTLP/HTTP exporter to `provider`; False (with one warning) if it cannot be set up."""
+def add_otlp_exporter(provider: Any, endpoint: str) -> Any:
+    """Add an OTLP/HTTP exporter to `provider` and return its BatchSpanProcessor; None (with one
+    warning) if it cannot be set up."""
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
     except ImportError:
         logger.warning("casebank: OTLP export needs the otlp extra - pip install 'casebank[otlp]'")
-        return False
+        return None
     try:
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url(endpoint))))
+        exporting = BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url(endpoint)))
+        provider.add_span_processor(exporting)
     except Exception as exc:
         logger.warning("casebank: OTLP export to %s is off - %s", endpoint, exc)
-        return False
-    return True
+        return None
+    return exporting

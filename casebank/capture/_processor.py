@@ -17,7 +17,6 @@ import logging
 import os
 import queue
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -34,9 +33,6 @@ logger = logging.getLogger("casebank")
 MAX_QUEUE = 20_000
 MAX_BATCH = 2_000
 INTERVAL_S = 0.5
-# The converter pauses this long after each slice of spans, so that other threads get the GIL.
-CONVERT_SLICE = 32
-GIL_PAUSE_S = 50e-6
 # Checkpoint the WAL once this many spans were written since the last one and nothing waits.
 CHECKPOINT_EVERY_SPANS = 4_000
 
@@ -210,6 +206,7 @@ class StoreSpanProcessor(SpanProcessor):
             self._batches.put(None)
 
     def _convert_queued(self) -> None:
+        from casebank.capture._rows import rows_for
         from casebank.store import prepare_batch
 
         spans = self._queue
@@ -218,7 +215,7 @@ class StoreSpanProcessor(SpanProcessor):
             with self._drop_lock:
                 dropped, self._dropped = self._dropped, 0
             try:
-                prepared = prepare_batch(*_rows_pausing(batch), dropped)
+                prepared = prepare_batch(*rows_for(batch), dropped)
             except Exception as exc:
                 self.failed_batches += 1
                 prepared = prepare_batch([], [], dropped + len(batch))
@@ -233,28 +230,6 @@ class StoreSpanProcessor(SpanProcessor):
             waiters, self._flush_waiters = self._flush_waiters, []
         for done in waiters:
             done.set()
-
-
-def _rows_pausing(spans: list[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """rows_for(spans), a slice at a time, giving the GIL away between slices.
-
-    Converting is pure Python, so it holds the GIL until the interpreter's switch interval
-    (5 ms) forces it off. Every other thread that wants the GIL back - the writer after each
-    SQLite statement, and above all the app's own threads after each I/O call - would wait that
-    long each time. A short sleep every slice (~0.5 ms of work) bounds the wait at about that;
-    `sleep(0)` would not do, as this thread takes the GIL back before a waiting one wakes."""
-    from casebank.capture._rows import rows_for
-
-    span_rows: list[tuple[Any, ...]] = []
-    trace_rows: list[tuple[Any, ...]] = []
-    for start in range(0, len(spans), CONVERT_SLICE):
-        if start:
-            time.sleep(GIL_PAUSE_S)
-        # A trace whose spans straddle two slices gets two trace rows; the store's upsert merges them.
-        slice_spans, slice_traces = rows_for(spans[start : start + CONVERT_SLICE])
-        span_rows += slice_spans
-        trace_rows += slice_traces
-    return span_rows, trace_rows
 
 
 def keep_casebank_and_llm_spans(span: ReadableSpan) -> bool:

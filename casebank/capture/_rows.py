@@ -31,6 +31,13 @@ from casebank.capture._setup import state
 _STATUS = {StatusCode.UNSET._value_: "ok", StatusCode.OK._value_: "ok", StatusCode.ERROR._value_: "error"}
 _KIND = {kind._value_: kind.name.lower() for kind in SpanKind}
 _NOT_STORED_ON_ROOT = (INPUT, OUTPUT)
+# Converting is pure Python, so it holds the GIL until the interpreter's switch interval (5 ms)
+# forces it off, and every other thread that wants the GIL back - the writer after each SQLite
+# statement, and above all the app's own threads after each I/O call - would wait that long. A
+# short sleep every slice of spans (~0.5 ms of work) bounds the wait at about that; `sleep(0)`
+# would not do, as this thread takes the GIL back before a waiting one wakes.
+PAUSE_EVERY = 32
+PAUSE_S = 50e-6
 _OWN_MESSAGES = frozenset((INPUT_MESSAGES, OUTPUT_MESSAGES, SYSTEM_INSTRUCTIONS))
 
 
@@ -79,7 +86,9 @@ def rows_for(spans: Sequence[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list
     traces: dict[int, list[Any]] = {}
     capture_content = state.capture_content
     services: dict[int, Any] = {}  # resources are shared by every span of a provider
-    for span in spans:
+    for i, span in enumerate(spans):
+        if i and i % PAUSE_EVERY == 0:
+            time.sleep(PAUSE_S)
         ctx = span.context
         if ctx is None:
             continue

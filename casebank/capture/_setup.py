@@ -44,7 +44,7 @@ class _State:
     processor: StoreSpanProcessor | None = None
     owns_provider: bool = False
     db_path: Path | None = None
-    exports_otlp: bool = False  # an OTLP exporter sits on casebank's own provider
+    otlp: Any = None  # the BatchSpanProcessor of an OTLP exporter on casebank's own provider
 
 
 state = _State()
@@ -92,6 +92,22 @@ def _instrument(which: bool | Sequence[str]) -> None:
         logger.warning("casebank: LLM client instrumentation is off - %s", exc)
 
 
+def attach(
+    tracer_provider: Any,
+    db: str | os.PathLike[str] | None = None,
+    *,
+    instrument: bool | Sequence[str] = True,
+    capture_content: bool = True,
+) -> None:
+    """Capture into casebank through the app's own OpenTelemetry provider.
+
+    The same as `casebank.init(db, tracer_provider=provider, ...)`: casebank adds its processor
+    to `tracer_provider` and stores its own spans and the LLM spans of any instrumentation on
+    that provider (OpenLLMetry, OpenInference, OTel contrib), shown by `cases show` as its
+    own. The app's other spans are not stored. Never raises; a second call does nothing."""
+    init(db, tracer_provider=tracer_provider, instrument=instrument, capture_content=capture_content)
+
+
 def _start(
     db: str | os.PathLike[str] | None, service_name: str | None, tracer_provider: Any, otlp_endpoint: str | None
 ) -> None:
@@ -121,13 +137,13 @@ def _start(
         raise RuntimeError(problem)
     provider.add_span_processor(processor)
     endpoint = otlp_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-    exports_otlp = False
+    otlp = None
     if endpoint and owns:
         from casebank.capture._otlp import add_otlp_exporter
 
-        exports_otlp = add_otlp_exporter(provider, endpoint)
+        otlp = add_otlp_exporter(provider, endpoint)
     state.provider, state.processor, state.owns_provider, state.db_path = provider, processor, owns, path
-    state.exports_otlp = exports_otlp
+    state.otlp = otlp
     state.tracer = provider.get_tracer(SCOPE, __version__)
     atexit.register(_at_exit)
 
@@ -153,10 +169,11 @@ def flush(timeout_s: float = 5.0) -> bool:
     True if all of it was done within `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     written = flush_store(timeout_s)
-    provider = state.provider
-    if not state.exports_otlp or provider is None:
+    otlp = state.otlp
+    if otlp is None:
         return written  # on the app's provider, its other processors are the app's to flush
-    return _flush_provider(provider, deadline) and written
+    # Only the exporter's processor: the provider's force_flush would flush the store again.
+    return _flush_exporter(otlp, deadline) and written
 
 
 def flush_store(timeout_s: float = 5.0) -> bool:
@@ -170,7 +187,7 @@ def flush_store(timeout_s: float = 5.0) -> bool:
         return False
 
 
-def _flush_provider(provider: Any, deadline: float) -> bool:
+def _flush_exporter(otlp: Any, deadline: float) -> bool:
     # The OTLP BatchSpanProcessor exports on the calling thread and ignores its timeout (OTel
     # Python #4568), so a hung collector would hold the app for the exporter's 10 s: flush it
     # on a helper thread and wait only until the deadline.
@@ -179,7 +196,7 @@ def _flush_provider(provider: Any, deadline: float) -> bool:
 
     def run() -> None:
         try:
-            result[0] = bool(provider.force_flush(max(1, int((deadline - time.monotonic()) * 1000))))
+            result[0] = bool(otlp.force_flush(max(1, int((deadline - time.monotonic()) * 1000))))
         except Exception:
             result[0] = False
         finally:
@@ -200,7 +217,7 @@ def shutdown() -> None:
             return
         state.tracer = None
         state.processor = state.provider = state.db_path = None
-        state.exports_otlp = False
+        state.otlp = None
         atexit.unregister(_at_exit)
     try:
         processor.shutdown(ATEXIT_FLUSH_S)

@@ -40,18 +40,25 @@ def is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
 
 
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """`--option KEY=VALUE` pairs as a dict; a value is JSON where it parses (0.8, true, [..]), else text."""
+def parse_pairs(pairs: list[str], flag: str, example: str) -> dict[str, str]:
+    """`KEY=VALUE` pairs given as `flag` (e.g. `--where`) as a dict of text; `example` shows one."""
     from casebank.errors import InvalidInput
 
-    options: dict[str, Any] = {}
+    parsed: dict[str, str] = {}
     for pair in pairs:
-        key, sep, raw = pair.partition("=")
+        key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise InvalidInput(f"--option '{pair}' is not KEY=VALUE - for example --option normalize=whitespace")
+            raise InvalidInput(f"{flag} '{pair}' is not KEY=VALUE - for example {flag} {example}")
+        parsed[key.strip()] = value
+    return parsed
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """`--option KEY=VALUE` pairs as a dict; a value is JSON where it parses (0.8, true, [..]), else text."""
+    options: dict[str, Any] = {}
+    for key, raw in parse_pairs(pairs, "--option", "normalize=whitespace").items():
         try:
-            value: Any = orjson.loads(raw)
+            options[key] = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            value = raw
-        options[key.strip()] = value
+            options[key] = raw
     return options

@@ -26,8 +26,7 @@ from casebank.cli._common import DbOption, JsonFlag, SuiteOption, is_interactive
 from casebank.cli._traces import console, preview, short_time
 from casebank.cli._tree import span_tree
 from casebank.errors import InvalidInput, UsageError
-from casebank.replay._promote import promote as promote_incident
-from casebank.replay._promote import sanity_check
+from casebank.replay._promote import promote_checked, sanity_check
 from casebank.replay._suite import DEFAULT_SUITE
 from casebank.replay.graders import GRADERS, make_grader
 from casebank.store import Incident
@@ -322,6 +321,7 @@ def annotate(
     tag: Annotated[
         list[str] | None, typer.Option("--tag", "-t", metavar="TAG", help="A tag for the case, repeatable.")
     ] = None,
+    suite: SuiteOption = DEFAULT_SUITE,
     db: DbOption = None,
 ) -> None:
     """Record what the answer should have been, and how to judge a replay against it.
@@ -337,16 +337,17 @@ def annotate(
     numbers=strict|off base_url=URL model=NAME), llm_judge (--option rubric=TEXT|rubric_file=PATH
     model=NAME provider=openai|anthropic pass='score >= 0.7'), python (--option
     function=MODULE:NAME), all / any (--option graders=JSON). File paths are relative to the
-    suite folder. Annotating again replaces the annotation; annotating a dismissed incident
+    suite folder (--suite, default evals/). Annotating again replaces the annotation; annotating a dismissed incident
     reopens it.
 
     \b
     Example:
         cases annotate 3f9a --expected "Refunds are accepted within 30 days." --tag refunds
         cases annotate 3f9a --grader regex --option pattern='30 days' --expected "within 30 days"
+        cases annotate 3f9a --suite qa/ -g json_schema -o schema_file=refund.json --expected-json '{"days": 30}'
     """
     value = _expected_from_options(expected, expected_json, expected_file)
-    spec = make_grader({"name": grader, "options": parse_options(option or [])}).spec()
+    spec = make_grader({"name": grader, "options": parse_options(option or [])}, base_dir=suite).spec()
     with open_store(db) as store:
         incident = store.resolve_incident(incident_id)
         if incident.status == "promoted":
@@ -366,7 +367,7 @@ def annotate(
                 return
         incident = store.annotate(incident.id, expected=value, grader=spec, tags=tag or [])
     typer.echo(f"annotated incident {incident.id} (grader {spec['name']})")
-    check = sanity_check(incident)
+    check = sanity_check(incident, base_dir=suite)
     if check.holds:
         typer.echo(
             f"the grader passes the expected output and fails the flagged one - next: cases promote {incident.id}"
@@ -423,9 +424,7 @@ def promote(
     """
     with open_store(db) as store:
         incident = store.resolve_incident(incident_id)
-        path = promote_incident(store, incident, suite, force=force)
-    if force and incident.has_expected:
-        check = sanity_check(incident, base_dir=suite)
-        if not check.holds:
-            sys.stderr.write(f"warning: promoted with --force although {check.problem()}\n")
+        path, check = promote_checked(store, incident, suite, force=force)
+    if not check.holds:  # only --force gets here
+        sys.stderr.write(f"warning: promoted with --force although {check.problem()}\n")
     typer.echo(str(path))

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from casebank.cli import app
-from casebank.cli._common import DbOption, JsonFlag, SuiteOption, open_store, print_json
+from casebank.cli._common import DbOption, JsonFlag, SuiteOption, open_store, parse_pairs, print_json
 from casebank.errors import InvalidInput, UsageError
 from casebank.replay._suite import DEFAULT_SUITE, count_cases
 from casebank.store import TraceSummary
@@ -175,16 +175,6 @@ def _trace_json(t: TraceSummary) -> dict[str, Any]:
     }
 
 
-def _where(pairs: list[str]) -> dict[str, str]:
-    where: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInput(f"--where '{pair}' is not KEY=VALUE - for example --where ticket_id=123")
-        where[key.strip()] = value
-    return where
-
-
 @app.command()
 def flag(
     reason: Annotated[str, typer.Option("--reason", "-r", metavar="TEXT", help="What was wrong with the answer.")],
@@ -223,7 +213,8 @@ def flag(
         raise UsageError("name the trace with a TRACE_ID or with --where KEY=VALUE - exactly one of them")
     if not reason.strip():
         raise InvalidInput("--reason is empty - say what was wrong with the answer")
+    attributes = parse_pairs(where or [], "--where", "ticket_id=123")  # before the store: bad input first
     with open_store(db) as store:
-        target = trace_id if trace_id is not None else store.trace_id_where(_where(where or []))
+        target = trace_id if trace_id is not None else store.trace_id_where(attributes)
         incident = store.flag(target, reason, flagged_by=by)
     typer.echo(incident.id)

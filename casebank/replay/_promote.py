@@ -16,7 +16,7 @@ from casebank.replay._case import Case, write_case
 from casebank.replay.graders import Verdict, grade_safely, make_grader
 from casebank.store import Incident, Store, utc_now
 
-__all__ = ["SanityCheck", "promote", "sanity_check"]
+__all__ = ["SanityCheck", "promote", "promote_checked", "sanity_check"]
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -50,6 +50,13 @@ def sanity_check(incident: Incident, base_dir: Path | None = None) -> SanityChec
 
 def promote(store: Store, incident: Incident, suite_dir: Path, *, force: bool = False) -> Path:
     """Write the incident's case into `suite_dir` and mark the incident promoted; returns the file."""
+    return promote_checked(store, incident, suite_dir, force=force)[0]
+
+
+def promote_checked(
+    store: Store, incident: Incident, suite_dir: Path, *, force: bool = False
+) -> tuple[Path, SanityCheck]:
+    """`promote`, also returning the sanity check it ran (which `force` may have overridden)."""
     _check_promotable(incident)
     check = sanity_check(incident, base_dir=suite_dir)
     if not check.holds and not force:
@@ -81,7 +88,7 @@ def promote(store: Store, incident: Incident, suite_dir: Path, *, force: bool = 
     )
     path = write_case(case, suite_dir)
     store.mark_promoted(incident.id, case_id=case.id, case_path=str(path))
-    return path
+    return path, check
 
 
 def _check_promotable(incident: Incident) -> None:

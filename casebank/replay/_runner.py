@@ -293,6 +293,10 @@ def report_from_dict(data: Any, source: str) -> RunReport:
 
 def merge_reports(reports: Sequence[RunReport]) -> RunReport:
     """One run from several that ran disjoint parts of a suite (`--shard`): results joined, a new id."""
+    runs = [report.id for report in reports]
+    if len(set(runs)) < len(runs):
+        again = next(run for run in runs if runs.count(run) > 1)
+        raise InvalidInput(f"run {again} is given twice - merge each shard's run once")
     seen: dict[str, str] = {}
     for report in reports:
         for case_id in dict.fromkeys(r.case_id for r in report.results):

@@ -130,14 +130,10 @@ class PreparedBatch:
 
 
 def prepare_batch(spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]], dropped: int = 0) -> PreparedBatch:
-    """Span and trace rows (in SPAN_COLUMNS / TRACE_COLUMNS order) as the statements that store them.
+    """Span and trace rows (in SPAN_COLUMNS / TRACE_COLUMNS order, every span's trace among the
+    trace rows, as `rows_for` makes them) as the statements that store them.
 
-    Needs no store, so the writer's converter thread does it. Trace rows without the last
-    column (`attributes`, added in schema 2) are accepted, and so are spans without a trace row
-    (one is made for them, as for a batch without the root)."""
-    if traces and len(traces[0]) < len(TRACE_COLUMNS):
-        traces = [(*t, None) for t in traces]
-    traces = [*traces, *_rows_for_traces_of(spans, known={t[0] for t in traces})]
+    Needs no store, so the writer's converter thread does it."""
     return PreparedBatch(
         # Traces first: each span takes its trace's key.
         statements=statements(_UPSERT_TRACES, traces) + statements(_INSERT_SPANS, spans),
@@ -269,7 +265,14 @@ class Store:
     # -- capture -------------------------------------------------------------------------------
 
     def write_batch(self, spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]], dropped: int = 0) -> None:
-        """Write one batch from the capture writer in a single transaction (see `prepare_batch`)."""
+        """Write span and trace rows in a single transaction (see `prepare_batch`).
+
+        More lenient than the capture writer needs, for rows made by hand: trace rows without the
+        last column (`attributes`, added in schema 2) are accepted, and so are spans without a
+        trace row (one is made for them, as for a batch without the root)."""
+        if traces and len(traces[0]) < len(TRACE_COLUMNS):
+            traces = [(*t, None) for t in traces]
+        traces = [*traces, *_rows_for_traces_of(spans, known={t[0] for t in traces})]
         self.write_prepared(prepare_batch(spans, traces, dropped))
 
     def write_prepared(self, batch: PreparedBatch) -> None:

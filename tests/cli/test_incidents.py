@@ -241,6 +241,21 @@ def test_annotate_with_expected_json(cases: Cases, db: Path, flagged: str) -> No
     assert incident(db, flagged)["expected"] == {"days": 30, "refund": True}
 
 
+def test_annotate_finds_a_graders_file_in_the_suite_folder_it_is_given(
+    cases: Cases, db: Path, flagged: str, tmp_path: Path
+) -> None:
+    (tmp_path / "qa").mkdir()
+    schema = {"type": "object", "required": ["days"], "properties": {"days": {"const": 30}}}
+    (tmp_path / "qa" / "refund.json").write_text(json.dumps(schema))
+    args = ("--grader", "json_schema", "--option", "schema_file=refund.json", "--expected-json", '{"days": 30}')
+    result = cases("annotate", flagged, "--suite", "qa", *args)
+    assert result.code == 0, result.err
+    assert "warning" not in result.err
+    promoted = cases("promote", flagged, "--suite", "qa")
+    assert promoted.code == 0, promoted.err
+    assert Path(promoted.out.strip()).parent.name == "qa"
+
+
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [

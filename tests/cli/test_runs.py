@@ -120,6 +120,7 @@ def test_epochs_tags_and_shards_from_the_command_line(tmp_path: Path, db: Path, 
     epochs = cases("run", "--epochs", "2", "--junit", "j.xml")
     shards = [cases("run", "--shard", f"{i}/3", "--json", f"s{i}.json") for i in (1, 2, 3)]
     merged = cases("report", "--merge", "s1.json", "s2.json", "s3.json", "--format", "json")
+    twice = cases("report", "--merge", "s1.json", "s1.json")
     one = cases("run", "--case", "c2")
 
     assert epochs.code == 1 and "2 epochs: mean pass rate 66.7%, passed every epoch (pass^2) 66.7%" in epochs.out
@@ -132,6 +133,7 @@ def test_epochs_tags_and_shards_from_the_command_line(tmp_path: Path, db: Path, 
     assert all(s.code in (0, 1) for s in shards)
     assert merged.code == 0, merged.err
     assert sorted(r["case_id"] for r in orjson.loads(merged.out)["results"]) == ["c1", "c2", "c3"]
+    assert_one_line_error(twice, 2, "given twice")
     assert one.code == 1 and "0/1 passed" in one.out
 
 

@@ -97,8 +97,7 @@ def test_a_trace_split_over_two_batches_keeps_the_root_fields_and_adds_up_spans(
 
 
 def test_one_batch_with_two_rows_for_a_trace_merges_them_like_two_batches(store: Store) -> None:
-    # The capture writer converts a batch a slice at a time; a trace that straddles two slices
-    # arrives as two trace rows in one batch.
+    # As when rows made in two passes (or by a tool) go into one batch.
     trace_id, root = _hex("straddle", 32), _hex("root", 16)
     spans = [span_row(trace_id, root, None, "answer", 1_000), span_row(trace_id, _hex("child", 16), root, "chat", 500)]
     store.write_batch(spans, [trace_row(trace_id, 1_000, 1), trace_row(trace_id, 500, 1, root=False)])
