@@ -50,7 +50,7 @@ def runs(
     from rich.text import Text
 
     with open_store(db) as store:
-        rows = store.all_runs()[:limit]
+        rows = store.list_runs(limit)
     if as_json:
         print_json(rows)
         return

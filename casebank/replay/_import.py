@@ -346,28 +346,33 @@ class _CsvInput:
 def _read_promptfoo(text: str, file: str, result: ImportResult) -> tuple[list[_Row], list[Problem]]:
     import yaml
 
+    # One parse: the node tree gives each test's line, and the data is built from that same tree.
+    loader = yaml.SafeLoader(text)
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}" if where is not None else ""
         problem = getattr(exc, "problem", None)
         why = f" ({problem})" if problem else ""
         raise InvalidInput(f"promptfoo config '{file}' is not valid YAML{at}{why} - fix it and import again") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
         raise InvalidInput(f"promptfoo config '{file}' is not a mapping with a 'tests:' list - check the file")
     tests = data.get("tests")
     if not isinstance(tests, list):
         hint = f" (it names {tests!r}: import that file instead)" if isinstance(tests, str) else ""
         raise InvalidInput(f"promptfoo config '{file}' has no inline 'tests:' list{hint}")
-    lines = next(
-        (
-            [item.start_mark.line + 1 for item in value.value]
-            for key, value in root.value
-            if isinstance(key, yaml.ScalarNode) and key.value == "tests" and isinstance(value, yaml.SequenceNode)
-        ),
-        [0] * len(tests),
+    # The last 'tests' key is the one `data` holds: a repeated key overrides, and building the data
+    # has put the keys of any `<<:` merge first.
+    node = next(
+        (value for key, value in reversed(root.value) if isinstance(key, yaml.ScalarNode) and key.value == "tests"),
+        None,
+    )
+    lines = (
+        [item.start_mark.line + 1 for item in node.value] if isinstance(node, yaml.SequenceNode) else [0] * len(tests)
     )
     default_test = data.get("defaultTest")
     default_test = default_test if isinstance(default_test, dict) else {}

@@ -51,7 +51,7 @@ import subprocess
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +126,31 @@ class CaseResult:
             return "errored"
         return "passed" if self.passed else "failed"
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CaseResult:
+        """A result from its fields by name (`report_dict`'s, or a `results` row with its JSON columns decoded).
+
+        Missing optional fields take their defaults; raises KeyError, TypeError or ValueError on a bad one."""
+        return cls(
+            case_id=str(data["case_id"]),
+            case_file=str(data.get("case_file") or ""),
+            entrypoint=str(data.get("entrypoint") or ""),
+            grader=str(data.get("grader") or ""),
+            expected=data.get("expected"),
+            output=data.get("output"),
+            passed=bool(data["passed"]),
+            score=data.get("score"),
+            reason=str(data.get("reason") or ""),
+            error=data.get("error"),
+            traceback=data.get("traceback"),
+            latency_ms=float(data.get("latency_ms") or 0.0),
+            tags=list(data.get("tags") or []),
+            epoch=int(data.get("epoch") or 0),
+            retries=int(data.get("retries") or 0),
+            timed_out=bool(data.get("timed_out")),
+            unreliable=data.get("unreliable"),
+        )
+
     def row(self, run_id: str) -> dict[str, Any]:
         """The `results` row (output as JSON text; NULL when the target raised)."""
         return {
@@ -169,6 +194,26 @@ class RunReport:
     epochs: int = 1
     git_commit: str | None = None
     status: str = "finished"  # or "interrupted": Ctrl-C stopped it; results hold what finished
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunReport:
+        """A run from its fields by name, `results` a list of `CaseResult.from_dict` inputs.
+
+        Missing optional fields take their defaults; raises KeyError, TypeError, ValueError or
+        AttributeError on a bad one."""
+        return cls(
+            id=str(data["id"]),
+            started_at=str(data.get("started_at") or ""),
+            finished_at=str(data.get("finished_at") or ""),
+            suite=str(data.get("suite") or ""),
+            suite_hash=str(data.get("suite_hash") or ""),
+            target=data.get("target"),
+            concurrency=int(data.get("concurrency") or 0),
+            results=[CaseResult.from_dict(result) for result in data["results"]],
+            epochs=int(data.get("epochs") or 1),
+            git_commit=data.get("git_commit"),
+            status=str(data.get("status") or "finished"),
+        )
 
     def cases(self) -> list[CaseOutcome]:
         return outcomes(self.results)
@@ -244,47 +289,14 @@ def record(store: Store, report: RunReport) -> None:
 def load_run(store: Store, ref: str) -> RunReport:
     """A stored run by id, unique id prefix or `latest`."""
     run = store.resolve_run(ref)
-    return _report_from_rows(run, store.run_results_in_order(run["id"]))
+    rows = store.run_results(run["id"], suite_order=True)
+    return RunReport.from_dict({**run, "results": [_decoded(row) for row in rows]})
 
 
 def report_from_dict(data: Any, source: str) -> RunReport:
     """A run from the JSON that `--json` writes (`report_dict`); `source` names the file in errors."""
     try:
-        results = [
-            CaseResult(
-                case_id=str(r["case_id"]),
-                case_file=str(r.get("case_file") or ""),
-                entrypoint=str(r.get("entrypoint") or ""),
-                grader=str(r.get("grader") or ""),
-                expected=r.get("expected"),
-                output=r.get("output"),
-                passed=bool(r["passed"]),
-                score=r.get("score"),
-                reason=str(r.get("reason") or ""),
-                error=r.get("error"),
-                traceback=r.get("traceback"),
-                latency_ms=float(r.get("latency_ms") or 0.0),
-                tags=list(r.get("tags") or []),
-                epoch=int(r.get("epoch") or 0),
-                retries=int(r.get("retries") or 0),
-                timed_out=bool(r.get("timed_out")),
-                unreliable=r.get("unreliable"),
-            )
-            for r in data["results"]
-        ]
-        return RunReport(
-            id=str(data["id"]),
-            started_at=str(data.get("started_at") or ""),
-            finished_at=str(data.get("finished_at") or ""),
-            suite=str(data.get("suite") or ""),
-            suite_hash=str(data.get("suite_hash") or ""),
-            target=data.get("target"),
-            concurrency=int(data.get("concurrency") or 0),
-            results=results,
-            epochs=int(data.get("epochs") or 1),
-            git_commit=data.get("git_commit"),
-            status=str(data.get("status") or "finished"),
-        )
+        return RunReport.from_dict(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidInput(
             f"'{source}' is not a run written by 'cases run --json' ({type(exc).__name__}: {exc}) - pass such a file"
@@ -322,43 +334,9 @@ def merge_reports(reports: Sequence[RunReport]) -> RunReport:
     )
 
 
-def _report_from_rows(run: dict[str, Any], rows: list[dict[str, Any]]) -> RunReport:
-    results = []
-    for row in rows:
-        results.append(
-            CaseResult(
-                case_id=row["case_id"],
-                case_file=row["case_file"] or "",
-                entrypoint=row.get("entrypoint") or "",
-                grader=row["grader"] or "",
-                expected=_json_or_none(row.get("expected")),
-                output=_json_or_none(row["output"]),
-                passed=bool(row["passed"]),
-                score=row["score"],
-                reason=row["reason"] or "",
-                error=row["error"],
-                traceback=row.get("traceback"),
-                latency_ms=row["latency_ms"] or 0.0,
-                tags=_json_or_none(row.get("tags")) or [],
-                epoch=row["epoch"] or 0,
-                retries=row.get("retries") or 0,
-                timed_out=bool(row.get("timed_out")),
-                unreliable=row.get("unreliable"),
-            )
-        )
-    return RunReport(
-        id=run["id"],
-        started_at=run["started_at"] or "",
-        finished_at=run["finished_at"] or "",
-        suite=run["suite"] or "",
-        suite_hash=run["suite_hash"] or "",
-        target=run["target"],
-        concurrency=run["concurrency"] or 0,
-        results=results,
-        epochs=run.get("epochs") or 1,
-        git_commit=run.get("git_commit"),
-        status=run.get("status") or "finished",
-    )
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    """A `results` row with its JSON text columns (expected, output, tags) as values."""
+    return {**row, **{column: _json_or_none(row.get(column)) for column in ("expected", "output", "tags")}}
 
 
 def _json_or_none(text: str | None) -> Any:

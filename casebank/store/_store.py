@@ -426,18 +426,12 @@ class Store:
     def resolve_incident(self, prefix: str) -> Incident:
         """An incident by any unique prefix of its id (or of its trace id), as git resolves commits."""
         prefix = prefix.strip().lower()
-        if not prefix or not all(c in "0123456789abcdef" for c in prefix):
+        if not _is_hex(prefix):
             raise InvalidInput(f"'{prefix}' is not an incident id - ids are hex, as 'cases list' shows them")
         for column in ("id", "trace_id"):
-            rows = self.conn.execute(
-                f"SELECT * FROM incidents WHERE {column} >= ? AND {column} < ? ORDER BY {column} LIMIT 6",
-                (prefix, prefix + "g"),
-            ).fetchall()
-            if len(rows) == 1:
-                return _incident(rows[0])
-            if len(rows) > 1:
-                ids = ", ".join(r["id"] for r in rows[:5])
-                raise AmbiguousId(f"incident id '{prefix}' is ambiguous ({ids}) - type more characters")
+            row = self._one_by_prefix("incidents", column, prefix, noun="incident")
+            if row is not None:
+                return _incident(row)
         raise IncidentNotFound(f"no incident matches '{prefix}' in store '{self.path}' - see 'cases list --status all'")
 
     def list_incidents(self, status: str = "all") -> list[Incident]:
@@ -481,22 +475,17 @@ class Store:
             for result in results:
                 _insert(conn, "results", result)
 
-    def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        rows = self.conn.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))
+    def list_runs(self, limit: int | None = 20) -> list[dict[str, Any]]:
+        """The newest `limit` runs (every run with None), newest first; ties broken by id, so the order is stable."""
+        rows = self.conn.execute(
+            "SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT ?", (-1 if limit is None else limit,)
+        )
         return [dict(row) for row in rows]
 
-    def run_results(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self.conn.execute("SELECT * FROM results WHERE run_id = ? ORDER BY case_id, epoch", (run_id,))
-        return [dict(row) for row in rows]
-
-    def run_results_in_order(self, run_id: str) -> list[dict[str, Any]]:
-        """A run's results in the order they were recorded: suite order, then epoch."""
-        rows = self.conn.execute("SELECT * FROM results WHERE run_id = ? ORDER BY rowid", (run_id,))
-        return [dict(row) for row in rows]
-
-    def all_runs(self) -> list[dict[str, Any]]:
-        """Every run, newest first (ties broken by id, so the order is stable)."""
-        rows = self.conn.execute("SELECT * FROM runs ORDER BY started_at DESC, id DESC")
+    def run_results(self, run_id: str, *, suite_order: bool = False) -> list[dict[str, Any]]:
+        """A run's results by case id, then epoch; with `suite_order`, as recorded: suite order, then epoch."""
+        order = "rowid" if suite_order else "case_id, epoch"
+        rows = self.conn.execute(f"SELECT * FROM results WHERE run_id = ? ORDER BY {order}", (run_id,))
         return [dict(row) for row in rows]
 
     def resolve_run(self, ref: str) -> dict[str, Any]:
@@ -507,17 +496,24 @@ class Store:
             if row is None:
                 raise NotFound(f"no runs in store '{self.path}' yet - record one with 'cases run'")
             return dict(row)
-        if not ref or not all(c in "0123456789abcdef" for c in ref):
+        if not _is_hex(ref):
             raise InvalidInput(f"'{ref}' is not a run id - pass 'latest' or an id as 'cases runs' shows it")
+        row = self._one_by_prefix("runs", "id", ref, noun="run")
+        if row is None:
+            raise NotFound(f"no run matches '{ref}' in store '{self.path}' - see 'cases runs'")
+        return dict(row)
+
+    def _one_by_prefix(self, table: str, column: str, prefix: str, *, noun: str) -> sqlite3.Row | None:
+        """The row of `table` whose `column` starts with `prefix`, None if there is none;
+        AmbiguousId, listing the first ids, if there are several."""
         rows = self.conn.execute(
-            "SELECT * FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 6", (ref, ref + "g")
+            f"SELECT * FROM {table} WHERE {column} >= ? AND {column} < ? ORDER BY {column} LIMIT 6",
+            (prefix, prefix + "g"),
         ).fetchall()
         if len(rows) > 1:
             ids = ", ".join(r["id"] for r in rows[:5])
-            raise AmbiguousId(f"run id '{ref}' is ambiguous ({ids}) - type more characters")
-        if not rows:
-            raise NotFound(f"no run matches '{ref}' in store '{self.path}' - see 'cases runs'")
-        return dict(rows[0])
+            raise AmbiguousId(f"{noun} id '{prefix}' is ambiguous ({ids}) - type more characters")
+        return rows[0] if rows else None
 
 
 def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
@@ -557,3 +553,8 @@ def _incident(row: sqlite3.Row) -> Incident:
         case_id=row["case_id"],
         case_path=row["case_path"],
     )
+
+
+def _is_hex(text: str) -> bool:
+    """Whether `text` can start an id: non-empty lowercase hex (callers lower it first)."""
+    return bool(text) and all(c in "0123456789abcdef" for c in text)

@@ -187,7 +187,7 @@ def test_ctrl_c_stores_the_partial_run_marked_interrupted_and_prints_it(tmp_path
     assert "interrupted: a partial run - 1 cases finished before Ctrl-C" in out
     assert "1/1 passed (100.0%)" in out
     with Store(db, create=False) as store:
-        [run] = store.all_runs()
+        [run] = store.list_runs()
     assert (run["status"], run["total"], run["passed"]) == ("interrupted", 1, 1)
 
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from scipy.stats import binomtest
 
-from casebank.errors import InvalidInput
-from casebank.replay import RunReport
-from casebank.replay._compare import compare, comparison_dict, comparison_lines, comparison_markdown, exit_code
+from casebank.errors import AmbiguousId, InvalidInput, NotFound
+from casebank.replay import RunReport, record, report_dict
+from casebank.replay._compare import (
+    compare,
+    comparison_dict,
+    comparison_lines,
+    comparison_markdown,
+    exit_code,
+    load_baseline,
+)
+from casebank.store import Store
 from tests.replay.test_report import report, result
 
 
@@ -111,3 +121,30 @@ def test_the_terminal_lines_and_the_markdown_comment() -> None:
     assert "**Regressions (passed before, not now):** `b`\n" in markdown
     assert "**Flaky in the baseline, not passing now (not counted as regressions):** `e`\n" in markdown
     assert markdown.endswith("p = 1 - not a significant drop at 0.05\n")
+
+
+def test_a_stored_baseline_loads_back_whole_in_suite_order_by_unique_prefix(tmp_path: Path) -> None:
+    # Suite order is not case id order: the loaded run must keep the order it was recorded in.
+    stored = report(
+        result("zeta", "passed", epoch=0, output={"total": 1}, tags=["a", "b"]),
+        result("zeta", "failed", epoch=1, retries=2, unreliable="judge not calibrated"),
+        result("alpha", "errored", timed_out=True, tags=[]),
+    )
+    stored.id, stored.epochs, stored.git_commit, stored.status = "ab12cd34ef56", 2, "f" * 40, "interrupted"
+    other = report(result("alpha", "passed"))
+    other.id, other.started_at = "ab99cd34ef56", "2024-04-01T12:00:00.000+00:00"
+
+    with Store(tmp_path / "s.db") as store:
+        record(store, stored)
+        record(store, other)
+        loaded = load_baseline(store, "AB12")
+        latest = load_baseline(store, "latest")
+        with pytest.raises(AmbiguousId, match="run id 'ab' is ambiguous \\(ab12cd34ef56, ab99cd34ef56\\)"):
+            load_baseline(store, "ab")
+        with pytest.raises(NotFound, match="no run matches 'ab0'"):
+            load_baseline(store, "ab0")
+        assert [run["id"] for run in store.list_runs(None)] == ["ab12cd34ef56", "ab99cd34ef56"]
+        assert [run["id"] for run in store.list_runs(1)] == ["ab12cd34ef56"]
+
+    assert [(r.case_id, r.epoch) for r in loaded.results] == [("zeta", 0), ("zeta", 1), ("alpha", 0)]
+    assert report_dict(loaded) == report_dict(stored) == report_dict(latest)

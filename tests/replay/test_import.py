@@ -444,6 +444,48 @@ def test_bad_promptfoo_tests_are_listed_by_line(bot: Project) -> None:
     assert "takes no argument 'questoin'" in problems[4][1]
 
 
+def test_promptfoo_anchors_and_merge_keys_resolve_and_each_test_keeps_its_line(bot: Project) -> None:
+    path = write(
+        "promptfooconfig.yaml",
+        """
+        base: &base
+          vars: {question: hello}
+          assert: [{type: contains, value: Happy}]
+        tests:
+          - <<: *base
+          - <<: *base
+            vars: {question: "refund?"}
+            assert: [{type: contains, value: 14 days}]
+        """,
+    )
+    run_import(bot, path)
+    cases = by_line(bot)
+    assert sorted(cases) == [5, 6]
+    assert (cases[5].input, cases[5].expected) == ({"question": "hello"}, "Happy")
+    assert (cases[6].input, cases[6].expected) == ({"question": "refund?"}, "14 days")
+
+
+def test_a_repeated_promptfoo_tests_key_imports_the_last_with_its_lines(bot: Project) -> None:
+    # YAML lets a later key override an earlier one; the lines must be those of the tests imported.
+    path = write(
+        "promptfooconfig.yaml",
+        """
+        tests:
+          - vars: {question: old}
+            assert: [{type: contains, value: x}]
+        tests:
+          - vars: {question: hello}
+            assert: [{type: contains, value: Happy}]
+          - vars: {question: "refund?"}
+            assert: [{type: contains, value: 14 days}]
+        """,
+    )
+    run_import(bot, path)
+    cases = by_line(bot)
+    assert sorted(cases) == [5, 7]
+    assert [cases[5].input, cases[7].input] == [{"question": "hello"}, {"question": "refund?"}]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -453,6 +495,7 @@ def test_bad_promptfoo_tests_are_listed_by_line(bot: Project) -> None:
         pytest.param("prompts: [a]\n", "no inline 'tests:' list", id="no-tests"),
         pytest.param("tests: [\n", "not valid YAML at line", id="bad-yaml"),
         pytest.param("- a\n", "not a mapping", id="a-list"),
+        pytest.param("", "not a mapping", id="empty"),
     ],
 )
 def test_a_promptfoo_config_without_inline_tests_is_refused(bot: Project, text: str, message: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 from scipy.stats import binomtest, norm
@@ -98,11 +100,31 @@ def test_no_cases_detect_nothing() -> None:
         pytest.param(5, 0, id="five-regressions"),
         pytest.param(3, 3, id="even"),
         pytest.param(40, 20, id="many"),
+        pytest.param(0, 1, id="one-pair"),
+        pytest.param(1, 0, id="one-regression"),
+        pytest.param(50, 50, id="even-many"),
+        pytest.param(2600, 2400, id="thousands"),
     ],
 )
 def test_mcnemar_is_the_exact_binomial_test_on_discordant_pairs(regressions: int, fixes: int) -> None:
     expected = binomtest(regressions, regressions + fixes, 0.5, alternative="two-sided").pvalue
     assert mcnemar_exact(regressions, fixes) == pytest.approx(expected, rel=1e-12)
+
+
+def test_mcnemar_matches_scipy_for_every_split_of_small_counts() -> None:
+    for discordant in range(1, 61):
+        for regressions in range(discordant + 1):
+            expected = binomtest(regressions, discordant, 0.5).pvalue
+            assert mcnemar_exact(regressions, discordant - regressions) == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_statistics_do_not_import_scipy() -> None:
+    code = (
+        "import sys; from casebank.replay._stats import mcnemar_exact, summarize, wilson_interval; "
+        "mcnemar_exact(7, 1); wilson_interval(3, 4); print('scipy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_mcnemar_with_no_discordant_pairs_is_1() -> None:

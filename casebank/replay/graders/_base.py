@@ -14,6 +14,7 @@ overrides `__init__` takes `base_dir` as a keyword and passes it on to `Grader._
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -181,14 +182,24 @@ def truthy(value: Any) -> bool:
     return bool(value)
 
 
-def fenced_source(output: Any, languages: str) -> str | None:
+def fenced_source(output: Any, languages: str = r"[\w+-]*", *, whole: bool = False) -> str | None:
     """The code in a text output: its first fenced block tagged with one of `languages` (a regex
-    alternation such as `python3?|py`) or untagged, else the whole text; None when not text."""
+    alternation such as `python3?|py`; by default any tag) or untagged, else the whole text; None
+    when not text. With `whole` a block is taken only when it is the whole output (blank space
+    aside) - a JSON reply wrapped in a fence, not JSON quoted inside prose."""
     if not isinstance(output, str):
         return None
-    if "```" in output:
-        fence = re.compile(rf"```[ \t]*(?:{languages})?[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL | re.IGNORECASE)
-        found = fence.search(output)
+    opens = output.lstrip().startswith("```") if whole else "```" in output
+    if opens:
+        found = _fence(languages, whole).search(output)
         if found:
             return found.group(1)
     return output
+
+
+@functools.lru_cache(maxsize=32)
+def _fence(languages: str, whole: bool) -> re.Pattern[str]:
+    if whole:  # the closing fence ends the text, even on the code's last line
+        return re.compile(rf"\A\s*```(?:{languages})[ \t]*\n(.*?)\n?```\s*\Z", re.DOTALL | re.IGNORECASE)
+    # The first closing fence on a line of its own ends the block; an unclosed block runs to the end.
+    return re.compile(rf"```[ \t]*(?:{languages})?[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL | re.IGNORECASE)

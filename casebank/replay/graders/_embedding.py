@@ -296,7 +296,9 @@ class Embedding(Grader):
         return self.grade_batch([(self, output, expected)])[0]
 
     def grade_many(self, pairs: Sequence[tuple[Any, Any]]) -> list[Verdict]:
-        """Grade many (output, expected) pairs with one batched embedding call."""
+        """Grade many (output, expected) pairs with one batched embedding call: this grader's
+        `grade_batch`, for a caller outside a run (benchmarks/bench_graders_meaning.py). A run
+        batches through `grade_batch` itself, across every embedding grader of the suite."""
         return self.grade_batch([(self, output, expected) for output, expected in pairs])
 
     @classmethod

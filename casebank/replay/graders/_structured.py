@@ -23,11 +23,9 @@ from typing import Any
 import orjson
 
 from casebank.errors import InvalidInput
-from casebank.replay.graders._base import Grader, Verdict, as_text, register, shorten
+from casebank.replay.graders._base import Grader, Verdict, as_text, fenced_source, register, shorten
 
 __all__ = ["JsonFields", "JsonSchema", "JsonValid", "Numeric", "first_number", "parse_json_output"]
-
-_FENCE = re.compile(r"\A\s*```[\w+-]*[ \t]*\n(.*?)\n?```\s*\Z", re.DOTALL)
 
 
 class _NotJson(Exception):
@@ -38,10 +36,7 @@ def parse_json_output(output: Any) -> Any:
     """The output as a JSON value; raises _NotJson with a one-line reason when text does not parse."""
     if not isinstance(output, str):
         return output
-    text = output
-    fenced = _FENCE.match(text) if text.lstrip().startswith("```") else None
-    if fenced:
-        text = fenced.group(1)
+    text = fenced_source(output, whole=True) or ""
     if not text.strip():
         raise _NotJson("output is empty, not JSON")
     try:
