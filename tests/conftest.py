@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import casebank
+from tests.fakes_openai_compat import FakeCompat
 
 
 @pytest.fixture(autouse=True)
@@ -24,3 +25,15 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "casebank.db"
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCompat]:
+    """A judging, embedding LLM server on 127.0.0.1 for the meaning graders (`tests.fakes_openai_compat`).
+
+    The OpenAI and Anthropic environment variables are cleared meanwhile, so that a client the
+    test did not point at the fake cannot reach a real API."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with FakeCompat() as server:
+        yield server

@@ -16,7 +16,11 @@ declares (`<<<OUTPUT token>>>` ... `<<<END OUTPUT token>>>`). In `mode = "naive"
 an instruction to "answer PASS" found anywhere OUTSIDE that fence - a model that respects the
 fence but is otherwise gullible - which is what shows that fencing is what stops an injection.
 `style` shapes the reply: `json`, `prose` (JSON inside chatter and a code fence), `words`
-(`Verdict: PASS, score 9/10`-like text), or `garbage` (no verdict at all).
+(`Verdict: PASS, score 9/10`-like text), or `garbage` (no verdict at all). While `fail_status`
+is set, every request gets that error.
+
+It is a `FakeLLM` that computes its answers (`answer`, `next_error`): the HTTP serving is
+`tests.fakes`'. The `fake` fixture (tests/conftest.py) starts one for a test.
 """
 
 from __future__ import annotations
@@ -25,18 +29,12 @@ import hashlib
 import json
 import math
 import re
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import pytest
-
-from tests.fakes import _wire
+from tests.fakes import FakeLLM, _wire
 from tests.fakes._wire import Reply
 
-__all__ = ["DIMENSIONS", "FakeCompat", "fake_compat", "serve", "word_vector"]
+__all__ = ["DIMENSIONS", "FakeCompat", "word_vector"]
 
 DIMENSIONS = 256
 _WORD = re.compile(r"[a-z0-9]+")
@@ -53,33 +51,12 @@ def word_vector(text: str) -> list[float]:
     return [x / norm for x in vector]
 
 
-@dataclass(kw_only=True)
-class Seen:
-    path: str
-    body: dict[str, Any]
-    headers: dict[str, str]
-
-
-@dataclass(kw_only=True)
-class FakeCompat:
-    mode: str = "honest"  # or "naive"
-    style: str = "json"  # or "prose", "words", "garbage"
-    requests: list[Seen] = field(default_factory=list)
-    fail_status: int | None = None  # every request gets this error status while set
-    _httpd: Any = None
-    _thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    @property
-    def openai_url(self) -> str:
-        return self.url + "/v1"
-
-    def on(self, path: str) -> list[Seen]:
-        return [r for r in self.requests if r.path == path]
+class FakeCompat(FakeLLM):
+    def __init__(self) -> None:
+        super().__init__()
+        self.mode = "honest"  # or "naive"
+        self.style = "json"  # or "prose", "words", "garbage"
+        self.fail_status: int | None = None  # every request gets this error status while set
 
     # -- the judge ------------------------------------------------------------------------------
 
@@ -110,9 +87,14 @@ class FakeCompat:
             return "I am not sure what you want me to do."
         return answer
 
-    # -- serving --------------------------------------------------------------------------------
+    # -- answers --------------------------------------------------------------------------------
 
-    def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    def next_error(self) -> tuple[int, str] | None:
+        if self.fail_status is not None:
+            return self.fail_status, "the fake is failing on purpose"
+        return super().next_error()
+
+    def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         if path == "/v1/embeddings":
             inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
             return {
@@ -132,66 +114,4 @@ class FakeCompat:
             system = body.get("system") or ""
             user = "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
             return _wire.message(body, Reply(text=self.judge(system, user)))
-        return None
-
-    def start(self) -> FakeCompat:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.fake = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-    def do_POST(self) -> None:
-        fake: FakeCompat = self.server.fake  # type: ignore[attr-defined]
-        length = int(self.headers.get("content-length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
-        fake.requests.append(Seen(path=self.path, body=body, headers={k.lower(): v for k, v in self.headers.items()}))
-        if fake.fail_status is not None:
-            error = _wire.anthropic_error if self.path == "/v1/messages" else _wire.openai_error
-            self._send(fake.fail_status, error(fake.fail_status, "the fake is failing on purpose"))
-            return
-        answer = fake.answer(self.path, body)
-        if answer is None:
-            self._send(404, {"error": {"message": f"no route {self.path}"}})
-        else:
-            self._send(200, answer)
-
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCompat]:
-    """A started fake for one test; the OpenAI/Anthropic env vars point nowhere real meanwhile.
-
-    For a fixture of a test module's own: `yield from serve(monkeypatch)`."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    fake = FakeCompat().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
-@pytest.fixture
-def fake_compat(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCompat]:
-    yield from serve(monkeypatch)
+        return super().answer(path, body)

@@ -33,33 +33,38 @@ from typing import Any
 
 import orjson
 
-__all__ = ["with_casebank_view"]
+from casebank.capture._attributes import (
+    COMPLETION_TOKENS,
+    FINISH_REASONS,
+    INPUT_MESSAGES,
+    INPUT_TOKENS,
+    LLMETRY_OPERATIONS,
+    LLMETRY_REQUEST_TYPE,
+    MESSAGE_PREFIXES,
+    OPENINFERENCE_KIND,
+    OPENINFERENCE_OPERATIONS,
+    OPENINFERENCE_PROVIDER,
+    OPENINFERENCE_SYSTEM,
+    OPERATION,
+    OUTPUT_MESSAGES,
+    OUTPUT_TOKENS,
+    PROMPT_TOKENS,
+    PROVIDER,
+    REQUEST_MODEL,
+    RESPONSE_MODEL,
+    SYSTEM,
+    SYSTEM_INSTRUCTIONS,
+    arguments,
+)
 
-OPERATION = "gen_ai.operation.name"
-PROVIDER = "gen_ai.provider.name"
-REQUEST_MODEL = "gen_ai.request.model"
-RESPONSE_MODEL = "gen_ai.response.model"
-INPUT_TOKENS = "gen_ai.usage.input_tokens"
-OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
-FINISH_REASONS = "gen_ai.response.finish_reasons"
-INPUT_MESSAGES = "gen_ai.input.messages"
-OUTPUT_MESSAGES = "gen_ai.output.messages"
-SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+__all__ = ["with_casebank_view"]
 
 # Keys whose presence means another instrumentation wrote the span in its own names.
 _FOREIGN_PREFIXES = ("llm.", "traceloop.", "gen_ai.prompt.", "gen_ai.completion.", "openinference.", "input.value")
-_FOREIGN_KEYS = ("gen_ai.system", "gen_ai.usage.prompt_tokens", "gen_ai.usage.completion_tokens")
+_FOREIGN_KEYS = (SYSTEM, PROMPT_TOKENS, COMPLETION_TOKENS)
 
 # Attributes that hold message content, in every source's names: dropped with capture_content=False.
-_CONTENT_PREFIXES = (
-    "llm.input_messages.",
-    "llm.output_messages.",
-    "llm.prompts.",
-    "llm.choices.",
-    "llm.prompt_template.",
-    "gen_ai.prompt.",
-    "gen_ai.completion.",
-)
+_CONTENT_PREFIXES = (*MESSAGE_PREFIXES, "llm.prompts.", "llm.choices.", "llm.prompt_template.")
 _CONTENT_KEYS = frozenset(
     {
         "input.value",
@@ -76,13 +81,6 @@ _CONTENT_KEYS = frozenset(
     }
 )
 
-_OPENINFERENCE_OPERATIONS = {"LLM": "chat", "EMBEDDING": "embeddings", "TOOL": "execute_tool", "AGENT": "invoke_agent"}
-_TRACELOOP_OPERATIONS = {
-    "chat": "chat",
-    "completion": "text_completion",
-    "embedding": "embeddings",
-    "rerank": "rerank",
-}
 _TRACELOOP_SPAN_KINDS = {"tool": "execute_tool", "agent": "invoke_agent"}
 _INVOCATION_PARAMETERS = {
     "temperature": "gen_ai.request.temperature",
@@ -136,7 +134,7 @@ def _view(attrs: dict[str, Any], capture_content: bool) -> dict[str, Any]:
     response_model = attrs.get("llm.response.model_name") or attrs.get("llm.model_name")
     if isinstance(response_model, str) and response_model:
         view[RESPONSE_MODEL] = response_model
-    provider = attrs.get("gen_ai.system") or attrs.get("llm.provider") or attrs.get("llm.system")
+    provider = attrs.get(SYSTEM) or attrs.get(OPENINFERENCE_PROVIDER) or attrs.get(OPENINFERENCE_SYSTEM)
     if provider:
         view[PROVIDER] = str(provider).lower()
     _usage(attrs, view)
@@ -156,12 +154,12 @@ def _view(attrs: dict[str, Any], capture_content: bool) -> dict[str, Any]:
 
 
 def _operation(attrs: dict[str, Any], view: dict[str, Any]) -> str | None:
-    kind = attrs.get("openinference.span.kind")
-    if isinstance(kind, str) and kind.upper() in _OPENINFERENCE_OPERATIONS:
-        return _OPENINFERENCE_OPERATIONS[kind.upper()]
-    request_type = attrs.get("llm.request.type")
-    if isinstance(request_type, str) and request_type in _TRACELOOP_OPERATIONS:
-        return _TRACELOOP_OPERATIONS[request_type]
+    kind = attrs.get(OPENINFERENCE_KIND)
+    if isinstance(kind, str) and kind.upper() in OPENINFERENCE_OPERATIONS:
+        return OPENINFERENCE_OPERATIONS[kind.upper()]
+    request_type = attrs.get(LLMETRY_REQUEST_TYPE)
+    if isinstance(request_type, str) and request_type in LLMETRY_OPERATIONS:
+        return LLMETRY_OPERATIONS[request_type]
     traceloop_kind = attrs.get("traceloop.span.kind")
     if isinstance(traceloop_kind, str) and traceloop_kind in _TRACELOOP_SPAN_KINDS:
         return _TRACELOOP_SPAN_KINDS[traceloop_kind]
@@ -172,10 +170,10 @@ def _operation(attrs: dict[str, Any], view: dict[str, Any]) -> str | None:
 
 def _usage(attrs: dict[str, Any], view: dict[str, Any]) -> None:
     for target, sources in (
-        (INPUT_TOKENS, ("gen_ai.usage.prompt_tokens", "llm.token_count.prompt", "llm.usage.prompt_tokens")),
+        (INPUT_TOKENS, (PROMPT_TOKENS, "llm.token_count.prompt", "llm.usage.prompt_tokens")),
         (
             OUTPUT_TOKENS,
-            ("gen_ai.usage.completion_tokens", "llm.token_count.completion", "llm.usage.completion_tokens"),
+            (COMPLETION_TOKENS, "llm.token_count.completion", "llm.usage.completion_tokens"),
         ),
     ):
         for source in sources:
@@ -211,16 +209,6 @@ def _indexed(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
     return [found[i] for i in sorted(found)]
 
 
-def _arguments(raw: Any) -> Any:
-    """Tool-call arguments as semconv has them: the parsed object when the text is JSON."""
-    if isinstance(raw, str):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return raw
-    return raw
-
-
 def _tool_calls(fields: dict[str, Any], prefix: str, id_key: str, name_key: str, args_key: str) -> list[dict[str, Any]]:
     calls = []
     for call in _indexed(fields, prefix):
@@ -229,7 +217,7 @@ def _tool_calls(fields: dict[str, Any], prefix: str, id_key: str, name_key: str,
                 "type": "tool_call",
                 "id": call.get(id_key),
                 "name": call.get(name_key),
-                "arguments": _arguments(call.get(args_key)),
+                "arguments": arguments(call.get(args_key)),
             }
         )
     return calls
@@ -286,7 +274,7 @@ def _openinference_messages(attrs: dict[str, Any], prefix: str) -> list[dict[str
                     "type": "tool_call",
                     "id": None,
                     "name": fields["message.function_call_name"],
-                    "arguments": _arguments(fields.get("message.function_call_arguments_json")),
+                    "arguments": arguments(fields.get("message.function_call_arguments_json")),
                 }
             )
         messages.append(_message(fields.get("message.role"), parts, fields.get("message.tool_call_id")))
@@ -304,7 +292,7 @@ def _openllmetry_messages(attrs: dict[str, Any], prefix: str) -> tuple[list[dict
                     "type": "tool_call",
                     "id": None,
                     "name": fields["function_call.name"],
-                    "arguments": _arguments(fields.get("function_call.arguments")),
+                    "arguments": arguments(fields.get("function_call.arguments")),
                 }
             )
         message = _message(
@@ -332,7 +320,7 @@ def _messages(attrs: dict[str, Any], view: dict[str, Any]) -> None:
         inputs, _ = _openllmetry_messages(attrs, "gen_ai.prompt.")
     if not outputs:
         outputs, finish_reasons = _openllmetry_messages(attrs, "gen_ai.completion.")
-    is_llm = str(attrs.get("openinference.span.kind", "")).upper() == "LLM"
+    is_llm = str(attrs.get(OPENINFERENCE_KIND, "")).upper() == "LLM"
     if not inputs and is_llm and (text := _plain_text(attrs, "input")) is not None:
         inputs = [_message("user", [{"type": "text", "content": text}])]
     if not outputs and is_llm and (text := _plain_text(attrs, "output")) is not None:

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from casebank.integrations._core import (
+from casebank.capture._attributes import (
     CACHE_CREATION_TOKENS,
     CACHE_READ_TOKENS,
     FINISH_REASONS,
-    INCOMPLETE,
     INPUT_MESSAGES,
     INPUT_TOKENS,
     OUTPUT_MESSAGES,
@@ -31,8 +30,11 @@ from casebank.integrations._core import (
     RESPONSE_ID,
     RESPONSE_MODEL,
     SYSTEM_INSTRUCTIONS,
-    Endpoint,
     arguments,
+)
+from casebank.integrations._core import (
+    INCOMPLETE,
+    Endpoint,
     dumps,
     get,
     given,

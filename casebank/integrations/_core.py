@@ -44,30 +44,35 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from casebank._json import to_json
-from casebank.capture._attributes import SCOPE
+from casebank.capture._attributes import (
+    INPUT_MESSAGES,
+    MESSAGE_PREFIXES,
+    OPERATION,
+    OUTPUT_MESSAGES,
+    PROVIDER,
+    SCOPE,
+    SEMCONV_VERSION,
+    SYSTEM_INSTRUCTIONS,
+    inference_provider,
+)
 from casebank.capture._setup import state
+
+__all__ = [
+    "Call",
+    "Endpoint",
+    "INCOMPLETE",
+    "dumps",
+    "get",
+    "given",
+    "register_sentinels",
+    "repeats_a_call",
+    "sentinels",
+    "start",
+    "warn",
+]
 
 logger = logging.getLogger("casebank")
 
-SEMCONV_VERSION = "1.37.0"
-
-# OTel GenAI semantic conventions
-OPERATION = "gen_ai.operation.name"
-PROVIDER = "gen_ai.provider.name"
-REQUEST_MODEL = "gen_ai.request.model"
-REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
-REQUEST_STOP = "gen_ai.request.stop_sequences"
-OUTPUT_TYPE = "gen_ai.output.type"
-RESPONSE_MODEL = "gen_ai.response.model"
-RESPONSE_ID = "gen_ai.response.id"
-FINISH_REASONS = "gen_ai.response.finish_reasons"
-INPUT_TOKENS = "gen_ai.usage.input_tokens"
-OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
-CACHE_READ_TOKENS = "gen_ai.usage.cache_read.input_tokens"
-CACHE_CREATION_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
-INPUT_MESSAGES = "gen_ai.input.messages"
-OUTPUT_MESSAGES = "gen_ai.output.messages"
-SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 ERROR_TYPE = "error.type"
 HTTP_STATUS = "http.response.status_code"
 SERVER_ADDRESS = "server.address"
@@ -80,11 +85,6 @@ STREAM_END = "casebank.stream_end"  # how the stream's span ended: exhausted, cl
 FIRST_CHUNK_MS = "casebank.time_to_first_chunk_ms"
 
 INCOMPLETE = "incomplete"  # finish reason of an answer whose stream ended before the model gave one
-
-# Operations that are one model call: an enclosing span with one of these is the same call.
-_INFERENCE = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
-_OPENINFERENCE_KINDS = frozenset({"LLM", "EMBEDDING"})
-_LLMETRY_TYPES = frozenset({"chat", "completion", "embedding"})
 
 # The SDKs' "not given" markers (openai/anthropic `Omit`, `NotGiven`), registered on instrument.
 sentinels: tuple[type, ...] = ()
@@ -115,16 +115,6 @@ def dumps(value: Any) -> str:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:  # an object orjson cannot take (a pydantic model in a message, ...)
         return to_json(value)
-
-
-def arguments(text: Any) -> Any:
-    """A tool call's arguments: the JSON object when it parses, the text as sent otherwise."""
-    if isinstance(text, str):
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            return text
-    return text
 
 
 # -- errors in casebank's own code -------------------------------------------------------------------
@@ -371,15 +361,7 @@ class Call:
 
 _LENT = (INPUT_MESSAGES, SYSTEM_INSTRUCTIONS, OUTPUT_MESSAGES)
 # Attribute names (or their starts) of message content, in each instrumentation's own names.
-_CONTENT_KEYS = (
-    INPUT_MESSAGES,
-    OUTPUT_MESSAGES,
-    "gen_ai.prompt.",
-    "gen_ai.completion.",
-    "llm.input_messages.",
-    "llm.output_messages.",
-    "input.value",
-)
+_CONTENT_KEYS = (INPUT_MESSAGES, OUTPUT_MESSAGES, *MESSAGE_PREFIXES, "input.value")
 _OK = Status(StatusCode.UNSET)
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSAMPLED = TraceFlags(TraceFlags.DEFAULT)
@@ -470,25 +452,10 @@ def _already_captured(current: Any, provider: str) -> bool:
     (casebank shares its provider): otherwise skipping ours would lose the call from the store."""
     if state.owns_provider or state.provider is None or not current.is_recording():
         return False
-    other = _inference_provider(getattr(current, "attributes", None))
+    other = inference_provider(getattr(current, "attributes", None))
     if other is None or other not in ("", provider):
         return False
     return getattr(current, "_span_processor", None) is getattr(state.provider, "_active_span_processor", False)
-
-
-def _inference_provider(attrs: Any) -> str | None:
-    """The provider an inference span of any instrumentation names ("" if none); None for other spans."""
-    if not attrs:
-        return None
-    if attrs.get(OPERATION) in _INFERENCE:
-        other = attrs.get(PROVIDER) or attrs.get("gen_ai.system")
-    elif attrs.get("openinference.span.kind") in _OPENINFERENCE_KINDS:
-        other = attrs.get("llm.provider") or attrs.get("llm.system")
-    elif attrs.get("llm.request.type") in _LLMETRY_TYPES:
-        other = attrs.get("gen_ai.system")
-    else:
-        return None
-    return other.lower() if isinstance(other, str) else ""
 
 
 # -- a second span for a call casebank records ---------------------------------------------------------
@@ -520,7 +487,7 @@ def repeats_a_call(span: ReadableSpan) -> bool:
     if parent is None or parent.span_id not in _remembered:
         return False
     scope = span.instrumentation_scope
-    return (scope is None or scope.name != SCOPE) and _inference_provider(span.attributes) is not None
+    return (scope is None or scope.name != SCOPE) and inference_provider(span.attributes) is not None
 
 
 _servers: dict[int, tuple[Any, tuple[str, int] | None]] = {}

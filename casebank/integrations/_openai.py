@@ -18,11 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from casebank.integrations import _core
-from casebank.integrations._core import (
+from casebank.capture._attributes import (
     CACHE_READ_TOKENS,
     FINISH_REASONS,
-    INCOMPLETE,
     INPUT_MESSAGES,
     INPUT_TOKENS,
     OUTPUT_MESSAGES,
@@ -34,8 +32,12 @@ from casebank.integrations._core import (
     RESPONSE_ID,
     RESPONSE_MODEL,
     SYSTEM_INSTRUCTIONS,
-    Endpoint,
     arguments,
+)
+from casebank.integrations import _core
+from casebank.integrations._core import (
+    INCOMPLETE,
+    Endpoint,
     dumps,
     get,
     given,

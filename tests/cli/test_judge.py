@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -12,12 +11,7 @@ import pytest
 from casebank.replay import Case, write_case
 from casebank.store import Store
 from tests.cli.conftest import Cases, TraceMaker, assert_one_line_error
-from tests.fakes_openai_compat import FakeCompat, serve
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCompat]:
-    yield from serve(monkeypatch)
+from tests.fakes_openai_compat import FakeCompat
 
 
 def write_suite(folder: Path) -> None:

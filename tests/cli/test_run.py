@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import textwrap
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from casebank.replay import Case, write_case
 from casebank.store import Store
 from tests.cli.conftest import Cases
-from tests.fakes_openai_compat import FakeCompat, serve
+from tests.fakes_openai_compat import FakeCompat
 
 BOT = """
 import asyncio
@@ -236,11 +235,6 @@ def test_run_creates_the_store_on_a_fresh_machine(tmp_path: Path, cases: Cases) 
 
 
 # -- issue 4: meaning graders -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCompat]:
-    yield from serve(monkeypatch)
 
 
 def write_graded(root: Path, grader: dict[str, Any], cases: list[tuple[str, str, Any]]) -> None:

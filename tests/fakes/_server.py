@@ -4,6 +4,9 @@ One HTTP/1.1 keep-alive server (so a client reuses its connection, as against th
 answers OpenAI's `/v1/chat/completions`, `/v1/responses`, `/v1/embeddings` and Anthropic's
 `/v1/messages`, plain or as server-sent events. Tests set what the next answers say through
 `reply`, queue error answers with `fail_next`, and read what the clients sent in `requests`.
+
+A fake that computes its answers from the request instead (`tests.fakes_openai_compat`)
+subclasses `FakeLLM` and overrides `answer` and `next_error`; the HTTP serving stays here.
 """
 
 from __future__ import annotations
@@ -63,10 +66,25 @@ class FakeLLM:
     def anthropic_url(self) -> str:
         return self.url
 
+    def on(self, path: str) -> list[Recorded]:
+        """The requests the clients sent to `path`, oldest first."""
+        return [r for r in self.requests if r.path == path]
+
     def fail_next(self, status: int = 429, *, times: int = 1, message: str = "Rate limit reached") -> None:
         """The next `times` requests get error `status` instead of an answer."""
         with self._lock:
             self._errors.extend([(status, message)] * times)
+
+    def next_error(self) -> tuple[int, str] | None:
+        """The (status, message) of the error the request being served gets instead of an answer,
+        if any: by default the next one `fail_next` queued."""
+        with self._lock:
+            return self._errors.pop(0) if self._errors else None
+
+    def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The JSON answer to a request that is not streamed, on one of `ROUTES`: by default
+        `reply` in that route's wire format."""
+        return ROUTES[path][0](body, self.reply)
 
     def start(self) -> FakeLLM:
         serve = lambda: self._httpd.serve_forever(poll_interval=0.02)  # noqa: E731 - a quick stop() matters in tests
@@ -85,10 +103,6 @@ class FakeLLM:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def _next_error(self) -> tuple[int, str] | None:
-        with self._lock:
-            return self._errors.pop(0) if self._errors else None
 
 
 class _Server(ThreadingHTTPServer):
@@ -110,20 +124,21 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         if fake.record:
-            fake.requests.append(Recorded(path=self.path, headers=dict(self.headers.items()), body=body))
+            headers = {name.lower(): value for name, value in self.headers.items()}  # names are case-blind
+            fake.requests.append(Recorded(path=self.path, headers=headers, body=body))
         route = ROUTES.get(self.path)
         if route is None:
             self._send(404, b'{"error": {"message": "no such route"}}', "application/json")
             return
-        plain, stream, error = route
-        failure = fake._next_error()
+        _, stream, error = route
+        failure = fake.next_error()
         if failure is not None:
             status, message = failure
             self._send(status, json.dumps(error(status, message)).encode(), "application/json")
         elif body.get("stream") and stream is not None:
             self._send(200, _wire.sse(stream(body, fake.reply)), "text/event-stream")
         else:
-            self._send(200, json.dumps(plain(body, fake.reply)).encode(), "application/json")
+            self._send(200, json.dumps(fake.answer(self.path, body)).encode(), "application/json")
 
     def _send(self, status: int, payload: bytes, content_type: str) -> None:
         self.send_response(status)

