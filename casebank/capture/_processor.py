@@ -2,12 +2,18 @@
 
 This is the only casebank code on the product's request path, so `on_end` does as little as
 it can: one filter test, one length check and a deque append (atomic under the GIL). When the
-queue is full the span is dropped and counted, never waited for. Two daemon threads do the
-rest: a converter turns spans into rows, redacts them and prepares the statements; a writer,
-which owns the only SQLite connection, runs each batch's statements in one transaction and
-checkpoints the WAL when nothing is waiting. The shape follows OpenTelemetry's
-BatchSpanProcessor: `force_flush(timeout)` returns whether everything queued before the call was
-written; `shutdown()` is idempotent; after `fork` the child gets a fresh queue and its own writer.
+queue is full the span is dropped and counted, never waited for. One daemon thread, which owns
+the only SQLite connection, does the rest: it turns each batch of spans into rows, redacts
+them, writes them in one transaction, and checkpoints the WAL when nothing is waiting. The
+shape follows OpenTelemetry's BatchSpanProcessor: `force_flush(timeout)` returns whether
+everything queued before the call was written; `shutdown()` is idempotent; after `fork` the
+child gets a fresh queue and its own writer.
+
+One thread, not a converter feeding a writer: the two only overlapped while SQLite stepped
+(the sqlite3 module lets the GIL go then), and each hand-back of the GIL cost more than the
+overlap won - the writer waited for the converter's next pause after every statement. Measured
+with benchmarks/bench_store.py on 2 vCPUs, one thread wrote 1.1-1.2x the spans a second of two on
+a quiet machine, and 1.6x while other processes kept both vCPUs busy.
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ from __future__ import annotations
 import collections
 import logging
 import os
-import queue
 import threading
 import weakref
 from collections.abc import Callable
@@ -35,6 +40,8 @@ MAX_BATCH = 2_000
 INTERVAL_S = 0.5
 # Checkpoint the WAL once this many spans were written since the last one and nothing waits.
 CHECKPOINT_EVERY_SPANS = 4_000
+# Keys that mark a span as part of an LLM app, in the names of each instrumentation casebank reads.
+_LLM_PREFIXES = ("gen_ai.", "llm.", "traceloop.", "openinference.")
 
 
 class StoreSpanProcessor(SpanProcessor):
@@ -70,13 +77,8 @@ class StoreSpanProcessor(SpanProcessor):
         self._flush_waiters: list[threading.Event] = []
         self._opened = threading.Event()
         self._shutdown = False
-        # Converted batches on their way to SQLite; a flush marker (an Event) is set by the writer
-        # once every batch before it is committed. Small, so the converter cannot run far ahead.
-        self._batches: queue.Queue[Any] = queue.Queue(maxsize=4)  # PreparedBatch | Event | None
         self._writer = threading.Thread(target=self._write_loop, name="casebank-writer", daemon=True)
-        self._converter = threading.Thread(target=self._convert_loop, name="casebank-convert", daemon=True)
         self._writer.start()
-        self._converter.start()
 
     def _after_fork_in_child(self) -> None:
         # The parent's thread does not exist here, and its connection must not be shared.
@@ -114,7 +116,7 @@ class StoreSpanProcessor(SpanProcessor):
         return self._open_error
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        if self._shutdown or not self._converter.is_alive():
+        if self._shutdown or not self._writer.is_alive():
             return not self._queue
         done = threading.Event()
         with self._flush_lock:
@@ -127,12 +129,9 @@ class StoreSpanProcessor(SpanProcessor):
             return
         self._shutdown = True
         self._wake.set()
-        self._converter.join(timeout_s)
         self._writer.join(timeout_s)
 
-    # -- the background threads ---------------------------------------------------------------------
-    # Two threads, so that turning spans into rows (Python, holds the GIL) overlaps with SQLite
-    # writing the previous batch (the sqlite3 module releases the GIL while it steps).
+    # -- the background thread ---------------------------------------------------------------------
 
     def _write_loop(self) -> None:
         store = self._open_store()
@@ -142,19 +141,25 @@ class StoreSpanProcessor(SpanProcessor):
             self._queue.clear()
             self._release_waiters()
             return
-        unchecked = 0  # spans written since the last checkpoint
         try:
             store.defer_checkpoints()
-            while (item := self._batches.get()) is not None:
-                if isinstance(item, threading.Event):
-                    item.set()
-                    continue
-                self._write(store, item)
-                unchecked += item.span_count
-                if unchecked >= CHECKPOINT_EVERY_SPANS and self._batches.empty() and not self._queue:
+            unchecked = 0  # spans written since the last checkpoint
+            while True:
+                self._wake.wait(self._interval_s)
+                self._wake.clear()
+                with self._flush_lock:
+                    waiters, self._flush_waiters = self._flush_waiters, []
+                unchecked += self._write_queued(store)
+                for done in waiters:
+                    done.set()
+                if self._shutdown:
+                    self._write_queued(store)
+                    break
+                if unchecked >= CHECKPOINT_EVERY_SPANS and not self._queue:
                     unchecked = 0
                     self._checkpoint(store)
         finally:
+            self._release_waiters()
             store.close()
 
     def _open_store(self) -> Any:
@@ -166,17 +171,37 @@ class StoreSpanProcessor(SpanProcessor):
             self._open_error = str(exc)
             return None
 
-    def _write(self, store: Any, batch: Any) -> None:
-        try:
-            store.write_prepared(batch)
-        except Exception as exc:  # never let one bad batch stop the writer
-            self.failed_batches += 1
+    def _write_queued(self, store: Any) -> int:
+        """Write what is queued, a batch at a time; the number of spans written."""
+        from casebank.capture._rows import rows_for
+        from casebank.store import prepare_batch
+
+        spans, written = self._queue, 0
+        while spans or self._dropped:
+            batch = [spans.popleft() for _ in range(min(len(spans), self._max_batch))]
             with self._drop_lock:
-                self._dropped += batch.span_count + batch.dropped
-            if self.failed_batches == 1:
-                logger.warning("casebank: could not write %d spans to '%s': %s", batch.span_count, self.db_path, exc)
-        else:
-            self.dropped_total += batch.dropped
+                dropped, self._dropped = self._dropped, 0
+            try:
+                prepared = prepare_batch(*rows_for(batch), dropped)
+            except Exception as exc:  # never let one bad span stop the writer
+                self._failed(f"could not convert {len(batch)} spans: {exc!r}", len(batch) + dropped)
+                continue
+            try:
+                store.write_prepared(prepared)
+            except Exception as exc:
+                self._failed(f"could not write {len(batch)} spans to '{self.db_path}': {exc}", len(batch) + dropped)
+                return written  # the store may be unusable: try again at the next wake, not in a loop
+            self.dropped_total += dropped
+            written += len(batch)
+        return written
+
+    def _failed(self, message: str, lost: int) -> None:
+        """A batch was lost: count its spans as dropped (the next write records them); say so once."""
+        self.failed_batches += 1
+        with self._drop_lock:
+            self._dropped += lost
+        if self.failed_batches == 1:
+            logger.warning("casebank: %s", message)
 
     def _checkpoint(self, store: Any) -> None:
         # In a quiet moment, so that a burst's commits never wait for the copy; a failure here
@@ -185,45 +210,6 @@ class StoreSpanProcessor(SpanProcessor):
             store.checkpoint()
         except Exception as exc:
             logger.debug("casebank: WAL checkpoint of '%s' failed: %s", self.db_path, exc)
-
-    def _convert_loop(self) -> None:
-        self._opened.wait()
-        if self._open_error is not None:
-            return
-        try:
-            while True:
-                self._wake.wait(self._interval_s)
-                self._wake.clear()
-                with self._flush_lock:
-                    waiters, self._flush_waiters = self._flush_waiters, []
-                self._convert_queued()
-                for done in waiters:
-                    self._batches.put(done)
-                if self._shutdown:
-                    self._convert_queued()
-                    break
-        finally:
-            self._batches.put(None)
-
-    def _convert_queued(self) -> None:
-        from casebank.capture._rows import rows_for
-        from casebank.store import prepare_batch
-
-        spans = self._queue
-        while spans or self._dropped:
-            batch = [spans.popleft() for _ in range(min(len(spans), self._max_batch))]
-            with self._drop_lock:
-                dropped, self._dropped = self._dropped, 0
-            try:
-                prepared = prepare_batch(*rows_for(batch), dropped)
-            except Exception as exc:
-                self.failed_batches += 1
-                prepared = prepare_batch([], [], dropped + len(batch))
-                if self.failed_batches == 1:
-                    logger.warning("casebank: could not convert %d spans: %r", len(batch), exc)
-            self._batches.put(prepared)
-            if self.failed_batches > 3 and not prepared.span_count:  # the store is unusable; stop retrying
-                return
 
     def _release_waiters(self) -> None:
         with self._flush_lock:
@@ -238,4 +224,4 @@ def keep_casebank_and_llm_spans(span: ReadableSpan) -> bool:
     if scope is not None and scope.name == SCOPE:
         return True
     attrs = span.attributes or {}
-    return any(key.startswith(("gen_ai.", "llm.", "traceloop.")) for key in attrs)
+    return any(key.startswith(_LLM_PREFIXES) for key in attrs)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -27,9 +28,8 @@ _SECRET_KEY_NAME = re.compile(_KEY_WORDS + r"$", re.IGNORECASE)
 # "key": "string value" inside JSON text; redacted when is_secret_key(key), so that one word list
 # decides for attribute names, argument names and JSON keys alike (token *counts* are numbers: kept).
 _JSON_STRING_FIELD = re.compile(r'"([^"\\]{1,200})"(\s*:\s*)"(?:[^"\\]|\\.)*"')
-_JSON_KEY = re.compile(r'"([^"\\]{1,200})"\s*:')
 # Neither net can match shorter text: `{"token":"x"}` is 13 characters, a bearer token 14.
-_SHORTEST_SECRET = 13
+SHORTEST_SECRET = 13
 # Up to this length, results are cached: such values (model names, ids, hosts) mostly repeat.
 _SHORT = 64
 # Past this many anchor characters, a scan for the literal is cheaper than a look around each.
@@ -44,7 +44,7 @@ def is_secret_key(name: str) -> bool:
 
 def redact(text: str, *, json_keys: bool = True) -> str:
     """`text` (plain or JSON) with secrets replaced by `[REDACTED]`; `json_keys=False` skips the key net."""
-    if len(text) < _SHORTEST_SECRET:
+    if len(text) < SHORTEST_SECRET:
         return text
     if len(text) <= _SHORT:  # names, ids, model names: most attribute values, and they repeat
         return _redact_short(text, json_keys)
@@ -57,8 +57,8 @@ def _redact_short(text: str, json_keys: bool) -> str:
 
 
 def _redact(text: str, json_keys: bool) -> str:
-    if json_keys and text[:1] in ("{", "[") and _has_secret_key(text):
-        text = _JSON_STRING_FIELD.sub(_keep_key, text)
+    if json_keys and text[:1] in ("{", "["):
+        text = _redact_keys(text)
     # Every shape's gate needs one of these; most text has none, and `in` on one character is memchr.
     if "-" in text or "_" in text or "J" in text or "K" in text or "earer " in text:
         for may_hold, pattern, replacement in _SHAPES:
@@ -71,9 +71,10 @@ def redact_messages(text: str) -> str:
     """`redact` for the GenAI messages JSON that casebank's instrumentation builds.
 
     Its keys are casebank's own (role, parts, type, content, ...) except inside a tool call's
-    arguments or a tool's response, so the key net - parsing the JSON, a third of a chat span's
-    conversion - runs only when one of those is there."""
-    return redact(text, json_keys='"arguments":' in text or '"response":' in text)
+    `arguments` or a tool's `response`, so the key net - parsing the JSON, a third of a chat
+    span's conversion - runs only when a part of type `tool_call` or `tool_call_response` is
+    there. One scan for the type's prefix finds both (and a `tool_call` finish reason too)."""
+    return redact(text, json_keys=text[:1] in ("{", "[") and '"tool_call' in text)
 
 
 def _keep_key(match: re.Match[str]) -> str:
@@ -82,21 +83,33 @@ def _keep_key(match: re.Match[str]) -> str:
     return f'"{match.group(1)}"{match.group(2)}"{REDACTED}"'
 
 
-def _has_secret_key(text: str) -> bool:
-    """Whether JSON `text` has a key that `is_secret_key` (the regex's guess when it is not valid JSON)."""
+def _redact_keys(text: str) -> str:
+    """JSON `text` with the string value of every secret key redacted, JSON inside strings included
+    (a tool's response is often JSON text). Text that does not parse gets the regex's best guess."""
     try:
-        stack = [orjson.loads(text)]
+        value = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return any(is_secret_key(key) for key in _JSON_KEY.findall(text))
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            if any(is_secret_key(key) for key in value):
-                return True
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return False
+        return _JSON_STRING_FIELD.sub(_keep_key, text)
+    redacted = _redact_value(value)
+    return text if redacted is value else orjson.dumps(redacted).decode()
+
+
+def _redact_value(value: Any) -> Any:
+    """`value` with secret keys' strings redacted; the same object when nothing changed (the usual case)."""
+    if isinstance(value, dict):
+        changed: dict[str, Any] = {}
+        for key, item in value.items():
+            new = REDACTED if type(item) is str and is_secret_key(key) else _redact_value(item)
+            if new is not item:
+                changed[key] = new
+        return {**value, **changed} if changed else value
+    if isinstance(value, list):
+        items = [_redact_value(item) for item in value]
+        return items if any(new is not old for new, old in zip(items, value, strict=True)) else value
+    if type(value) is str and value[:1] in ("{", "[") and len(value) >= SHORTEST_SECRET:
+        redacted = _redact_keys(value)
+        return redacted if redacted != value else value
+    return value
 
 
 # -- secret-shaped values: (gate, pattern, replacement) a shape ------------------------------------

@@ -13,32 +13,43 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span
 from opentelemetry.trace import SpanKind, StatusCode
 
-from casebank.capture._attach import INPUT_MESSAGES, OUTPUT_MESSAGES, SYSTEM_INSTRUCTIONS, with_casebank_view
-from casebank.capture._attributes import ENTRYPOINT, ERROR, INPUT, IS_ROOT, OUTPUT, SCOPE
+from casebank.capture._attach import with_casebank_view
+from casebank.capture._attributes import (
+    ENTRYPOINT,
+    ERROR,
+    INPUT,
+    INPUT_MESSAGES,
+    IS_ROOT,
+    OUTPUT,
+    OUTPUT_MESSAGES,
+    SCOPE,
+    SYSTEM_INSTRUCTIONS,
+)
 from casebank.capture._correlate import attributes_of
-from casebank.capture._redact import REDACTED, is_secret_key, redact, redact_messages
+from casebank.capture._redact import REDACTED, SHORTEST_SECRET, is_secret_key, redact, redact_messages
 from casebank.capture._setup import state
 
 # OTel's UNSET means "nothing went wrong"; people reading the store expect "ok".
 # Keyed by the members' `_value_`: hashing an Enum member runs Enum.__hash__ in Python.
 _STATUS = {StatusCode.UNSET._value_: "ok", StatusCode.OK._value_: "ok", StatusCode.ERROR._value_: "error"}
 _KIND = {kind._value_: kind.name.lower() for kind in SpanKind}
-_NOT_STORED_ON_ROOT = (INPUT, OUTPUT)
 # Converting is pure Python, so it holds the GIL until the interpreter's switch interval (5 ms)
-# forces it off, and every other thread that wants the GIL back - the writer after each SQLite
-# statement, and above all the app's own threads after each I/O call - would wait that long. A
-# short sleep every slice of spans (~0.5 ms of work) bounds the wait at about that; `sleep(0)`
-# would not do, as this thread takes the GIL back before a waiting one wakes.
-PAUSE_EVERY = 32
+# forces it off, and every other thread that wants the GIL back - above all the app's own
+# threads after each I/O call - would wait that long. A short sleep after every slice of work
+# bounds the wait at about the slice; `sleep(0)` would not do, as this thread takes the GIL
+# back before a waiting one wakes. Slices are timed, not counted, so big spans cannot stretch them.
+PAUSE_AFTER_S = 0.5e-3
 PAUSE_S = 50e-6
+_CHECK_EVERY = 8  # spans between looks at the clock
 _OWN_MESSAGES = frozenset((INPUT_MESSAGES, OUTPUT_MESSAGES, SYSTEM_INSTRUCTIONS))
+_SDK_SPANS = (ReadableSpan, Span)
 
 
 def _iso(ns: int) -> str:
@@ -59,13 +70,12 @@ def _json(value: Any) -> str:
 def _plain(attributes: Any) -> dict[str, Any]:
     """A span's attributes as a dict of our own, which we may change.
 
-    The SDK's BoundedAttributes copies itself at C speed; walking it as a Mapping (or through
-    the MappingProxy that `span.attributes` returns) goes through Python code for every key."""
-    if not attributes:
-        return {}
-    if isinstance(attributes, BoundedAttributes):
-        return cast("dict[str, Any]", attributes.copy())  # a new dict, typed as a MutableMapping
-    return dict(attributes)
+    The SDK's BoundedAttributes keeps a plain dict, copied here at C speed; walking it as a
+    Mapping (or through the MappingProxy that `span.attributes` returns) runs Python code for
+    every key, and even its `len()` is a Python method."""
+    if type(attributes) is BoundedAttributes:
+        return attributes._dict.copy()
+    return dict(attributes) if attributes else {}
 
 
 def _redacted(attributes: dict[str, Any], *, ours: bool = False) -> dict[str, Any]:
@@ -75,9 +85,52 @@ def _redacted(attributes: dict[str, Any], *, ours: bool = False) -> dict[str, An
     for key, value in attributes.items():
         if is_secret_key(key):
             attributes[key] = REDACTED
-        elif type(value) is str:
+        elif type(value) is str and len(value) >= SHORTEST_SECRET:
             attributes[key] = redact_messages(value) if ours and key in _OWN_MESSAGES else redact(value)
     return attributes
+
+
+# What rows_for reads of a span, in this order.
+_Fields = tuple[Any, Any, Any, Any, Any, Any, Any, Any, Any, Any, Any]
+
+
+def _fields(span: ReadableSpan) -> _Fields:
+    """(name, context, kind, parent, start, end, attributes, events, resource, status, scope).
+
+    The SDK's own span classes are read through their fields: each property is a Python call,
+    and a span has eleven of them. Any other ReadableSpan goes through its public face."""
+    if type(span) in _SDK_SPANS:
+        return (
+            span._name,
+            span._context,
+            span._kind,
+            span._parent,
+            span._start_time,
+            span._end_time,
+            span._attributes,
+            span._events,
+            span._resource,
+            span._status,
+            span._instrumentation_scope,
+        )
+    return (
+        span.name,
+        span.context,
+        span.kind,
+        span.parent,
+        span.start_time,
+        span.end_time,
+        span.attributes,
+        span.events,
+        span.resource,
+        span.status,
+        span.instrumentation_scope,
+    )
+
+
+def _hex_id(span_id: int) -> str:
+    """A span id as 16 hex digits (`to_bytes().hex()` takes half the time of `format(..., "016x")`)."""
+    return span_id.to_bytes(8, "big").hex()
 
 
 def rows_for(spans: Sequence[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -86,52 +139,58 @@ def rows_for(spans: Sequence[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list
     traces: dict[int, list[Any]] = {}
     capture_content = state.capture_content
     services: dict[int, Any] = {}  # resources are shared by every span of a provider
+    hex_ids: dict[int, str] = {}  # a parent is mostly in the same batch as its children
+    pause_at = time.perf_counter() + PAUSE_AFTER_S
     for i, span in enumerate(spans):
-        if i and i % PAUSE_EVERY == 0:
+        if i % _CHECK_EVERY == 0 and time.perf_counter() >= pause_at:
             time.sleep(PAUSE_S)
-        ctx = span.context
+            pause_at = time.perf_counter() + PAUSE_AFTER_S
+        name, ctx, kind, parent, start, end, raw_attrs, raw_events, resource, status, scope = _fields(span)
         if ctx is None:
             continue
-        parent = span.parent
-        start = span.start_time or 0
-        end = span.end_time or start
-        scope = span.instrumentation_scope
+        start = start or 0
+        end = end or start
         ours = scope is not None and scope.name.startswith(SCOPE)
-        attrs = _redacted(_plain(getattr(span, "_attributes", None) or span.attributes), ours=ours)
+        attrs = _redacted(_plain(raw_attrs), ours=ours)
         if not ours:  # another instrumentation's span
             attrs = with_casebank_view(attrs, capture_content=capture_content)
-        is_root = bool(attrs.get(IS_ROOT))
-        # The entry point's input and output live in its trace row; storing them twice would
-        # cost a quarter of the bytes the writer moves.
-        stored_attrs = {k: v for k, v in attrs.items() if k not in _NOT_STORED_ON_ROOT} if is_root else attrs
-        status = _STATUS[span.status.status_code._value_]
-        resource = span.resource
+        is_root = IS_ROOT in attrs and bool(attrs[IS_ROOT])
+        if is_root:
+            # The entry point's input and output live in its trace row; storing them twice would
+            # cost a quarter of the bytes the writer moves.
+            root_input, root_output = attrs.pop(INPUT, None), attrs.pop(OUTPUT, None)
+        outcome = _STATUS[status.status_code._value_]
         service = services.get(id(resource))
         if service is None:
             service = services[id(resource)] = resource.attributes.get("service.name")
         duration_ms = (end - start) / 1e6
         started_at = _iso(start)
-        # `span.events` copies the SDK's list under a lock; most spans have none.
-        raw_events = getattr(span, "_events", None)
-        events = span.events if raw_events is None or len(raw_events) else ()
-        trace_id = ctx.trace_id
+        # The SDK keeps events in a BoundedList (whose len() is a Python call); most spans have none.
+        events = getattr(raw_events, "_dq", raw_events)
+        trace_id, span_id = ctx[0], ctx[1]  # SpanContext is a tuple; its properties are Python calls
         row = traces.get(trace_id)
         if row is None:
-            row = [format(trace_id, "032x"), None, None, None, None, None, None, started_at, start, None, None, 0, None]
+            trace_hex = trace_id.to_bytes(16, "big").hex()
+            row = [trace_hex, None, None, None, None, None, None, started_at, start, None, None, 0, None]
             traces[trace_id] = row
+        hex_id = hex_ids[span_id] = _hex_id(span_id)
+        if parent is None:
+            parent_id = None
+        elif (parent_id := hex_ids.get(parent[1])) is None:
+            parent_id = _hex_id(parent[1])
         span_rows.append(
             (
                 row[0],
-                format(ctx.span_id, "016x"),
-                format(parent.span_id, "016x") if parent is not None else None,
-                span.name,
-                _KIND[span.kind._value_],
+                hex_id,
+                parent_id,
+                name,
+                _KIND[kind._value_],
                 started_at,
                 start,
                 duration_ms,
-                status,
-                span.status.description,
-                _json(stored_attrs),
+                outcome,
+                status.description,
+                _json(attrs),
                 _json([_event(e) for e in events]) if events else None,
                 service,
             )
@@ -140,13 +199,13 @@ def rows_for(spans: Sequence[ReadableSpan]) -> tuple[list[tuple[Any, ...]], list
         if start < row[8]:
             row[7], row[8] = started_at, start
         if is_root or (parent is None and row[1] is None):
-            error = attrs.get(ERROR) or (span.status.description if status == "error" else None)
+            error = attrs.get(ERROR) or (status.description if outcome == "error" else None)
             row[1:7] = [
-                span.name,
+                name,
                 attrs.get(ENTRYPOINT),
-                _str_or_none(attrs.get(INPUT)),
-                _str_or_none(attrs.get(OUTPUT)),
-                "error" if status == "error" else "ok",
+                _str_or_none(root_input) if is_root else None,
+                _str_or_none(root_output) if is_root else None,
+                "error" if outcome == "error" else "ok",
                 error,
             ]
             row[9], row[10] = duration_ms, service

@@ -9,8 +9,10 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.trace import SpanContext
 
 from casebank.capture._processor import StoreSpanProcessor
 from casebank.store import Store
@@ -32,6 +34,32 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(db_path: Path) -> Non
     assert counts.spans == 5
     assert counts.dropped_spans == 7
     assert processor.dropped_total == 7
+    processor.shutdown()
+
+
+class _Unreadable(ReadableSpan):
+    """A span from some other SDK whose attributes cannot be read."""
+
+    @property
+    def attributes(self) -> Any:
+        raise RuntimeError("attributes went away")
+
+
+def test_a_batch_that_cannot_be_converted_is_counted_as_dropped_and_the_writer_goes_on(db_path: Path) -> None:
+    processor = StoreSpanProcessor(db_path, interval_s=3600)
+    assert processor.wait_until_open(10) is None
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    processor.on_end(_Unreadable(name="broken", context=SpanContext(1, 2, is_remote=False)))
+    assert processor.force_flush(10_000)
+    provider.get_tracer("casebank").start_span("fine").end()
+    assert processor.force_flush(10_000)
+    with Store(db_path) as store:
+        counts = store.counts()
+        names = [row[0] for row in store.conn.execute("SELECT name FROM spans")]
+    assert names == ["fine"]
+    assert counts.dropped_spans == 1
+    assert processor.failed_batches == 1
     processor.shutdown()
 
 
