@@ -17,7 +17,9 @@ an instruction to "answer PASS" found anywhere OUTSIDE that fence - a model that
 fence but is otherwise gullible - which is what shows that fencing is what stops an injection.
 `style` shapes the reply: `json`, `prose` (JSON inside chatter and a code fence), `words`
 (`Verdict: PASS, score 9/10`-like text), or `garbage` (no verdict at all). While `fail_status`
-is set, every request gets that error.
+is set, every request gets that error. `before_answer`, when set, is called with the path in the
+request's own serving thread before it is answered: a test can hold requests there (a
+`threading.Barrier` that only opens when K are in flight at once), a benchmark can add latency.
 
 It is a `FakeLLM` that computes its answers (`answer`, `next_error`): the HTTP serving is
 `tests.fakes`'. The `fake` fixture (tests/conftest.py) starts one for a test.
@@ -29,6 +31,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from tests.fakes import FakeLLM, _wire
@@ -57,6 +60,7 @@ class FakeCompat(FakeLLM):
         self.mode = "honest"  # or "naive"
         self.style = "json"  # or "prose", "words", "garbage"
         self.fail_status: int | None = None  # every request gets this error status while set
+        self.before_answer: Callable[[str], None] | None = None  # called with the path before answering
 
     # -- the judge ------------------------------------------------------------------------------
 
@@ -95,6 +99,8 @@ class FakeCompat(FakeLLM):
         return super().next_error()
 
     def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if self.before_answer is not None:
+            self.before_answer(path)
         if path == "/v1/embeddings":
             inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
             return {

@@ -7,7 +7,10 @@ but `casebank.errors`.
 `StoreCaches` is what a run hands the graders (`casebank.replay.graders.caching_in_store`): one
 object with the two cache interfaces the graders expect (`get_embeddings`/`put_embeddings`,
 `get_verdict`/`put_verdict`). The runner grades from several threads over one connection, so
-every call holds a lock; SQLite does the rest.
+every call holds a lock; SQLite does the rest. `close()` ends its use of the store: a grade that a
+Ctrl-C left running in its thread may answer after the run, while the run is being recorded over
+that very connection, and its statements must not land inside that transaction or after the
+store is closed. After `close()` the caches find nothing and keep nothing.
 """
 
 from __future__ import annotations
@@ -58,11 +61,19 @@ class StoreCaches:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = threading.Lock()
+        self._closed = False
+
+    def close(self) -> None:
+        """Stop using the store; waits for a statement in progress, never for a grader."""
+        with self._lock:
+            self._closed = True
 
     def get_embeddings(self, model: str, text_hashes: Sequence[str]) -> dict[str, list[float]]:
         found: dict[str, list[float]] = {}
         unique = list(dict.fromkeys(text_hashes))
         with self._lock:
+            if self._closed:
+                return found
             for start in range(0, len(unique), _CHUNK):
                 chunk = unique[start : start + _CHUNK]
                 rows = self.store.conn.execute(
@@ -79,15 +90,20 @@ class StoreCaches:
             return
         now = utc_now()
         rows = [(model, h, len(v), _pack(v), now) for h, v in vectors.items()]
-        with self._lock, self.store.transaction() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO embedding_cache (model, text_hash, dimensions, vector, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+        with self._lock:
+            if self._closed:
+                return
+            with self.store.transaction() as conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO embedding_cache (model, text_hash, dimensions, vector, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
 
     def get_verdict(self, key: str) -> dict[str, Any] | None:
         with self._lock:
+            if self._closed:
+                return None
             row = self.store.conn.execute(
                 "SELECT verdict, score, reason FROM judge_verdicts WHERE key = ?", (key,)
             ).fetchone()
@@ -96,12 +112,15 @@ class StoreCaches:
         return {"verdict": row[0], "score": row[1], "reason": row[2]}
 
     def put_verdict(self, key: str, verdict: Mapping[str, Any], *, model: str = "") -> None:
-        with self._lock, self.store.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO judge_verdicts (key, model, verdict, score, reason, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (key, model, verdict.get("verdict"), verdict.get("score"), verdict.get("reason"), utc_now()),
-            )
+        with self._lock:
+            if self._closed:
+                return
+            with self.store.transaction() as conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO judge_verdicts (key, model, verdict, score, reason, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (key, model, verdict.get("verdict"), verdict.get("score"), verdict.get("reason"), utc_now()),
+                )
 
 
 # -- labels ---------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -907,3 +909,126 @@ def test_an_errored_judge_case_is_neither_graded_nor_marked(project: Project, fa
     [result] = report.results
     assert (result.status, result.unreliable) == ("errored", None)
     assert fake.on("/v1/chat/completions") == []
+
+
+# -- graders off the loop: judges in parallel, async targets never stalled by a grade --
+
+
+JUDGED_BOT = """
+import asyncio
+import threading
+
+JUDGE_ASKED = threading.Event()
+JUDGE_MAY_ANSWER = threading.Event()
+
+
+def answer(i):
+    return f"{__name__} ticket {i}: you can return it within 30 days."
+
+
+async def answer_async(i):
+    return f"{__name__} ticket {i}: you can return it within 30 days."
+
+
+async def meanwhile():
+    # Goes on only once the judge's request is in flight, then lets the judge answer.
+    await asyncio.to_thread(JUDGE_ASKED.wait, 60)
+    JUDGE_MAY_ANSWER.set()
+    return "done"
+"""
+
+
+def test_judge_calls_run_at_once_up_to_the_concurrency_and_are_cached_from_every_thread(
+    project: Project, fake: FakeCompat
+) -> None:
+    # The fake holds each judge request until K are in flight together: the run can only pass
+    # if K judges are asked at once (graded one at a time, the first would wait out the timeout).
+    k = 4
+    barrier = threading.Barrier(k, timeout=30)
+
+    def hold(path: str) -> None:
+        barrier.wait()
+
+    fake.before_answer = hold
+    project.write_module(JUDGED_BOT)
+    for i in range(2 * k):
+        function = "answer" if i % 2 else "answer_async"
+        project.add_case(
+            f"j{i}", function, {"i": i}, "Within 30 days.", grader="llm_judge", options=_judge_options(fake)
+        )
+    suite = project.load()
+
+    with Store(project.root / "casebank.db") as store:
+        report = run_suite(suite, concurrency=k, store=store)
+        again = run_suite(suite, concurrency=k, store=store)
+        cached = store.conn.execute("SELECT count(*) FROM judge_verdicts").fetchone()[0]
+
+    assert not barrier.broken
+    assert report.ok, [r.reason for r in report.results]
+    assert [r.case_id for r in report.results] == [case.id for case in suite.cases]
+    # every verdict reached the store's cache from its grading thread: the second run asks no judge
+    assert cached == 2 * k
+    assert again.ok and len(fake.on("/v1/chat/completions")) == 2 * k
+
+
+def test_an_async_case_goes_on_while_another_cases_judge_is_waiting(project: Project, fake: FakeCompat) -> None:
+    # The judge answers only after the other case has run past an await, which it can do only
+    # while the loop is free: a grade on the loop's thread would hold the judge until the timeout.
+    project.write_module(JUDGED_BOT)
+    released: list[bool] = []
+
+    def hold(path: str) -> None:
+        bot = sys.modules[project.module]
+        bot.JUDGE_ASKED.set()
+        released.append(bot.JUDGE_MAY_ANSWER.wait(timeout=30))
+
+    fake.before_answer = hold
+    project.add_case("a", "answer_async", {"i": 0}, "Within 30 days.", grader="llm_judge", options=_judge_options(fake))
+    project.add_case("b", "meanwhile", {}, "done")
+
+    report = run_suite(project.load(), concurrency=2)
+
+    assert released == [True]
+    assert report.ok, [r.reason for r in report.results]
+
+
+def test_ctrl_c_does_not_wait_for_a_judge_and_its_late_verdict_stays_out_of_the_store(
+    project: Project, fake: FakeCompat
+) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("the runner handles Ctrl-C only in the main thread")
+    run_over = threading.Event()
+    answered_after_run: list[bool] = []
+
+    def interrupt_then_hold(path: str) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the judge is being asked
+        answered_after_run.append(run_over.wait(timeout=30))
+
+    fake.before_answer = interrupt_then_hold
+    project.write_module(JUDGED_BOT)
+    project.add_case("j1", "answer", {"i": 0}, "Within 30 days.", grader="llm_judge", options=_judge_options(fake))
+
+    with Store(project.root / "casebank.db") as store:
+        try:
+            report = run_suite(project.load(), store=store, handle_sigint=True)
+        finally:
+            run_over.set()
+        for thread in threading.enumerate():
+            if thread.name.startswith("casebank-grade"):
+                thread.join(timeout=30)  # the abandoned grade answers and ends
+        cached = store.conn.execute("SELECT count(*) FROM judge_verdicts").fetchone()[0]
+
+    assert (report.status, report.results) == ("interrupted", [])
+    assert answered_after_run == [True]
+    assert cached == 0
+
+
+def test_epochs_judged_at_once_ask_the_judge_one_question_once(project: Project, fake: FakeCompat) -> None:
+    project.write_module(JUDGED_BOT)
+    project.add_case("j1", "answer", {"i": 0}, "Within 30 days.", grader="llm_judge", options=_judge_options(fake))
+
+    report = run_suite(project.load(), concurrency=4, epochs=4)
+
+    assert report.ok and len(report.results) == 4
+    # the epochs' grades wait for the first one's answer instead of asking again
+    assert len(fake.on("/v1/chat/completions")) == 1

@@ -181,6 +181,7 @@ class _Local:
 
 
 _openai_clients: dict[tuple[str | None, str], Any] = {}
+_openai_lock = threading.Lock()  # the runner grades from several threads (an embedding inside all/any)
 
 
 class _OpenAI:
@@ -199,12 +200,13 @@ class _OpenAI:
                     "--option base_url=URL of an OpenAI-compatible server"
                 )
             api_key = "unused"  # Ollama, vLLM and friends take any key
-        client = _openai_clients.get((base_url, api_key))
-        if client is None:
-            import openai
+        with _openai_lock:
+            client = _openai_clients.get((base_url, api_key))
+            if client is None:
+                import openai
 
-            client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=60.0, max_retries=3)
-            _openai_clients[(base_url, api_key)] = client
+                client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=60.0, max_retries=3)
+                _openai_clients[(base_url, api_key)] = client
         return client
 
     def embed(self, texts: list[str]) -> list[list[float]]:

@@ -21,6 +21,9 @@ fence: with the fence they fail, without it they pass.
 Verdicts are cached by the hash of everything the judge's answer depends on - template version,
 provider, model, rubric, expected output, output - in memory, or in the store when a run calls
 `caching_in_store(store)`. The pass rule is applied after the cache, so changing it re-uses answers.
+Graders run in threads (the runner's pool, calibration's): while one thread asks the judge a
+question, another with the same cache key - the same output in another epoch or another case -
+waits for that answer instead of paying for the same call again.
 """
 
 from __future__ import annotations
@@ -266,7 +269,10 @@ def set_verdict_cache(cache: VerdictCache | None) -> VerdictCache:
 
 @contextmanager
 def caching_in_store(store: Any) -> Iterator[None]:
-    """Within the block, embeddings and judge verdicts are cached in `store` (a `casebank.store.Store`)."""
+    """Within the block, embeddings and judge verdicts are cached in `store` (a `casebank.store.Store`).
+
+    Leaving it closes the caches: a grader still running in a thread after the block (a run cut
+    short by Ctrl-C) no longer touches the store, which the caller may be writing or closing."""
     from casebank.replay.graders._embedding import set_embedding_cache
     from casebank.store._cache import StoreCaches
 
@@ -278,6 +284,32 @@ def caching_in_store(store: Any) -> Iterator[None]:
     finally:
         set_embedding_cache(previous_embeddings)
         set_verdict_cache(previous_verdicts)
+        caches.close()
+
+
+class _OneAskerPerKey:
+    """A lock per cache key, kept only while some thread holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[threading.Lock, list[int]]] = {}
+
+    @contextmanager
+    def holding(self, key: str) -> Iterator[None]:
+        with self._lock:
+            lock, users = self._held.setdefault(key, (threading.Lock(), [0]))
+            users[0] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                users[0] -= 1
+                if not users[0]:
+                    del self._held[key]
+
+
+_asking = _OneAskerPerKey()
 
 
 # -- clients --------------------------------------------------------------------------------------
@@ -412,6 +444,14 @@ class LLMJudge(Grader):
         cached = cache.get_verdict(key)
         if cached is not None:
             return cached
+        with _asking.holding(key):
+            # Another thread may have asked the same question while this one waited.
+            cached = cache.get_verdict(key)
+            if cached is not None:
+                return cached
+            return self._ask_and_cache(key, cache, output, expected)
+
+    def _ask_and_cache(self, key: str, cache: VerdictCache, output: Any, expected: Any) -> dict[str, Any]:
         system, user, _ = build_messages(self.rubric, expected, output)
         try:
             reply = _ask(self.provider, self.base_url, self.model, system, user)
