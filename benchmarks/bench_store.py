@@ -2,7 +2,9 @@
 
 1. Spans of about 2 KB (attributes as JSON) are finished on the app's side while the writer is
    held back, then one flush writes them all: spans/s = spans / flush time (conversion to rows,
-   redaction, executemany in batched WAL transactions). Target >= 50k spans/s.
+   redaction, multi-row statements in batched WAL transactions). Target >= 50k spans/s. Then
+   the same with the LLM span's messages as chat JSON full of code, ids and dates, which costs
+   the secret redaction several full scans (plain prose costs it one).
    Reference points on this machine, same rows: raw sqlite3 executemany in one transaction, and
    sqlite-utils insert_all.
 2. casebank.flag on a store holding 100k traces (200k spans). Target <= 50 ms.
@@ -16,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import orjson
 from opentelemetry.sdk.trace import TracerProvider
 
 import casebank
@@ -25,9 +28,19 @@ from casebank.store import SPAN_COLUMNS, Store
 
 SPANS = 100_000
 PAYLOAD = "Your refund was approved and will reach your card within 5 to 7 business days. " * 12  # ~1 KB
+# The same size as chat messages JSON usually is: code, ids, dates and snake_case, which open
+# every cheap gate of the secret redaction (plain prose above opens none of them).
+_REPLY = (
+    "Sure - the `KeyError: 'user_id'` means the session lost its key after the 2024-03-17 login change "
+    '(OPS-1182). Use `request.session.get("user_id")`, return HTTP 401 when it is None, then re-run '
+    '`pytest -k test_login_flow -x`. OK? JSON should be {"order_id": "A-17", "status": "shipped"}.\n'
+)
+CHAT_MESSAGES = orjson.dumps(
+    [{"role": "assistant", "parts": [{"type": "text", "content": _REPLY * 6}], "finish_reason": "stop"}]
+).decode()
 
 
-def finished_spans(provider: TracerProvider, n: int) -> None:
+def finished_spans(provider: TracerProvider, n: int, messages: str = PAYLOAD * 2) -> None:
     tracer = provider.get_tracer("casebank")
     for i in range(0, n, 2):
         root = tracer.start_span(
@@ -44,19 +57,19 @@ def finished_spans(provider: TracerProvider, n: int) -> None:
         child = tracer.start_span(
             "chat gpt-4o-mini",
             context=trace.set_span_in_context(root),
-            attributes={"gen_ai.operation.name": "chat", "gen_ai.output.messages": PAYLOAD * 2, "n": i},
+            attributes={"gen_ai.operation.name": "chat", "gen_ai.output.messages": messages, "n": i},
         )
         child.end()
         root.end()
 
 
-def bench_writer(tmp: Path) -> tuple[float, float]:
+def bench_writer(tmp: Path, messages: str = PAYLOAD * 2, name: str = "writer.db") -> tuple[float, float]:
     """(spans/s until the last batch is committed, seconds to checkpoint the WAL afterwards)."""
-    processor = StoreSpanProcessor(tmp / "writer.db", max_queue=SPANS + 1, max_batch=SPANS + 10, interval_s=3600)
+    processor = StoreSpanProcessor(tmp / name, max_queue=SPANS + 1, max_batch=SPANS + 10, interval_s=3600)
     processor.wait_until_open(10)
     provider = TracerProvider()
     provider.add_span_processor(processor)
-    finished_spans(provider, SPANS)
+    finished_spans(provider, SPANS, messages)
     processor._max_batch = 2_000  # the default batch size, for the flush being measured
     start = time.perf_counter()
     assert processor.force_flush(600_000)
@@ -138,6 +151,8 @@ def main() -> None:
             f"  then the WAL checkpoint  {checkpoint_s:10.2f} s         "
             f"(deferred to a quiet moment; counting it: {sustained:,.0f} spans/s)"
         )
+        chat, _ = bench_writer(tmp, CHAT_MESSAGES, "chat.db")
+        print(f"  chat messages JSON       {chat:10,.0f} spans/s   (same size, as chat JSON with code, ids and dates)")
         print(f"raw executemany, 1 txn   {raw:10,.0f} rows/s    writer/raw = {writer / raw:.2f}")
         print(f"sqlite-utils insert_all  {su:10,.0f} rows/s    writer/sqlite-utils = {writer / su:.2f}")
         flags = bench_flag(tmp)

@@ -98,21 +98,25 @@ def _fields(span: ReadableSpan) -> _Fields:
     """(name, context, kind, parent, start, end, attributes, events, resource, status, scope).
 
     The SDK's own span classes are read through their fields: each property is a Python call,
-    and a span has eleven of them. Any other ReadableSpan goes through its public face."""
+    and a span has eleven of them. Any other ReadableSpan, or an SDK whose fields are named
+    otherwise, goes through its public face."""
     if type(span) in _SDK_SPANS:
-        return (
-            span._name,
-            span._context,
-            span._kind,
-            span._parent,
-            span._start_time,
-            span._end_time,
-            span._attributes,
-            span._events,
-            span._resource,
-            span._status,
-            span._instrumentation_scope,
-        )
+        try:
+            return (
+                span._name,
+                span._context,
+                span._kind,
+                span._parent,
+                span._start_time,
+                span._end_time,
+                span._attributes,
+                span._events,
+                span._resource,
+                span._status,
+                span._instrumentation_scope,
+            )
+        except AttributeError:
+            pass
     return (
         span.name,
         span.context,

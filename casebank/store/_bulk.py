@@ -1,10 +1,10 @@
 """Many rows in few statements: the capture writer's way into SQLite.
 
 `executemany` goes back into Python for every row, and the sqlite3 module gives the GIL up and
-takes it back around each one. While the app's threads or casebank's converter hold the GIL,
-every take-back can wait out a whole switch interval (5 ms): the writer crawled whenever
-anything else ran. One multi-row `VALUES` statement binds all its parameters in one call and
-then runs without the GIL for as long as SQLite takes.
+takes it back around each one. While the app's threads hold the GIL, every take-back can wait
+out a whole switch interval (5 ms): the writer crawled whenever anything else ran. One
+multi-row `VALUES` statement binds all its parameters in one call and then runs without the
+GIL for as long as SQLite takes.
 
 Preparing a statement of a thousand rows costs more than running it, so statements come in a
 few fixed sizes, each prepared once and then found in the connection's statement cache; a chunk
@@ -47,8 +47,8 @@ Statement = tuple[str, list[Any]]
 def statements(template: str, rows: Sequence[Sequence[Any]]) -> list[Statement]:
     """The statements that run `template` (SQL with `{rows}` where its VALUES rows go) over `rows`.
 
-    Pure Python work, so the capture writer does it on its converter thread: the thread that
-    runs the statements then holds the GIL only to bind them."""
+    Pure Python work, done before the transaction opens, so that the transaction holds the GIL
+    only to bind the statements."""
     if not rows:
         return []
     width = len(rows[0])

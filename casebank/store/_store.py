@@ -133,7 +133,7 @@ def prepare_batch(spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]
     """Span and trace rows (in SPAN_COLUMNS / TRACE_COLUMNS order, every span's trace among the
     trace rows, as `rows_for` makes them) as the statements that store them.
 
-    Needs no store, so the writer's converter thread does it."""
+    Pure Python that needs no store: the capture writer prepares a batch before it opens the transaction."""
     return PreparedBatch(
         # Traces first: each span takes its trace's key.
         statements=statements(_UPSERT_TRACES, traces) + statements(_INSERT_SPANS, spans),
