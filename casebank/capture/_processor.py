@@ -182,7 +182,7 @@ class StoreSpanProcessor(SpanProcessor):
             with self._drop_lock:
                 dropped, self._dropped = self._dropped, 0
             try:
-                prepared = prepare_batch(*rows_for(batch), dropped)
+                prepared = prepare_batch(*rows_for(batch, app_busy=self._spans_arriving()), dropped)
             except Exception as exc:  # never let one bad span stop the writer
                 self._failed(f"could not convert {len(batch)} spans: {exc!r}", len(batch) + dropped)
                 continue
@@ -194,6 +194,26 @@ class StoreSpanProcessor(SpanProcessor):
             self.dropped_total += dropped
             written += len(batch)
         return written
+
+    def _spans_arriving(self) -> Callable[[], bool]:
+        """For rows_for's pauses: whether the app ended (or dropped) a span since it was last asked.
+
+        Only this thread takes spans off the queue, and not while it converts, so a longer queue
+        means the app is at work and wants the GIL now and then. When the app is quiet - idle, or
+        its threads waiting on a model's reply - the writer keeps the GIL for its slices, and a
+        thread that wakes in the middle waits once, for the interpreter's switch interval (5 ms)
+        at the most, after which its spans make the writer pause again. The sleeps otherwise cost
+        the writer a fifth of its speed (benchmarks/bench_store.py)."""
+        queue = self._queue
+        seen = len(queue) + self._dropped
+
+        def arriving() -> bool:
+            nonlocal seen
+            now = len(queue) + self._dropped
+            arrived, seen = now != seen, now
+            return arrived
+
+        return arriving
 
     def _failed(self, message: str, lost: int) -> None:
         """A batch was lost: count its spans as dropped (the next write records them); say so once."""

@@ -63,6 +63,25 @@ def test_a_batch_that_cannot_be_converted_is_counted_as_dropped_and_the_writer_g
     processor.shutdown()
 
 
+def test_the_writer_sees_the_app_at_work_only_while_spans_arrive(db_path: Path) -> None:
+    # The converter pauses for the app's threads only when spans arrived (or were dropped) during
+    # its last slice of work: a quiet app is not paid for.
+    processor = StoreSpanProcessor(db_path, max_queue=1, interval_s=3600)
+    assert processor.wait_until_open(10) is None
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("casebank")
+    app_busy = processor._spans_arriving()
+    assert not app_busy()
+    tracer.start_span("queued").end()
+    assert app_busy()
+    assert not app_busy()
+    tracer.start_span("dropped: the queue holds one").end()
+    assert app_busy()
+    assert not app_busy()
+    processor.shutdown()
+
+
 def test_flush_after_shutdown_and_a_second_shutdown_are_harmless(db_path: Path) -> None:
     processor = StoreSpanProcessor(db_path)
     assert processor.wait_until_open(10) is None
