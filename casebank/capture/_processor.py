@@ -3,11 +3,11 @@
 This is the only casebank code on the product's request path, so `on_end` does as little as
 it can: one filter test, one length check and a deque append (atomic under the GIL). When the
 queue is full the span is dropped and counted, never waited for. One daemon thread, which owns
-the only SQLite connection, does the rest: it turns each batch of spans into rows, redacts
-them, writes them in one transaction, and checkpoints the WAL when nothing is waiting. The
-shape follows OpenTelemetry's BatchSpanProcessor: `force_flush(timeout)` returns whether
-everything queued before the call was written; `shutdown()` is idempotent; after `fork` the
-child gets a fresh queue and its own writer.
+the writing connection, does the rest: it turns each batch of spans into rows, redacts them
+and writes them in one transaction; a second thread copies the WAL into the database beside it
+(`_checkpointer.py`). The shape follows OpenTelemetry's BatchSpanProcessor: `force_flush(timeout)`
+returns whether everything queued before the call was written; `shutdown()` is idempotent;
+after `fork` the child gets a fresh queue and its own writer.
 
 One thread, not a converter feeding a writer: the two only overlapped while SQLite stepped
 (the sqlite3 module lets the GIL go then), and each hand-back of the GIL cost more than the
@@ -31,6 +31,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from casebank.capture._attributes import SCOPE
+from casebank.capture._checkpointer import Checkpointer
 
 logger = logging.getLogger("casebank")
 
@@ -38,7 +39,7 @@ logger = logging.getLogger("casebank")
 MAX_QUEUE = 20_000
 MAX_BATCH = 2_000
 INTERVAL_S = 0.5
-# Checkpoint the WAL once this many spans were written since the last one and nothing waits.
+# Ask the checkpointer to copy the WAL into the database after this many spans (~12 MB of log).
 CHECKPOINT_EVERY_SPANS = 4_000
 # Keys that mark a span as part of an LLM app, in the names of each instrumentation casebank reads.
 _LLM_PREFIXES = ("gen_ai.", "llm.", "traceloop.", "openinference.")
@@ -77,6 +78,8 @@ class StoreSpanProcessor(SpanProcessor):
         self._flush_waiters: list[threading.Event] = []
         self._opened = threading.Event()
         self._shutdown = False
+        self._checkpointer = Checkpointer(self.db_path)
+        self._unchecked = 0  # spans written since the checkpointer was last asked
         self._writer = threading.Thread(target=self._write_loop, name="casebank-writer", daemon=True)
         self._writer.start()
 
@@ -143,24 +146,21 @@ class StoreSpanProcessor(SpanProcessor):
             return
         try:
             store.defer_checkpoints()
-            unchecked = 0  # spans written since the last checkpoint
             while True:
                 self._wake.wait(self._interval_s)
                 self._wake.clear()
                 with self._flush_lock:
                     waiters, self._flush_waiters = self._flush_waiters, []
-                unchecked += self._write_queued(store)
+                self._write_queued(store)
                 for done in waiters:
                     done.set()
                 if self._shutdown:
                     self._write_queued(store)
                     break
-                if unchecked >= CHECKPOINT_EVERY_SPANS and not self._queue:
-                    unchecked = 0
-                    self._checkpoint(store)
         finally:
             self._release_waiters()
-            store.close()
+            self._checkpointer.stop(timeout_s=5.0)
+            store.close()  # the last connection to close checkpoints what is left
 
     def _open_store(self) -> Any:
         try:
@@ -171,12 +171,12 @@ class StoreSpanProcessor(SpanProcessor):
             self._open_error = str(exc)
             return None
 
-    def _write_queued(self, store: Any) -> int:
-        """Write what is queued, a batch at a time; the number of spans written."""
+    def _write_queued(self, store: Any) -> None:
+        """Write what is queued, a batch at a time."""
         from casebank.capture._rows import rows_for
         from casebank.store import prepare_batch
 
-        spans, written = self._queue, 0
+        spans = self._queue
         while spans or self._dropped:
             batch = [spans.popleft() for _ in range(min(len(spans), self._max_batch))]
             with self._drop_lock:
@@ -190,10 +190,12 @@ class StoreSpanProcessor(SpanProcessor):
                 store.write_prepared(prepared)
             except Exception as exc:
                 self._failed(f"could not write {len(batch)} spans to '{self.db_path}': {exc}", len(batch) + dropped)
-                return written  # the store may be unusable: try again at the next wake, not in a loop
+                return  # the store may be unusable: try again at the next wake, not in a loop
             self.dropped_total += dropped
-            written += len(batch)
-        return written
+            self._unchecked += len(batch)
+            if self._unchecked >= CHECKPOINT_EVERY_SPANS:
+                self._unchecked = 0
+                self._checkpointer.request()
 
     def _spans_arriving(self) -> Callable[[], bool]:
         """For rows_for's pauses: whether the app ended (or dropped) a span since it was last asked.
@@ -222,14 +224,6 @@ class StoreSpanProcessor(SpanProcessor):
             self._dropped += lost
         if self.failed_batches == 1:
             logger.warning("casebank: %s", message)
-
-    def _checkpoint(self, store: Any) -> None:
-        # In a quiet moment, so that a burst's commits never wait for the copy; a failure here
-        # loses nothing (the WAL keeps the rows) and SQLite retries at its cap.
-        try:
-            store.checkpoint()
-        except Exception as exc:
-            logger.debug("casebank: WAL checkpoint of '%s' failed: %s", self.db_path, exc)
 
     def _release_waiters(self) -> None:
         with self._flush_lock:

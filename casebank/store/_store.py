@@ -289,8 +289,8 @@ class Store:
         """For the capture writer: copy the WAL into the database when `checkpoint()` says, not mid-burst.
 
         SQLite's default copies (and fsyncs) after any commit that leaves 1000 pages in the WAL,
-        which halved the writer's throughput in a burst. The writer checkpoints when it has
-        nothing queued; this cap only bounds the WAL when it never has a quiet moment."""
+        which halved the writer's throughput in a burst. Capture checkpoints from a second
+        connection beside the writer; this cap only bounds the WAL if that falls behind."""
         self.conn.execute(f"PRAGMA wal_autocheckpoint = {_WAL_CAP_PAGES}")
         self.conn.execute(f"PRAGMA journal_size_limit = {_WAL_KEEP_BYTES}")
 

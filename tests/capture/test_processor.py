@@ -14,7 +14,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanContext
 
-from casebank.capture._processor import StoreSpanProcessor
+from casebank.capture._processor import CHECKPOINT_EVERY_SPANS, StoreSpanProcessor
 from casebank.store import Store
 
 
@@ -80,6 +80,28 @@ def test_the_writer_sees_the_app_at_work_only_while_spans_arrive(db_path: Path) 
     assert app_busy()
     assert not app_busy()
     processor.shutdown()
+
+
+def test_the_wal_is_copied_into_the_database_beside_the_writer(db_path: Path) -> None:
+    # A checkpoint is asked for every CHECKPOINT_EVERY_SPANS spans and runs on its own thread and
+    # connection; shutdown serves what was asked. Until a checkpoint, new pages live only in the
+    # WAL; after it, the database file itself holds every page.
+    processor = StoreSpanProcessor(db_path, interval_s=3600)
+    assert processor.wait_until_open(10) is None
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("casebank")
+    for n in range(CHECKPOINT_EVERY_SPANS):
+        tracer.start_span(f"span {n}").end()
+    assert processor.force_flush(60_000)
+    # An open reader keeps the writer's close from checkpointing: only the checkpointer copies.
+    with Store(db_path) as reader:
+        pages = reader.conn.execute("PRAGMA page_count").fetchone()[0]
+        page_size = reader.conn.execute("PRAGMA page_size").fetchone()[0]
+        processor.shutdown()
+        assert processor._checkpointer.checkpoints == 1
+        assert db_path.stat().st_size == pages * page_size
+        assert reader.counts().spans == CHECKPOINT_EVERY_SPANS
 
 
 def test_flush_after_shutdown_and_a_second_shutdown_are_harmless(db_path: Path) -> None:
