@@ -14,7 +14,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanContext
 
-from casebank.capture._processor import CHECKPOINT_EVERY_SPANS, StoreSpanProcessor
+from casebank.capture._processor import BACKLOG_BATCHES, CHECKPOINT_EVERY_SPANS, StoreSpanProcessor
 from casebank.store import Store
 
 
@@ -102,6 +102,24 @@ def test_the_wal_is_copied_into_the_database_beside_the_writer(db_path: Path) ->
         assert processor._checkpointer.checkpoints == 1
         assert db_path.stat().st_size == pages * page_size
         assert reader.counts().spans == CHECKPOINT_EVERY_SPANS
+
+
+def test_a_backlog_is_written_in_bigger_batches(db_path: Path) -> None:
+    # Each batch rewrites the index pages its random trace ids land on, so a deep queue is
+    # taken BACKLOG_BATCHES batches at a time; what is left goes in batches of the usual size.
+    processor = StoreSpanProcessor(db_path, max_queue=1000, max_batch=1000, interval_s=3600)
+    assert processor.wait_until_open(10) is None
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("casebank")
+    for n in range(2 * 10 * BACKLOG_BATCHES + 15):
+        tracer.start_span(f"span {n}").end()
+    processor._max_batch = 10
+    assert processor.force_flush(10_000)
+    assert processor.batches_written == 2 + 2  # two of 10 * BACKLOG_BATCHES, then 10 and 5 left
+    with Store(db_path) as store:
+        assert store.counts().spans == 2 * 10 * BACKLOG_BATCHES + 15
+    processor.shutdown()
 
 
 def test_flush_after_shutdown_and_a_second_shutdown_are_harmless(db_path: Path) -> None:
