@@ -12,10 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.trace import SpanContext
+from opentelemetry.trace import SpanContext, Tracer
 
 from casebank.capture._processor import BACKLOG_BATCHES, CHECKPOINT_EVERY_SPANS, StoreSpanProcessor
 from casebank.store import Store
+
+
+def _tracer_into(processor: StoreSpanProcessor) -> Tracer:
+    """casebank's tracer on a provider of its own whose only processor is `processor`."""
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    return provider.get_tracer("casebank")
 
 
 def test_a_full_queue_drops_and_counts_instead_of_blocking(db_path: Path) -> None:
@@ -23,9 +30,7 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(db_path: Path) -> Non
     # the queue fills deterministically on the app's thread.
     processor = StoreSpanProcessor(db_path, max_queue=5, max_batch=100, interval_s=3600)
     assert processor.wait_until_open(10) is None
-    provider = TracerProvider()
-    provider.add_span_processor(processor)
-    tracer = provider.get_tracer("casebank")
+    tracer = _tracer_into(processor)
     for n in range(12):
         tracer.start_span(f"span {n}").end()
     assert processor.force_flush(10_000)
@@ -48,11 +53,10 @@ class _Unreadable(ReadableSpan):
 def test_a_batch_that_cannot_be_converted_is_counted_as_dropped_and_the_writer_goes_on(db_path: Path) -> None:
     processor = StoreSpanProcessor(db_path, interval_s=3600)
     assert processor.wait_until_open(10) is None
-    provider = TracerProvider()
-    provider.add_span_processor(processor)
+    tracer = _tracer_into(processor)
     processor.on_end(_Unreadable(name="broken", context=SpanContext(1, 2, is_remote=False)))
     assert processor.force_flush(10_000)
-    provider.get_tracer("casebank").start_span("fine").end()
+    tracer.start_span("fine").end()
     assert processor.force_flush(10_000)
     with Store(db_path) as store:
         counts = store.counts()
@@ -68,9 +72,7 @@ def test_the_writer_sees_the_app_at_work_only_while_spans_arrive(db_path: Path) 
     # its last slice of work: a quiet app is not paid for.
     processor = StoreSpanProcessor(db_path, max_queue=1, interval_s=3600)
     assert processor.wait_until_open(10) is None
-    provider = TracerProvider()
-    provider.add_span_processor(processor)
-    tracer = provider.get_tracer("casebank")
+    tracer = _tracer_into(processor)
     app_busy = processor._spans_arriving()
     assert not app_busy()
     tracer.start_span("queued").end()
@@ -88,9 +90,7 @@ def test_the_wal_is_copied_into_the_database_beside_the_writer(db_path: Path) ->
     # WAL; after it, the database file itself holds every page.
     processor = StoreSpanProcessor(db_path, interval_s=3600)
     assert processor.wait_until_open(10) is None
-    provider = TracerProvider()
-    provider.add_span_processor(processor)
-    tracer = provider.get_tracer("casebank")
+    tracer = _tracer_into(processor)
     for n in range(CHECKPOINT_EVERY_SPANS):
         tracer.start_span(f"span {n}").end()
     assert processor.force_flush(60_000)
@@ -109,9 +109,7 @@ def test_a_backlog_is_written_in_bigger_batches(db_path: Path) -> None:
     # taken BACKLOG_BATCHES batches at a time; what is left goes in batches of the usual size.
     processor = StoreSpanProcessor(db_path, max_queue=1000, max_batch=1000, interval_s=3600)
     assert processor.wait_until_open(10) is None
-    provider = TracerProvider()
-    provider.add_span_processor(processor)
-    tracer = provider.get_tracer("casebank")
+    tracer = _tracer_into(processor)
     for n in range(2 * 10 * BACKLOG_BATCHES + 15):
         tracer.start_span(f"span {n}").end()
     processor._max_batch = 10
