@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from opentelemetry.attributes import BoundedAttributes
@@ -72,11 +72,11 @@ def _json(value: Any) -> str:
 def _plain(attributes: Any) -> dict[str, Any]:
     """A span's attributes as a dict of our own, which we may change.
 
-    The SDK's BoundedAttributes keeps a plain dict, copied here at C speed; walking it as a
-    Mapping (or through the MappingProxy that `span.attributes` returns) runs Python code for
-    every key, and even its `len()` is a Python method."""
+    The SDK's BoundedAttributes copies its plain dict at C speed; walking it as a Mapping (or
+    through the MappingProxy that `span.attributes` returns) runs Python code for every key, and
+    even its `len()` is a Python method."""
     if type(attributes) is BoundedAttributes:
-        return attributes._dict.copy()
+        return cast("dict[str, Any]", attributes.copy())  # a new dict, typed as a MutableMapping
     return dict(attributes) if attributes else {}
 
 
@@ -166,10 +166,10 @@ def rows_for(
         if not ours:  # another instrumentation's span
             attrs = with_casebank_view(attrs, capture_content=capture_content)
         is_root = IS_ROOT in attrs and bool(attrs[IS_ROOT])
-        if is_root:
-            # The entry point's input and output live in its trace row; storing them twice would
-            # cost a quarter of the bytes the writer moves.
-            root_input, root_output = attrs.pop(INPUT, None), attrs.pop(OUTPUT, None)
+        # The entry point's input and output live in its trace row; storing them twice would
+        # cost a quarter of the bytes the writer moves.
+        root_input = attrs.pop(INPUT, None) if is_root else None
+        root_output = attrs.pop(OUTPUT, None) if is_root else None
         outcome = _STATUS[status.status_code._value_]
         service = services.get(id(resource))
         if service is None:
@@ -214,8 +214,8 @@ def rows_for(
             row[1:7] = [
                 name,
                 attrs.get(ENTRYPOINT),
-                _str_or_none(root_input) if is_root else None,
-                _str_or_none(root_output) if is_root else None,
+                _str_or_none(root_input),
+                _str_or_none(root_output),
                 "error" if outcome == "error" else "ok",
                 error,
             ]

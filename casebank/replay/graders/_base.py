@@ -54,6 +54,9 @@ class Grader:
     name: ClassVar[str]
     # Options this grader understands; anything else is a typo worth reporting.
     known_options: ClassVar[frozenset[str]] = frozenset()
+    # True for a grader that only compares the values in hand (no I/O, microseconds of work): the
+    # runner grades it on its event loop, where the hop to a thread would cost more than the grade.
+    instant: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
         self.options = dict(options or {})
@@ -62,6 +65,10 @@ class Grader:
         if unknown:
             known = ", ".join(sorted(self.known_options)) or "none"
             raise InvalidInput(f"grader '{self.name}' has no option '{unknown[0]}' (it takes: {known})")
+
+    def grades_instantly(self) -> bool:
+        """Whether grading never waits (see `instant`); a composite asks its children."""
+        return self.instant
 
     # -- option helpers: each raises InvalidInput naming the grader, the option and the fix --
 

@@ -92,6 +92,9 @@ class _Composite(Grader):
             except CasebankError as exc:
                 raise InvalidInput(f"grader '{self.name}' option graders[{n}]: {exc}") from None
 
+    def grades_instantly(self) -> bool:
+        return all(child.grades_instantly() for child in self.children)
+
     def reference(self, expected: Any) -> Any:
         # The first child that describes its expected output rather than being one knows the reference.
         for child in self.children:

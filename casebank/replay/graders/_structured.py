@@ -54,6 +54,7 @@ class JsonValid(Grader):
     """The output is valid JSON (text that parses, or a value the entry point returned)."""
 
     name = "json_valid"
+    instant = True
 
     def grade(self, output: Any, expected: Any) -> Verdict:
         try:
@@ -69,6 +70,7 @@ class JsonSchema(Grader):
     """The output validates against a JSON schema: option `schema` (inline) or `schema_file` (suite-relative)."""
 
     name = "json_schema"
+    instant = True
     known_options = frozenset({"schema", "schema_file"})
 
     def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
@@ -190,6 +192,7 @@ class JsonFields(Grader):
     """Each path of the expected object (`invoice.total`, `items[0].sku`) has that value in the output."""
 
     name = "json_fields"
+    instant = True
     known_options = frozenset({"tolerance"})
 
     def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
@@ -268,6 +271,7 @@ class Numeric(Grader):
     """The first number in the output is within `abs` or `rel` tolerance of the expected number."""
 
     name = "numeric"
+    instant = True
     known_options = frozenset({"abs", "rel"})
 
     def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:

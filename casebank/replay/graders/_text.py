@@ -45,6 +45,7 @@ class Exact(Grader):
     """Output equals the expected output (strings as text, anything else as JSON values)."""
 
     name = "exact"
+    instant = True
     known_options = frozenset({"normalize"})
 
     def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
@@ -67,6 +68,7 @@ class OneOf(Grader):
     """Output equals one of the expected outputs (the expected value is a list of accepted answers)."""
 
     name = "one_of"
+    instant = True
     known_options = frozenset({"normalize"})
 
     def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
@@ -99,6 +101,7 @@ class Contains(Grader):
     """The expected text (or option `substring`) appears in the output."""
 
     name = "contains"
+    instant = True
     known_options = frozenset({"substring", "ignore_case"})
 
     def grade(self, output: Any, expected: Any) -> Verdict:
@@ -116,6 +119,7 @@ class NotContains(Grader):
     """None of the forbidden texts in option `substring` (a text or a list of texts) appears in the output."""
 
     name = "not_contains"
+    instant = True
     known_options = frozenset({"substring", "ignore_case"})
 
     def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
@@ -146,6 +150,7 @@ class Regex(Grader):
     """The output matches option `pattern` (`match`: search, the default, or full)."""
 
     name = "regex"
+    instant = True
     known_options = frozenset({"pattern", "match", "ignore_case"})
 
     def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
