@@ -1,9 +1,10 @@
 """The case store: one SQLite file holding spans, traces, incidents, runs and results.
 
 Values cross this boundary as plain Python (JSON columns are decoded on read); the hot write
-path (`write_batch`) takes ready tuples and uses `executemany` in one transaction, because
-sqlite-utils' `insert_all` is about three times slower there. Everything else reads and writes
-through ordinary SQL that a person could type into `sqlite-utils query`.
+path (`prepare_batch` + `write_prepared`) takes ready tuples and runs them as a few multi-row
+statements in one transaction (`_bulk.py`), because sqlite-utils' `insert_all` is about three
+times slower there. Everything else reads and writes through ordinary SQL that a person could
+type into `sqlite-utils query`.
 """
 
 from __future__ import annotations
@@ -97,8 +98,9 @@ _UPSERT_TRACES = (
     " ELSE json_patch(traces.attributes, excluded.attributes) END"
 )
 
-# The capture writer's WAL: checkpointed when idle, at the latest at this many pages (256 MB of
-# 16 KB pages), and cut back to this size on disk after a checkpoint.
+# The capture writer's WAL: checkpointed beside the writer by capture's checkpointer, by the
+# writer's own connection only at this many pages (256 MB of 16 KB pages, a backstop), and cut
+# back to this size on disk after a checkpoint.
 _WAL_CAP_PAGES = 16_384
 _WAL_KEEP_BYTES = 64 * 1024 * 1024
 
