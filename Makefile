@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench fresh-store clean
 
 $(BIN)/cases: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# After adding a migration: the schema a new store is created with, without sqlite-utils.
+fresh-store: $(VENV)/.dev-installed
+	$(BIN)/python -c 'from casebank.store._fresh import write_fresh_sql; write_fresh_sql()'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import casebank
+from casebank.store import Store
 
 
 def test_the_public_api_is_exactly_this() -> None:
@@ -34,3 +36,18 @@ def test_importing_casebank_does_not_load_the_cli_the_runner_or_heavy_packages()
     code = f"import sys, casebank; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_capturing_into_a_new_store_loads_no_sqlite_utils(tmp_path: Path) -> None:
+    # sqlite-utils imports pandas and numpy whenever they are installed: not in the product's process.
+    code = (
+        "import sys, casebank\n"
+        f"casebank.init({str(tmp_path / 'new.db')!r})\n"
+        "casebank.trace(lambda question: 'answer')('question')\n"
+        "casebank.flush()\n"
+        "print([m for m in ('sqlite_utils', 'numpy', 'pandas') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    with Store(tmp_path / "new.db") as store:
+        assert store.counts().traces == 1

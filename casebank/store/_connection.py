@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from casebank.errors import StoreError
+from casebank.store._fresh import create_fresh
 from casebank.store._schema import MARKER_TABLE, SCHEMA_VERSION, apply_migrations
 
 DEFAULT_DB = Path(".casebank") / "casebank.db"
@@ -80,6 +81,8 @@ def _prepare(conn: sqlite3.Connection, db_path: Path) -> None:
         conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
     _set_pragmas(conn)
     try:
+        if not tables and create_fresh(conn):
+            return
         apply_migrations(conn)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot prepare store '{db_path}': {exc}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from casebank.errors import StoreError
 from casebank.store import SPAN_COLUMNS, TRACE_COLUMNS, Store
+from casebank.store._fresh import create_fresh
 from casebank.store._schema import MARKER_TABLE, SCHEMA_VERSION, apply_migrations
 
 TABLES = {
@@ -142,6 +144,47 @@ def test_a_schema_5_store_keys_its_spans_by_trace_and_keeps_every_row(tmp_path: 
     assert keys[old_trace] < keys[new_trace]  # arrival order, not id order
     assert indexes == {"idx_spans_trace_key_span_id"}
     assert pragma(path, "user_version") == SCHEMA_VERSION
+
+
+def contents(path: Path) -> dict[str, object]:
+    """Everything a store holds that a schema decides: its objects, rows, migrations and version."""
+    conn = sqlite3.connect(path)
+    try:
+        master = sorted(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+        tables = [name for kind, name, _, _ in master if kind == "table" and name != "_sqlite_migrations"]
+        return {
+            "sqlite_master": master,
+            "rows": {t: sorted(conn.execute(f"SELECT * FROM [{t}]")) for t in tables},
+            "migrations": list(conn.execute("SELECT id, migration_set, name FROM _sqlite_migrations ORDER BY id")),
+            "user_version": conn.execute("PRAGMA user_version").fetchone()[0],
+        }
+    finally:
+        conn.close()
+
+
+def test_a_new_store_is_exactly_what_the_migrations_make(tmp_path: Path) -> None:
+    migrated = tmp_path / "migrated.db"
+    conn = sqlite3.connect(migrated, isolation_level=None)
+    apply_migrations(conn)
+    conn.close()
+    Store(tmp_path / "new.db").close()
+    assert contents(tmp_path / "new.db") == contents(migrated), (
+        "casebank/store/fresh_store.sql no longer matches the migrations: run `make fresh-store`"
+    )
+    applied_at = [m[2] for m in migrations_applied(tmp_path / "new.db")]
+    assert all(when.startswith(str(dt.date.today().year)) for when in applied_at)
+
+
+def test_a_store_another_process_just_created_is_left_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "casebank.db"
+    late = sqlite3.connect(path, isolation_level=None)  # saw an empty file...
+    with Store(path) as store:  # ...while another process made the store
+        store.add_counter("dropped_spans", 3)
+    before = contents(path)
+    assert create_fresh(late) is False
+    assert not late.in_transaction
+    late.close()
+    assert contents(path) == before
 
 
 def test_an_empty_file_is_migrated_like_a_new_store(tmp_path: Path) -> None:
