@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from casebank.errors import StoreError
@@ -17,6 +18,7 @@ from casebank.store._schema import MARKER_TABLE, SCHEMA_VERSION, apply_migration
 DEFAULT_DB = Path(".casebank") / "casebank.db"
 BUSY_TIMEOUT_MS = 10_000
 PAGE_SIZE = 16_384
+_WAL_ATTEMPTS, _WAL_RETRY_S = 100, 0.01  # a second in all, as for a busy store
 
 
 def default_db_path() -> Path:
@@ -79,10 +81,12 @@ def _prepare(conn: sqlite3.Connection, db_path: Path) -> None:
         # and the writer moved half as many spans per second (benchmarks/bench_store.py).
         # Only a new, empty file can take a page size (WAL fixes it from the first write).
         conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-    _set_pragmas(conn)
     try:
+        _set_pragmas(conn)
         if not tables and create_fresh(conn):
             return
+        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return  # another process made (or upgraded) the store since `version` was read
         apply_migrations(conn)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot prepare store '{db_path}': {exc}") from None
@@ -92,6 +96,22 @@ def _set_pragmas(conn: sqlite3.Connection) -> None:
     # WAL lets readers in other processes see committed rows while the writer appends;
     # synchronous=NORMAL in WAL is still crash-safe (a crash loses at most the last commit,
     # never corrupts the file), and flags use FULL on their own transaction.
-    conn.execute("PRAGMA journal_mode = WAL")
+    _wal(conn)
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (a no-op once it is).
+
+    Turning a new file to WAL takes an exclusive lock, and when another process is doing the same
+    (several workers of one app starting on a new store) SQLite says "database is locked" at once,
+    without waiting out the busy timeout. The other process is done within milliseconds."""
+    for attempt in range(_WAL_ATTEMPTS):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == _WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(_WAL_RETRY_S)

@@ -26,7 +26,7 @@ _HEADER = (
 )
 # sqlite-utils records when each migration ran; a fresh store records its own creation time.
 _APPLIED_AT = re.compile(r"^(INSERT INTO \"_sqlite_migrations\" VALUES\(.*),'[^']*'\);$", re.MULTILINE)
-_NOW = "strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')"
+_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00'"  # sqlite-utils' str(datetime) shape
 
 
 def create_fresh(conn: sqlite3.Connection) -> bool:

@@ -6,12 +6,12 @@ CREATE TABLE "_sqlite_migrations" (
    "name" TEXT,
    "applied_at" TEXT
 );
-INSERT INTO "_sqlite_migrations" VALUES(1,'casebank','m001_initial',strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'));
-INSERT INTO "_sqlite_migrations" VALUES(2,'casebank','m002_trace_attributes',strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'));
-INSERT INTO "_sqlite_migrations" VALUES(3,'casebank','m003_run_details',strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'));
-INSERT INTO "_sqlite_migrations" VALUES(4,'casebank','m004_grader_caches',strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'));
-INSERT INTO "_sqlite_migrations" VALUES(5,'casebank','m005_result_reliability',strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'));
-INSERT INTO "_sqlite_migrations" VALUES(6,'casebank','m006_span_locality',strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'));
+INSERT INTO "_sqlite_migrations" VALUES(1,'casebank','m001_initial',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
+INSERT INTO "_sqlite_migrations" VALUES(2,'casebank','m002_trace_attributes',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
+INSERT INTO "_sqlite_migrations" VALUES(3,'casebank','m003_run_details',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
+INSERT INTO "_sqlite_migrations" VALUES(4,'casebank','m004_grader_caches',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
+INSERT INTO "_sqlite_migrations" VALUES(5,'casebank','m005_result_reliability',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
+INSERT INTO "_sqlite_migrations" VALUES(6,'casebank','m006_span_locality',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
 CREATE TABLE "calibrations" (
    "id" INTEGER PRIMARY KEY,
    "config_hash" TEXT,

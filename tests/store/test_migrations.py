@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import sqlite3
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from casebank.errors import StoreError
-from casebank.store import SPAN_COLUMNS, TRACE_COLUMNS, Store
+from casebank.store import SPAN_COLUMNS, TRACE_COLUMNS, Store, _connection
 from casebank.store._fresh import create_fresh
 from casebank.store._schema import MARKER_TABLE, SCHEMA_VERSION, apply_migrations
 
@@ -72,6 +75,7 @@ def test_a_fresh_store_is_created_migrated_and_in_wal_mode(tmp_path: Path) -> No
     assert tables["traces"] == ["trace_key", *TRACE_COLUMNS]
     assert pragma(path, "user_version") == SCHEMA_VERSION
     assert pragma(path, "journal_mode") == "wal"
+    assert pragma(path, "page_size") == 16_384
     assert [(m[0], m[1]) for m in migrations_applied(path)] == [("casebank", name) for name in MIGRATIONS]
 
 
@@ -171,20 +175,64 @@ def test_a_new_store_is_exactly_what_the_migrations_make(tmp_path: Path) -> None
     assert contents(tmp_path / "new.db") == contents(migrated), (
         "casebank/store/fresh_store.sql no longer matches the migrations: run `make fresh-store`"
     )
-    applied_at = [m[2] for m in migrations_applied(tmp_path / "new.db")]
-    assert all(when.startswith(str(dt.date.today().year)) for when in applied_at)
+    now = dt.datetime.now(dt.timezone.utc)
+    for _, _, applied_at in migrations_applied(tmp_path / "new.db"):
+        assert abs(dt.datetime.fromisoformat(str(applied_at)) - now) < dt.timedelta(minutes=1)
 
 
-def test_a_store_another_process_just_created_is_left_as_it_is(tmp_path: Path) -> None:
+def test_a_store_another_process_made_meanwhile_is_opened_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "casebank.db"
-    late = sqlite3.connect(path, isolation_level=None)  # saw an empty file...
-    with Store(path) as store:  # ...while another process made the store
-        store.add_counter("dropped_spans", 3)
-    before = contents(path)
-    assert create_fresh(late) is False
-    assert not late.in_transaction
-    late.close()
-    assert contents(path) == before
+
+    def made_first_by_another_process(conn: sqlite3.Connection) -> bool:
+        other = sqlite3.connect(path, isolation_level=None)  # this one saw an empty file too, and was quicker
+        other.execute("PRAGMA journal_mode = WAL")
+        assert create_fresh(other) is True
+        other.execute("INSERT INTO counters (name, value) VALUES ('dropped_spans', 3)")
+        other.close()
+        made_by_other.update(contents(path))
+        made = create_fresh(conn)
+        assert not conn.in_transaction
+        return made
+
+    def no_migrations(conn: sqlite3.Connection) -> None:
+        raise AssertionError("the store is current: nothing to migrate, no sqlite-utils to import")
+
+    made_by_other: dict[str, object] = {}
+    monkeypatch.setattr(_connection, "create_fresh", made_first_by_another_process)
+    monkeypatch.setattr(_connection, "apply_migrations", no_migrations)
+    with Store(path) as store:
+        assert store.counts().dropped_spans == 3
+    assert contents(path) == made_by_other
+
+
+def _open_new_store(path: str, start: Any, results: Any) -> None:
+    start.wait()
+    try:
+        with Store(path) as store:
+            store.add_counter("opened", 1)
+        results.put("ok" if "sqlite_utils" not in sys.modules else "imported sqlite_utils")
+    except BaseException as exc:
+        results.put(repr(exc))
+
+
+def test_processes_opening_one_new_store_at_once_all_get_it(tmp_path: Path) -> None:
+    # Several workers of one app starting on a store that is not there yet.
+    processes = 6
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Barrier(processes), ctx.Queue()
+    path = str(tmp_path / "casebank.db")
+    workers = [ctx.Process(target=_open_new_store, args=(path, start, results)) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(60)
+    assert outcomes == ["ok"] * processes
+    with Store(path) as store:
+        assert store.conn.execute("SELECT value FROM counters WHERE name = 'opened'").fetchone()[0] == processes
+    assert [m[1] for m in migrations_applied(Path(path))] == MIGRATIONS
 
 
 def test_an_empty_file_is_migrated_like_a_new_store(tmp_path: Path) -> None:
