@@ -6,17 +6,19 @@ keys, bearer tokens, JWTs), since a key can hide in a prompt or an error message
 
 Cost matters here: every byte of every span passes through, and the writer is meant to keep up
 with tens of thousands of spans a second. One `re` alternation of all the shapes scanned text at
-~20 MB/s; each shape alone, starting with a literal, ~1 GB/s; and a single-character `in` runs
-at memchr speed. So each shape has a gate - a character it must contain, then the literal
-around it - and its pattern runs only on text that passed the gate. On ordinary text the gates
-are the whole cost (~1.5 µs for 2 KB).
+~20 ns/char. Each shape's own pattern starts with a literal, which `re` scans for at ~0.5
+ns/char - as fast as `literal in text` - so checking the literal in Python first only added to
+the cost (3 µs a shape on 2 KB of chat JSON, against 1 µs for the pattern). A one-character
+`in` runs at memchr speed (~0.03 ns/char), so each pattern runs only on text holding a
+character its secret must contain. The bearer pattern starts with a character class, which `re`
+scans at ~7 ns/char, so it waits for `"earer " in text`. For 2 KB: prose ~1.6 µs; prose with
+dashes ~5 µs, code or chat JSON ~7-8 µs (12-15 µs with the Python pre-checks).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -32,8 +34,6 @@ _JSON_STRING_FIELD = re.compile(r'"([^"\\]{1,200})"(\s*:\s*)"(?:[^"\\]|\\.)*"')
 SHORTEST_SECRET = 13
 # Up to this length, results are cached: such values (model names, ids, hosts) mostly repeat.
 _SHORT = 64
-# Past this many anchor characters, a scan for the literal is cheaper than a look around each.
-_DENSE = 4
 
 
 @functools.lru_cache(maxsize=4096)
@@ -59,11 +59,11 @@ def _redact_short(text: str, json_keys: bool) -> str:
 def _redact(text: str, json_keys: bool) -> str:
     if json_keys and text[:1] in ("{", "["):
         text = _redact_keys(text)
-    # Every shape's gate needs one of these; most text has none, and `in` on one character is memchr.
-    if "-" in text or "_" in text or "J" in text or "K" in text or "earer " in text:
-        for may_hold, pattern, replacement in _SHAPES:
-            if may_hold(text):
-                text = pattern.sub(replacement, text)
+    for anchor, pattern in _SHAPES:
+        if anchor in text:
+            text = pattern.sub(REDACTED, text)
+    if "earer " in text:
+        text = _BEARER.sub(_BEARER_REDACTED, text)
     return text
 
 
@@ -112,41 +112,15 @@ def _redact_value(value: Any) -> Any:
     return value
 
 
-# -- secret-shaped values: (gate, pattern, replacement) a shape ------------------------------------
+# -- secret-shaped values: a character each secret must contain, and its pattern ----------------
 
-
-def _near(anchor: str, literal: str, start: int) -> Callable[[str], bool]:
-    """A gate: `literal` occurs in the text with its `anchor` character at `start` within it."""
-
-    def may_hold(text: str) -> bool:
-        i = text.find(anchor)  # memchr; `count` would walk the text a character at a time
-        for _ in range(_DENSE):
-            if i == -1:
-                return False
-            if text.startswith(literal, i - start) and i >= start:
-                return True
-            i = text.find(anchor, i + 1)
-        return i != -1 and literal in text
-
-    return may_hold
-
-
-def _both(anchor: str, literal: str) -> Callable[[str], bool]:
-    """A gate for a literal with a character rare in prose ('J', 'K'): memchr first, then the scan."""
-    return lambda text: anchor in text and literal in text
-
-
-_SHAPES: tuple[tuple[Callable[[str], bool], re.Pattern[str], str], ...] = (
-    # OpenAI / Anthropic keys
-    (_near("-", "sk-", 2), re.compile(r"sk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"), REDACTED),
-    # Slack tokens
-    (_near("-", "xox", 4), re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}"), REDACTED),
-    # GitHub tokens
-    (_near("_", "gh", 3), re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"), REDACTED),
-    # JWTs
-    (_both("J", "eyJ"), re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), REDACTED),
-    # AWS access key ids
-    (_both("K", "AKIA"), re.compile(r"AKIA[0-9A-Z]{16}"), REDACTED),
-    # Bearer tokens (the scheme word is kept)
-    (lambda text: "earer " in text, re.compile(r"([Bb]earer )[A-Za-z0-9._~+/=-]{8,}"), rf"\1{REDACTED}"),
+_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("-", re.compile(r"sk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}")),  # OpenAI / Anthropic keys
+    ("-", re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}")),  # Slack tokens
+    ("_", re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}")),  # GitHub tokens
+    ("J", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),  # JWTs
+    ("K", re.compile(r"AKIA[0-9A-Z]{16}")),  # AWS access key ids
 )
+# Bearer tokens (the scheme word is kept)
+_BEARER = re.compile(r"([Bb]earer )[A-Za-z0-9._~+/=-]{8,}")
+_BEARER_REDACTED = rf"\1{REDACTED}"
