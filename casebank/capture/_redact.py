@@ -32,6 +32,7 @@ _SECRET_KEY_NAME = re.compile(_KEY_WORDS + r"$", re.IGNORECASE)
 _JSON_STRING_FIELD = re.compile(r'"([^"\\]{1,200})"(\s*:\s*)"(?:[^"\\]|\\.)*"')
 # Neither net can match shorter text: `{"token":"x"}` is 13 characters, a bearer token 14.
 SHORTEST_SECRET = 13
+_JSON_OPENERS = ("{", "[")
 # Up to this length, results are cached: such values (model names, ids, hosts) mostly repeat.
 _SHORT = 64
 
@@ -95,21 +96,53 @@ def _redact_keys(text: str) -> str:
 
 
 def _redact_value(value: Any) -> Any:
-    """`value` with secret keys' strings redacted; the same object when nothing changed (the usual case)."""
-    if isinstance(value, dict):
-        changed: dict[str, Any] = {}
+    """`value` (parsed JSON) with secret keys' strings redacted; the same object when nothing
+    changed (the usual case). A container's scalars are looked at in its own loop, not in a call
+    each: an agent's history holds thousands of them, and those calls were most of the walk."""
+    if type(value) is dict:
+        changed: dict[str, Any] | None = None
         for key, item in value.items():
-            new = REDACTED if type(item) is str and is_secret_key(key) else _redact_value(item)
+            kind = type(item)
+            if kind is str:
+                if is_secret_key(key):
+                    new = REDACTED
+                elif item[:1] in _JSON_OPENERS and len(item) >= SHORTEST_SECRET:
+                    new = _redact_json_text(item)
+                else:
+                    continue
+            elif kind is dict or kind is list:
+                new = _redact_value(item)
+            else:
+                continue
             if new is not item:
+                changed = changed or {}
                 changed[key] = new
-        return {**value, **changed} if changed else value
-    if isinstance(value, list):
-        items = [_redact_value(item) for item in value]
-        return items if any(new is not old for new, old in zip(items, value, strict=True)) else value
-    if type(value) is str and value[:1] in ("{", "[") and len(value) >= SHORTEST_SECRET:
-        redacted = _redact_keys(value)
-        return redacted if redacted != value else value
+        return value if changed is None else {**value, **changed}
+    if type(value) is list:
+        items: list[Any] | None = None
+        for i, item in enumerate(value):
+            kind = type(item)
+            if kind is str:
+                if item[:1] not in _JSON_OPENERS or len(item) < SHORTEST_SECRET:
+                    continue
+                new = _redact_json_text(item)
+            elif kind is dict or kind is list:
+                new = _redact_value(item)
+            else:
+                continue
+            if new is not item:
+                items = items or list(value)
+                items[i] = new
+        return value if items is None else items
+    if type(value) is str and value[:1] in _JSON_OPENERS and len(value) >= SHORTEST_SECRET:
+        return _redact_json_text(value)
     return value
+
+
+def _redact_json_text(text: str) -> str:
+    """A string that may hold JSON (a tool's response often is JSON text): the key net for it too."""
+    redacted = _redact_keys(text)
+    return redacted if redacted != text else text
 
 
 # -- secret-shaped values: a character each secret must contain, and its pattern ----------------

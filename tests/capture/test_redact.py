@@ -80,6 +80,14 @@ def test_the_cheap_gates_never_hide_a_secret_shape(secret: str, before: str, aft
         pytest.param(
             {"type": "tool_call", "name": "login", "arguments": '{"token": "hunter2!"}'}, id="arguments-as-text"
         ),
+        pytest.param(
+            {"type": "tool_call_response", "response": to_json({"accounts": [1, "x", {"password": "hunter2!"}]})},
+            id="in-a-list-in-text",
+        ),
+        pytest.param(
+            {"type": "tool_call", "name": "batch", "arguments": [[{"name": "a"}, '["ok", {"secret": "hunter2!"}]']]},
+            id="text-in-nested-lists",
+        ),
     ],
 )
 def test_messages_redact_secret_keys_inside_tool_calls(part: dict[str, object]) -> None:
@@ -89,6 +97,18 @@ def test_messages_redact_secret_keys_inside_tool_calls(part: dict[str, object]) 
     out = redact_messages(messages)
     assert "hunter2!" not in out
     assert REDACTED in out
+
+
+def test_a_history_with_tool_parts_and_no_secret_comes_back_unchanged() -> None:
+    response = to_json({"status": "shipped", "items": [{"sku": "X1", "qty": 2}], "note": "[1, 2]"})
+    parts = [{"type": "tool_call", "name": "lookup", "arguments": {"order_id": "A-17", "max_tokens": 5}}]
+    messages = to_json(
+        [
+            {"role": "assistant", "parts": parts},
+            {"role": "tool", "parts": [{"type": "tool_call_response", "response": response}]},
+        ]
+    )
+    assert redact_messages(messages) == messages
 
 
 def test_messages_without_tool_parts_keep_their_text() -> None:
