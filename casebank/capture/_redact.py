@@ -58,7 +58,7 @@ def _redact_short(text: str, json_keys: bool) -> str:
 
 
 def _redact(text: str, json_keys: bool) -> str:
-    if json_keys and text[:1] in ("{", "["):
+    if json_keys and text[:1] in _JSON_OPENERS:
         text = _redact_keys(text)
     for anchor, pattern in _SHAPES:
         if anchor in text:

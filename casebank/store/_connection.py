@@ -18,7 +18,7 @@ from casebank.store._schema import MARKER_TABLE, SCHEMA_VERSION, apply_migration
 DEFAULT_DB = Path(".casebank") / "casebank.db"
 BUSY_TIMEOUT_MS = 10_000
 PAGE_SIZE = 16_384
-_WAL_ATTEMPTS, _WAL_RETRY_S = 100, 0.01  # a second in all, as for a busy store
+_WAL_ATTEMPTS, _WAL_RETRY_S = 100, 0.01  # a second in all (see _wal)
 
 
 def default_db_path() -> Path:
