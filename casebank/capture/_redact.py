@@ -75,7 +75,7 @@ def redact_messages(text: str) -> str:
     `arguments` or a tool's `response`, so the key net - parsing the JSON, a third of a chat
     span's conversion - runs only when a part of type `tool_call` or `tool_call_response` is
     there. One scan for the type's prefix finds both (and a `tool_call` finish reason too)."""
-    return redact(text, json_keys=text[:1] in ("{", "[") and '"tool_call' in text)
+    return redact(text, json_keys=text[:1] in _JSON_OPENERS and '"tool_call' in text)
 
 
 def _keep_key(match: re.Match[str]) -> str:
