@@ -89,16 +89,11 @@ class StoreCaches:
         if not vectors:
             return
         now = utc_now()
-        rows = [(model, h, len(v), _pack(v), now) for h, v in vectors.items()]
-        with self._lock:
-            if self._closed:
-                return
-            with self.store.transaction() as conn:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO embedding_cache (model, text_hash, dimensions, vector, created_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    rows,
-                )
+        self._write(
+            "INSERT OR REPLACE INTO embedding_cache (model, text_hash, dimensions, vector, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(model, h, len(v), _pack(v), now) for h, v in vectors.items()],
+        )
 
     def get_verdict(self, key: str) -> dict[str, Any] | None:
         with self._lock:
@@ -112,15 +107,19 @@ class StoreCaches:
         return {"verdict": row[0], "score": row[1], "reason": row[2]}
 
     def put_verdict(self, key: str, verdict: Mapping[str, Any], *, model: str = "") -> None:
+        self._write(
+            "INSERT OR REPLACE INTO judge_verdicts (key, model, verdict, score, reason, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(key, model, verdict.get("verdict"), verdict.get("score"), verdict.get("reason"), utc_now())],
+        )
+
+    def _write(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run `sql` for each row in one transaction, unless the caches were closed."""
         with self._lock:
             if self._closed:
                 return
             with self.store.transaction() as conn:
-                conn.execute(
-                    "INSERT OR REPLACE INTO judge_verdicts (key, model, verdict, score, reason, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (key, model, verdict.get("verdict"), verdict.get("score"), verdict.get("reason"), utc_now()),
-                )
+                conn.executemany(sql, rows)
 
 
 # -- labels ---------------------------------------------------------------------------------------
