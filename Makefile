@@ -34,7 +34,7 @@ bench: $(VENV)/.dev-installed
 
 # After adding a migration: the schema a new store is created with, without sqlite-utils.
 fresh-store: $(VENV)/.dev-installed
-	$(BIN)/python -c 'from casebank.store._fresh import write_fresh_sql; write_fresh_sql()'
+	$(BIN)/python -c 'from casebank.store._sqlite._fresh import write_fresh_sql; write_fresh_sql()'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -49,9 +49,9 @@ def main() -> None:
             traced_medians.append(statistics.median(wrapped))
             traced_p99.append(statistics.quantiles(wrapped, n=100)[98])
         casebank.shutdown()
-        from casebank.store import Store
+        from casebank.store import open_store
 
-        with Store(Path(tmp) / "bench.db") as store:
+        with open_store(Path(tmp) / "bench.db") as store:
             counts = store.counts()
     bare_us = statistics.median(bare_medians) / 1000
     traced_us = statistics.median(traced_medians) / 1000

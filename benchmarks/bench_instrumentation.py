@@ -117,13 +117,13 @@ def _toggles(variant: str, tmp: str) -> Toggles:
     if variant.startswith("casebank"):
         import casebank
         from casebank.integrations import instrument_openai, uninstrument
-        from casebank.store import Store
+        from casebank.store import open_store
 
         db = Path(tmp) / "bench.db"
         casebank.init(db=db, instrument=False)
 
         def notes() -> dict[str, Any]:
-            with Store(db) as store:
+            with open_store(db) as store:
                 return {"dropped spans": store.counts().dropped_spans}
 
         return (lambda: instrument_openai() and None, uninstrument, lambda: casebank.flush(30) and None, notes)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from casebank.capture._setup import configured_db
@@ -32,7 +31,7 @@ def flag(
     attributes no trace carries, and `casebank.errors.AmbiguousId` (listing the newest
     candidates) when several traces carry them.
     """
-    from casebank.store import Store, default_db_path
+    from casebank.store import open_store
 
     if (trace_id is None) == (where is None):
         raise TypeError("flag() takes a trace id or where={...} attributes - exactly one of them")
@@ -44,8 +43,7 @@ def flag(
             f"'{trace_id}' is not a trace id - trace ids are 32 hex characters, as casebank.current_trace_id() returns"
         )
     flush_own_spans()  # this process's own pending spans may hold the very trace being flagged
-    path = Path(db) if db is not None else (configured_db() or default_db_path())
-    with Store(path, create=False) as store:
+    with open_store(db if db is not None else configured_db(), create=False) as store:
         if normalized is None:
             normalized = store.trace_id_where(where or {})
         return store.flag(normalized, reason, flagged_by=flagged_by).id

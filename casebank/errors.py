@@ -6,6 +6,7 @@
     │   │   ├── TraceNotFound
     │   │   └── IncidentNotFound
     │   ├── AmbiguousId
+    │   ├── InvalidTransition     an incident cannot go there from its status (annotate a promoted one, ...)
     │   ├── InvalidInput          a malformed option value, expected output, grader option, ...
     │   ├── StoreError            the file is not a casebank store, or cannot be opened
     │   ├── SuiteError            the suite folder or a case file cannot be used
@@ -25,6 +26,7 @@ __all__ = [
     "CasebankError",
     "IncidentNotFound",
     "InvalidInput",
+    "InvalidTransition",
     "NotFound",
     "PromotionRefused",
     "StoreError",
@@ -62,6 +64,10 @@ class AmbiguousId(UsageError):
 
 
 class InvalidInput(UsageError):
+    pass
+
+
+class InvalidTransition(UsageError):
     pass
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import casebank
-from casebank.store import Store
+from casebank.store import open_store
 
 
 def test_the_public_api_is_exactly_this() -> None:
@@ -49,5 +49,5 @@ def test_capturing_into_a_new_store_loads_no_sqlite_utils(tmp_path: Path) -> Non
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-    with Store(tmp_path / "new.db") as store:
+    with open_store(tmp_path / "new.db") as store:
         assert store.counts().traces == 1

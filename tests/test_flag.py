@@ -8,7 +8,7 @@ import pytest
 
 import casebank
 from casebank.errors import StoreError, TraceNotFound
-from casebank.store import Store
+from casebank.store import open_store
 
 
 @casebank.trace
@@ -21,7 +21,7 @@ def test_flag_flushes_the_callers_pending_spans_first(db_path: Path) -> None:
     trace_id = answer("where is my order?")["trace_id"]
     assert trace_id is not None
     incident_id = casebank.flag(trace_id, reason="wrong order")  # no explicit flush before
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         assert store.get_incident(incident_id).output["text"] == "re: where is my order?"
 
 
@@ -32,7 +32,7 @@ def test_flagging_the_same_trace_again_returns_the_same_incident_with_both_reaso
     first = casebank.flag(trace_id, reason="wrong window", flagged_by="ana")
     second = casebank.flag(trace_id.upper(), reason="rude tone", flagged_by="bo")
     assert first == second
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         reasons = [(r["reason"], r["flagged_by"]) for r in store.get_incident(first).reasons]
     assert reasons == [("wrong window", "ana"), ("rude tone", "bo")]
 

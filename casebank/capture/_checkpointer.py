@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from typing import Any
+
+from casebank.store._open import StoreURL
 
 logger = logging.getLogger("casebank")
 
 
 class Checkpointer:
-    """A daemon thread that checkpoints `db_path` after each `request()` (requests made while one
+    """A daemon thread that checkpoints the store at `store_url` after each `request()` (requests made while one
     runs are served by the next). Started by the first request; one thread calls `request`."""
 
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path
+    def __init__(self, store_url: StoreURL) -> None:
+        self.store_url = store_url
         self._due = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -58,14 +59,14 @@ class Checkpointer:
                 while (requested := self._requested) > self._served:
                     try:
                         if store is None:
-                            from casebank.store import Store
+                            from casebank.store import open_store
 
-                            store = Store(self.db_path)
+                            store = open_store(self.store_url)
                         store.checkpoint()
                         self.checkpoints += 1
                     except Exception as exc:  # nothing is lost: the log keeps the rows, and the
                         # writer's automatic checkpoint still bounds it
-                        logger.debug("casebank: WAL checkpoint of '%s' failed: %s", self.db_path, exc)
+                        logger.debug("casebank: WAL checkpoint of '%s' failed: %s", self.store_url.shown, exc)
                     self._served = requested
                 if self._stopping:
                     return

@@ -24,14 +24,17 @@ import os
 import threading
 import weakref
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from casebank.capture._attributes import SCOPE
 from casebank.capture._checkpointer import Checkpointer
+from casebank.store._open import StoreURL, parse_store_url
+
+if TYPE_CHECKING:
+    from casebank.store import Store
 
 logger = logging.getLogger("casebank")
 
@@ -52,14 +55,14 @@ _LLM_PREFIXES = ("gen_ai.", "llm.", "traceloop.", "openinference.")
 class StoreSpanProcessor(SpanProcessor):
     def __init__(
         self,
-        db_path: Path,
+        store_url: str | os.PathLike[str] | StoreURL,
         *,
         keep: Callable[[ReadableSpan], bool] | None = None,
         max_queue: int = MAX_QUEUE,
         max_batch: int = MAX_BATCH,
         interval_s: float = INTERVAL_S,
     ) -> None:
-        self.db_path = db_path
+        self.store_url = parse_store_url(store_url)
         self._keep = keep
         self._max_queue = max_queue
         self._max_batch = max_batch
@@ -83,7 +86,7 @@ class StoreSpanProcessor(SpanProcessor):
         self._flush_waiters: list[threading.Event] = []
         self._opened = threading.Event()
         self._shutdown = False
-        self._checkpointer = Checkpointer(self.db_path)
+        self._checkpointer = Checkpointer(self.store_url)
         self._unchecked = 0  # spans written since the checkpointer was last asked
         self._writer = threading.Thread(target=self._write_loop, name="casebank-writer", daemon=True)
         self._writer.start()
@@ -118,7 +121,7 @@ class StoreSpanProcessor(SpanProcessor):
         """None once the writer has opened the store, else why it could not (or that it timed out)."""
         if not self._opened.wait(timeout_s):
             return (
-                f"the store '{self.db_path}' did not open within {timeout_s:.0f} s - if this casebank is newer "
+                f"the store '{self.store_url.shown}' did not open within {timeout_s:.0f} s - if this casebank is newer "
                 "than the store, run `cases status` once to upgrade the store, then restart the app"
             )
         return self._open_error
@@ -150,7 +153,7 @@ class StoreSpanProcessor(SpanProcessor):
             self._release_waiters()
             return
         try:
-            store.defer_checkpoints()
+            store.prepare_for_capture()
             while True:
                 self._wake.wait(self._interval_s)
                 self._wake.clear()
@@ -167,19 +170,18 @@ class StoreSpanProcessor(SpanProcessor):
             self._checkpointer.stop(timeout_s=5.0)
             store.close()  # the last connection to close checkpoints what is left
 
-    def _open_store(self) -> Any:
+    def _open_store(self) -> Store | None:
         try:
-            from casebank.store import Store
+            from casebank.store import open_store
 
-            return Store(self.db_path)
+            return open_store(self.store_url)
         except Exception as exc:
             self._open_error = str(exc)
             return None
 
-    def _write_queued(self, store: Any) -> None:
+    def _write_queued(self, store: Store) -> None:
         """Write what is queued, a batch at a time."""
         from casebank.capture._rows import rows_for
-        from casebank.store import prepare_batch
 
         spans = self._queue
         while spans or self._dropped:
@@ -190,14 +192,16 @@ class StoreSpanProcessor(SpanProcessor):
             with self._drop_lock:
                 dropped, self._dropped = self._dropped, 0
             try:
-                prepared = prepare_batch(*rows_for(batch, app_busy=self._spans_arriving()), dropped)
+                prepared = store.prepare_spans(*rows_for(batch, app_busy=self._spans_arriving()), dropped)
             except Exception as exc:  # never let one bad span stop the writer
                 self._failed(f"could not convert {len(batch)} spans: {exc!r}", len(batch) + dropped)
                 continue
             try:
                 store.write_prepared(prepared)
             except Exception as exc:
-                self._failed(f"could not write {len(batch)} spans to '{self.db_path}': {exc}", len(batch) + dropped)
+                self._failed(
+                    f"could not write {len(batch)} spans to '{self.store_url.shown}': {exc}", len(batch) + dropped
+                )
                 return  # the store may be unusable: try again at the next wake, not in a loop
             self.dropped_total += dropped
             self.batches_written += 1

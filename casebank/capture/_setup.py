@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace as otel_trace
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
     from casebank.capture._processor import StoreSpanProcessor
+    from casebank.store._open import StoreURL
 
 logger = logging.getLogger("casebank")
 
@@ -43,7 +43,7 @@ class _State:
     provider: Any = None
     processor: StoreSpanProcessor | None = None
     owns_provider: bool = False
-    db_path: Path | None = None
+    store_url: StoreURL | None = None
     otlp: Any = None  # the BatchSpanProcessor of an OTLP exporter on casebank's own provider
 
 
@@ -63,10 +63,11 @@ def init(
     """Start capturing: call once at start-up. Never raises; if the store cannot be opened,
     logs one warning and the app runs untraced. A second call does nothing.
 
-    `instrument`: True instruments every supported LLM client package that is installed, a list
-    of names (e.g. `["openai"]`) picks some, False none. `capture_content=False` keeps metadata
-    and drops message content. `otlp_endpoint` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) also
-    sends casebank's spans over OTLP/HTTP."""
+    `db`: the store, a path or URL (see `casebank.store.open_store`); by default `CASEBANK_DB`,
+    else `.casebank/casebank.db`. `instrument`: True instruments every supported LLM client
+    package that is installed, a list of names (e.g. `["openai"]`) picks some, False none.
+    `capture_content=False` keeps metadata and drops message content. `otlp_endpoint` (or
+    `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) also sends casebank's spans over OTLP/HTTP."""
     with _lock:
         if state.tracer is not None:
             return
@@ -118,10 +119,9 @@ def _start(
     from casebank import __version__
     from casebank.capture._attributes import SCOPE
     from casebank.capture._processor import StoreSpanProcessor
-    from casebank.store import default_db_path
+    from casebank.store import parse_store_url
 
-    path = Path(db) if db is not None else default_db_path()
-    path = path.expanduser().absolute()  # a later chdir in the app must not move the store
+    where = parse_store_url(db).absolute()  # a later chdir in the app must not move a SQLite store
     owns = tracer_provider is None
     if owns:
         resource = Resource.create({"service.name": service_name} if service_name else {})
@@ -130,7 +130,7 @@ def _start(
         raise TypeError(f"tracer_provider {tracer_provider!r} is not an OpenTelemetry SDK TracerProvider")
     else:
         provider = tracer_provider
-    processor = StoreSpanProcessor(path, keep=None if owns else _keep_from_shared_provider())
+    processor = StoreSpanProcessor(where, keep=None if owns else _keep_from_shared_provider())
     problem = processor.wait_until_open(OPEN_TIMEOUT_S)
     if problem is not None:
         processor.shutdown()
@@ -142,7 +142,7 @@ def _start(
         from casebank.capture._otlp import add_otlp_exporter
 
         otlp = add_otlp_exporter(provider, endpoint)
-    state.provider, state.processor, state.owns_provider, state.db_path = provider, processor, owns, path
+    state.provider, state.processor, state.owns_provider, state.store_url = provider, processor, owns, where
     state.otlp = otlp
     state.tracer = provider.get_tracer(SCOPE, __version__)
     atexit.register(_at_exit)
@@ -160,8 +160,9 @@ def _keep_from_shared_provider() -> Callable[[ReadableSpan], bool]:
     return keep
 
 
-def configured_db() -> Path | None:
-    return state.db_path
+def configured_db() -> StoreURL | None:
+    """The store `init()` writes to, if capture is on."""
+    return state.store_url
 
 
 def flush(timeout_s: float = 5.0) -> bool:
@@ -216,7 +217,7 @@ def shutdown() -> None:
         if processor is None:
             return
         state.tracer = None
-        state.processor = state.provider = state.db_path = None
+        state.processor = state.provider = state.store_url = None
         state.otlp = None
         atexit.unregister(_at_exit)
     try:

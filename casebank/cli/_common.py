@@ -10,13 +10,15 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from casebank.store import Store, default_db_path
+from casebank.store import Store
+from casebank.store import open_store as open_store_at
 
 DbOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--db",
-        help="Store file. Default: $CASEBANK_DB, else .casebank/casebank.db in the current folder.",
+        metavar="PATH|URL",
+        help="Store: a file path or sqlite:///PATH. Default: $CASEBANK_DB, else .casebank/casebank.db here.",
         show_default=False,
     ),
 ]
@@ -27,9 +29,9 @@ SuiteOption = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def open_store(db: Path | None, *, create: bool = False) -> Store:
+def open_store(db: str | None, *, create: bool = False) -> Store:
     """The store named by --db (or the default); commands that only read do not create one."""
-    return Store(db if db is not None else default_db_path(), create=create)
+    return open_store_at(db, create=create)
 
 
 def print_json(value: Any) -> None:

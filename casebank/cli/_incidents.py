@@ -91,7 +91,7 @@ def list_incidents(
     if as_json:
         rows = []
         for incident in incidents:
-            row = incident.to_json()
+            row = incident.as_dict()
             row["span_count"] = len(row.pop("spans"))
             rows.append(row)
         print_json(rows)
@@ -135,7 +135,7 @@ def show(incident_id: IdArgument, db: DbOption = None, as_json: JsonFlag = False
     with open_store(db) as store:
         incident = store.resolve_incident(incident_id)
     if as_json:
-        print_json(incident.to_json())
+        print_json(incident.as_dict())
         return
     out = console()
     out.print(f"incident   {incident.id} ({incident.status})")

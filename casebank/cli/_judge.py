@@ -47,10 +47,8 @@ def label(
     """
     if good == bad:
         raise UsageError("give exactly one of --good or --bad")
-    from casebank.store._cache import add_label
-
     with open_store(db) as store:
-        record = add_label(store, trace_id, "good" if good else "bad", note=note)
+        record = store.add_label(trace_id, "good" if good else "bad", note=note)
     typer.echo(f"labelled trace {record['trace_id']} {record['label']}: {preview(record['output'], 60)}")
 
 

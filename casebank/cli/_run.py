@@ -160,7 +160,7 @@ def run(
             )
         report.git_commit = git_commit()
         record(store, report)
-        store_path = store.path
+        store_path = store.location
     console = Console(markup=False, highlight=False, emoji=False)
     render_table(report, console)
     comparison = compare(before, report) if before is not None else None

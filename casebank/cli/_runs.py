@@ -27,7 +27,7 @@ FormatOption = Annotated[
 ]
 
 
-def _store_if_any(db: Path | None, refs: list[str]) -> Store | None:
+def _store_if_any(db: str | None, refs: list[str]) -> Store | None:
     """The store, unless every RUN is a JSON file (then no store is needed at all)."""
     if all(ref.endswith(".json") or Path(ref).exists() for ref in refs):
         return None

@@ -61,7 +61,7 @@ def status(db: DbOption = None, suite: SuiteOption = DEFAULT_SUITE, as_json: Jso
     if as_json:
         print_json(
             {
-                "store": str(counts.path),
+                "store": str(counts.location),
                 "traces": counts.traces,
                 "spans": counts.spans,
                 "incidents": counts.incidents,
@@ -74,7 +74,7 @@ def status(db: DbOption = None, suite: SuiteOption = DEFAULT_SUITE, as_json: Jso
         return
     incidents = ", ".join(f"{n} {name}" for name, n in counts.incidents.items())
     lines = [
-        ("store", str(counts.path)),
+        ("store", str(counts.location)),
         ("traces", f"{counts.traces} ({counts.spans} spans)"),
         ("incidents", incidents),
         ("cases", f"{cases} in {suite}"),

@@ -28,8 +28,7 @@ import orjson
 from casebank.errors import InvalidInput, UsageError
 from casebank.replay._suite import DEFAULT_SUITE, load_suite
 from casebank.replay.graders import Grader, Verdict, batches, grade_batch_safely, grade_safely, make_grader
-from casebank.store import Store, utc_now
-from casebank.store._cache import latest_calibration, list_labels, output_hash, record_calibration
+from casebank.store import Store, output_hash, utc_now
 
 __all__ = [
     "RELIABLE_KAPPA",
@@ -125,7 +124,7 @@ def labelled_outputs(store: Store, suite_dir: Path | None = None) -> list[Labell
                     source=f"case {case.id} bad output", output=source["bad_output"], expected=case.expected, good=False
                 )
                 items[_key(bad)] = bad
-    for label in list_labels(store):
+    for label in store.list_labels():
         item = Labelled(
             source=f"label {label['subject']}",
             output=label["output"],
@@ -174,7 +173,7 @@ def calibrate(store: Store, spec: Mapping[str, Any], *, suite_dir: Path | None =
     items = labelled_outputs(store, suite_dir)
     if not items:
         raise UsageError(
-            f"no labelled outputs in suite '{base_dir}' or store '{store.path}' - promote a case, "
+            f"no labelled outputs in suite '{base_dir}' or store '{store.location}' - promote a case, "
             "or label traces with 'cases label TRACE_ID --good' / '--bad'"
         )
     from casebank.replay.graders._judge import caching_in_store
@@ -210,7 +209,7 @@ def calibrate(store: Store, spec: Mapping[str, Any], *, suite_dir: Path | None =
         disagreements=disagreements,
         calibrated_at=utc_now(),
     )
-    record_calibration(store, {**asdict(result)})
+    store.record_calibration({**asdict(result)})
     return result
 
 
@@ -221,7 +220,7 @@ def calibration_status(store: Store, grader_spec: Mapping[str, Any], *, base_dir
         key = config_hash(grader_spec, base_dir=base_dir)
     except InvalidInput:
         return None
-    latest = latest_calibration(store, key)
+    latest = store.latest_calibration(key)
     if latest is None or latest["kappa"] is None:
         return None
     return float(latest["kappa"])

@@ -159,7 +159,7 @@ class CaseResult:
         )
 
     def row(self, run_id: str) -> dict[str, Any]:
-        """The `results` row (output as JSON text; NULL when the target raised)."""
+        """The `results` row (output None when the target raised)."""
         return {
             "run_id": run_id,
             "case_id": self.case_id,
@@ -168,13 +168,13 @@ class CaseResult:
             "passed": int(self.passed),
             "score": self.score,
             "reason": self.reason,
-            "output": None if self.error is not None else orjson.dumps(self.output).decode(),
+            "output": None if self.error is not None else self.output,
             "error": self.error,
             "latency_ms": self.latency_ms,
             "grader": self.grader,
             "entrypoint": self.entrypoint,
-            "expected": orjson.dumps(self.expected).decode(),
-            "tags": orjson.dumps(self.tags).decode(),
+            "expected": self.expected,
+            "tags": self.tags,
             "traceback": self.traceback,
             "retries": self.retries,
             "timed_out": int(self.timed_out),
@@ -297,7 +297,7 @@ def load_run(store: Store, ref: str) -> RunReport:
     """A stored run by id, unique id prefix or `latest`."""
     run = store.resolve_run(ref)
     rows = store.run_results(run["id"], suite_order=True)
-    return RunReport.from_dict({**run, "results": [_decoded(row) for row in rows]})
+    return RunReport.from_dict({**run, "results": rows})
 
 
 def report_from_dict(data: Any, source: str) -> RunReport:
@@ -339,15 +339,6 @@ def merge_reports(reports: Sequence[RunReport]) -> RunReport:
         git_commit=first.git_commit,
         status="interrupted" if any(r.status == "interrupted" for r in reports) else "finished",
     )
-
-
-def _decoded(row: dict[str, Any]) -> dict[str, Any]:
-    """A `results` row with its JSON text columns (expected, output, tags) as values."""
-    return {**row, **{column: _json_or_none(row.get(column)) for column in ("expected", "output", "tags")}}
-
-
-def _json_or_none(text: str | None) -> Any:
-    return None if text is None else orjson.loads(text)
 
 
 def git_commit(folder: str | os.PathLike[str] | None = None) -> str | None:

@@ -1,29 +1,41 @@
-"""The SQLite case store. Imports nothing of casebank's but `casebank.errors`."""
+"""The case store: one interface (`Store`), one way in (`open_store(url)`), and its backends.
 
-from casebank.store._connection import default_db_path
-from casebank.store._store import (
+Everything casebank keeps - spans, traces, incidents, runs, labels - goes through `Store`; no
+code outside this package sees a connection. Imports nothing of casebank's but `casebank.errors`.
+"""
+
+from casebank.store._interface import GraderCaches, PreparedSpans, Store
+from casebank.store._open import DEFAULT_DB, StoreURL, default_store_url, open_store, parse_store_url
+from casebank.store._records import (
     INCIDENT_STATUSES,
+    LABELS,
     SPAN_COLUMNS,
     TRACE_COLUMNS,
     Incident,
-    PreparedBatch,
-    Store,
     StoreCounts,
     TraceSummary,
-    prepare_batch,
+    incident_id_for,
+    output_hash,
     utc_now,
 )
 
 __all__ = [
+    "DEFAULT_DB",
     "INCIDENT_STATUSES",
+    "LABELS",
     "SPAN_COLUMNS",
     "TRACE_COLUMNS",
+    "GraderCaches",
     "Incident",
-    "PreparedBatch",
+    "PreparedSpans",
     "Store",
     "StoreCounts",
+    "StoreURL",
     "TraceSummary",
-    "default_db_path",
-    "prepare_batch",
+    "default_store_url",
+    "incident_id_for",
+    "open_store",
+    "output_hash",
+    "parse_store_url",
     "utc_now",
 ]

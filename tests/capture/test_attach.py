@@ -17,7 +17,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 import casebank
-from casebank.store import Store
+from casebank.store import open_store
 
 OPENINFERENCE_SCOPE = "openinference.instrumentation.openai"
 OPENLLMETRY_SCOPE = "opentelemetry.instrumentation.openai.v1"
@@ -108,7 +108,7 @@ def capture() -> Capture:
 
         trace_id = answer(QUESTION)
         assert trace_id is not None and casebank.flush()
-        with Store() as store:
+        with open_store() as store:
             spans = store.trace_spans(trace_id)
         entry = next(s for s in spans if s["name"] == "answer")
         (span,) = [s for s in spans if s["name"] == name]
@@ -135,10 +135,10 @@ def test_attach_is_init_with_the_apps_provider() -> None:
 
     trace_id = answer()
     assert trace_id is not None and casebank.flush()
-    with Store() as store:
+    with open_store() as store:
         assert [s["name"] for s in store.trace_spans(trace_id)] == ["answer"]  # the app's span is not kept
     casebank.attach(TracerProvider())  # a second call does nothing, like init()
-    with Store() as store:
+    with open_store() as store:
         assert store.counts().traces == 1
 
 
@@ -379,7 +379,7 @@ def test_the_real_openinference_openai_instrumentation_is_read_like_casebanks_ow
         assert trace_id is not None and casebank.flush()
     finally:
         instrumentor.uninstrument()
-    with Store() as store:
+    with open_store() as store:
         spans = store.trace_spans(trace_id)
     (llm,) = [s for s in spans if s["attributes"].get("openinference.span.kind") == "LLM"]
     attrs = llm["attributes"]

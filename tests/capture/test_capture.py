@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import casebank
-from casebank.store import Store
+from casebank.store import open_store
 
 
 @dataclasses.dataclass
@@ -55,7 +55,7 @@ def explode(reason: str) -> None:
 
 def stored_trace(trace_id: str) -> dict[str, Any]:
     assert casebank.flush()
-    with Store() as store:
+    with open_store() as store:
         trace = store.get_trace(trace_id)
         assert trace is not None, f"trace {trace_id} not written"
         return dataclasses.asdict(trace) | {"spans": store.trace_spans(trace_id)}
@@ -181,7 +181,7 @@ def test_init_is_idempotent_and_shutdown_writes_what_is_queued(db_path: Path) ->
     casebank.shutdown()
     assert answer("after shutdown") == "[en] AFTER SHUTDOWN"
     assert not (db_path.parent / "other.db").exists()
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         assert store.counts().traces == 50
 
 

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 import casebank
 from casebank.errors import AmbiguousId, InvalidInput, TraceNotFound
-from casebank.store import Store
+from casebank.store import open_store
 from tests.cli.conftest import PROJECT_ROOT
 
 PREFIX = "casebank.attributes."
@@ -49,7 +49,7 @@ def stored(trace_id: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(the trace row's attributes, its spans) once written."""
     assert trace_id is not None
     assert casebank.flush()
-    with Store() as store:
+    with open_store() as store:
         trace = store.get_trace(trace_id)
         assert trace is not None
         return trace.attributes, store.trace_spans(trace_id)
@@ -136,9 +136,9 @@ def test_a_secret_looking_attribute_is_redacted_in_the_span_the_row_and_the_look
     attributes, spans = stored(trace_id)
     assert attributes["api_key"] == "[REDACTED]"
     assert root(spans)["attributes"][PREFIX + "api_key"] == "[REDACTED]"
-    with Store() as store:
-        values = [r[0] for r in store.conn.execute("SELECT value FROM trace_attributes")]
-    assert not any(v.startswith("sk-") for v in values)
+    with open_store() as store:
+        assert store.traces_where({"api_key": "sk-abcdefghijklmnopqrstuvwxyz"}) == []
+        assert store.traces_where({"api_key": "[REDACTED]"}) == [trace_id]
 
 
 def test_outside_a_trace_it_does_nothing_and_says_so_once_at_debug(caplog: pytest.LogCaptureFixture) -> None:
@@ -152,8 +152,9 @@ def test_outside_a_trace_it_does_nothing_and_says_so_once_at_debug(caplog: pytes
     said = [r for r in caplog.records if "set_attributes" in r.getMessage()]
     assert len(said) == 1 and said[0].levelno == logging.DEBUG
     assert casebank.flush()
-    with Store() as store:
-        assert store.conn.execute("SELECT count(*) FROM trace_attributes").fetchone()[0] == 0
+    with open_store() as store:
+        assert store.traces_where({"ticket_id": "8812"}) == []
+        assert all(trace.attributes == {} for trace in store.recent_traces())
 
 
 def test_before_init_it_does_nothing() -> None:
@@ -191,7 +192,7 @@ def test_flag_where_flags_the_one_trace_carrying_the_attribute() -> None:
     trace_id = answer("second", "8812")
     answer("third", "8813")
     incident_id = casebank.flag(where={"ticket_id": "8812"}, reason="wrong refund window", flagged_by="ana")
-    with Store() as store:
+    with open_store() as store:
         incident = store.get_incident(incident_id)
     assert incident.trace_id == trace_id
     assert incident.input["question"] == "second"
@@ -209,7 +210,7 @@ def test_values_match_by_their_text(set_as: Any, asked_as: Any) -> None:
     casebank.init()
     trace_id = answer("hi", set_as)
     incident_id = casebank.flag(where={"ticket_id": asked_as}, reason="bad")
-    with Store() as store:
+    with open_store() as store:
         assert store.get_incident(incident_id).trace_id == trace_id
 
 
@@ -218,7 +219,7 @@ def test_several_attributes_must_all_match() -> None:
     answer("a", "8812", user_id="ana")
     trace_id = answer("b", "8812", user_id="bo")
     incident_id = casebank.flag(where={"ticket_id": "8812", "user_id": "bo"}, reason="bad")
-    with Store() as store:
+    with open_store() as store:
         assert store.get_incident(incident_id).trace_id == trace_id
 
 
@@ -239,7 +240,7 @@ def test_several_matching_traces_raise_ambiguous_id_listing_the_newest_five() ->
         f"ticket_id=8812 matches several traces (newest first: {newest_first}, ...) - "
         "flag one by its trace id, or add another attribute that tells them apart"
     )
-    with Store() as store:
+    with open_store() as store:
         assert store.list_incidents() == []
 
 
@@ -276,7 +277,7 @@ def test_flag_where_from_another_process_finds_the_trace(db_path: Path) -> None:
     trace_id = answer("hi", "8812")
     casebank.shutdown()  # the product's process is gone; support's tool flags from its own
     incident_id = casebank.flag(where={"ticket_id": "8812"}, reason="bad", db=db_path)
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         assert store.get_incident(incident_id).trace_id == trace_id
 
 
@@ -304,14 +305,14 @@ def tickets() -> dict[str, str | None]:
 def test_cases_flag_where_prints_the_incident_of_the_one_matching_trace(tickets: dict[str, str | None]) -> None:
     result = cases("flag", "--where", "ticket_id=8812", "--reason", "wrong refund window", "--by", "ana")
     assert result.returncode == 0, result.stderr
-    with Store() as store:
+    with open_store() as store:
         assert store.get_incident(result.stdout.strip()).trace_id == tickets["8812"]
 
 
 def test_cases_flag_where_repeated_narrows_to_one(tickets: dict[str, str | None]) -> None:
     result = cases("flag", "-w", "ticket_id=8813", "-w", "user_id=bo", "--reason", "rude")
     assert result.returncode == 0, result.stderr
-    with Store() as store:
+    with open_store() as store:
         assert store.get_incident(result.stdout.strip()).trace_id == tickets["8813-again"]
 
 
@@ -338,7 +339,7 @@ def test_cases_flag_where_refusals_are_one_line_usage_errors(
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     for fragment in fragments:
         assert fragment in lines[0]
-    with Store() as store:
+    with open_store() as store:
         assert store.list_incidents() == []
 
 

@@ -33,7 +33,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import casebank
 from casebank.cli import main as cases
-from casebank.store import Store
+from casebank.store import open_store
 from tests.fakes import API_KEY, FakeLLM, Reply, ToolCall
 
 openllmetry = pytest.importorskip("opentelemetry.instrumentation.openai")
@@ -180,7 +180,7 @@ def traced(fake: FakeLLM, mode: str) -> str:
 
 def llm_spans(db: Path, trace_id: str) -> list[dict[str, Any]]:
     """The trace's spans other than the entry point, each checked to hang under it."""
-    with Store(db) as store:
+    with open_store(db) as store:
         spans = store.trace_spans(trace_id)
     (entry,) = [s for s in spans if s["name"] == "answer"]
     others = [s for s in spans if s is not entry]

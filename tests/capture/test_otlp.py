@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 import casebank
 from casebank.capture._otlp import traces_url
-from casebank.store import Store
+from casebank.store import open_store
 
 
 @dataclass
@@ -131,7 +131,7 @@ def test_init_otlp_endpoint_sends_casebanks_spans_with_their_attributes(collecto
     assert root["attributes"]["casebank.root"] is True
     assert root["attributes"]["casebank.attributes.ticket_id"] == "8812"
     assert child["trace_id"] == root["trace_id"] and child["parent_span_id"] != ""
-    with Store() as store:  # the store got them too
+    with open_store() as store:  # the store got them too
         assert store.get_trace(root["trace_id"]) is not None
 
 
@@ -168,13 +168,13 @@ def test_a_hung_collector_makes_flush_say_false_but_never_holds_flag(collector: 
     collector.hold.clear()  # the collector accepts the request and does not answer
     answer("hi")
     assert casebank.flush(timeout_s=0.2) is False
-    with Store() as store:  # ... while the store has every span
+    with open_store() as store:  # ... while the store has every span
         trace_id = store.recent_traces(1)[0].trace_id
     incident_id = casebank.flag(trace_id, reason="bad")  # flag writes the store only
     collector.hold.set()
     assert casebank.flush()
     assert {s["name"] for s in collector.spans} == {"answer", "helper"}
-    with Store() as store:
+    with open_store() as store:
         assert store.get_incident(incident_id).trace_id == trace_id
 
 

@@ -1,7 +1,7 @@
 """Fixtures for the CLI tests: a real store with traces written as the capture writer writes them,
 and a runner for the real `cases` command in a subprocess.
 
-Traces go in through `Store.write_batch`, the writer's own entry point, so these tests do not
+Traces go in through `Store.write_spans`, the writer's own entry point, so these tests do not
 depend on the capture SDK; one test in test_incidents.py goes through `casebank.init()` too.
 """
 
@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 import casebank.store as store_module
-from casebank.store import Store
+from casebank.store import open_store
 
 # The folder that holds the casebank package: put on PYTHONPATH so that `python -m casebank`
 # runs this checkout whether or not it is pip-installed into the interpreter running the tests.
@@ -114,8 +114,8 @@ class TraceMaker:
             "support-bot",
             len(spans),
         )
-        with Store(self.db) as store:
-            store.write_batch(spans, [trace_row])
+        with open_store(self.db) as store:
+            store.write_spans(spans, [trace_row])
         return trace_id
 
 
@@ -133,13 +133,13 @@ def make_trace(db: Path) -> TraceMaker:
 def flagged(db: Path, make_trace: TraceMaker) -> str:
     """The id of one flagged incident: a refund question answered with the wrong window."""
     trace_id = make_trace(output="We refund within 14 days.")
-    with Store(db) as store:
+    with open_store(db) as store:
         return store.flag(trace_id, "wrong refund window: policy says 30 days", flagged_by="ana").id
 
 
 @pytest.fixture
 def annotated(db: Path, flagged: str) -> str:
-    with Store(db) as store:
+    with open_store(db) as store:
         store.annotate(
             flagged, expected="We refund within 30 days.", grader={"name": "exact", "options": {}}, tags=["refunds"]
         )
@@ -195,15 +195,22 @@ def assert_one_line_error(result: Result, code: int, *fragments: str) -> None:
         assert fragment in lines[0]
 
 
-def store_snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to prove that a refused command changed nothing."""
-    with Store(db, create=False) as store:
-        tables = [r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        return {t: [tuple(r) for r in store.conn.execute(f"SELECT * FROM [{t}] ORDER BY rowid")] for t in tables}
+def store_snapshot(db: Path) -> dict[str, Any]:
+    """Everything the store's interface shows, to prove that a refused command changed nothing."""
+    with open_store(db, create=False) as store:
+        traces = store.recent_traces(limit=1_000_000)
+        runs = store.list_runs(limit=None)
+        return {
+            "counts": store.counts(),
+            "traces": [(trace, store.trace_spans(trace.trace_id)) for trace in traces],
+            "incidents": [incident.as_dict() for incident in store.list_incidents()],
+            "runs": [(run, store.run_results(run["id"])) for run in runs],
+            "labels": store.list_labels(),
+        }
 
 
 @pytest.fixture
-def snapshot() -> Callable[[Path], dict[str, list[tuple[Any, ...]]]]:
+def snapshot() -> Callable[[Path], dict[str, Any]]:
     return store_snapshot
 
 

@@ -19,15 +19,15 @@ import pytest
 
 from casebank.cli import main
 from casebank.replay._case import load_case
-from casebank.store import Store
+from casebank.store import open_store
 from tests.cli.conftest import PROJECT_ROOT, Cases, InProcess, TraceMaker, assert_one_line_error, store_snapshot
 
 REASON = "wrong refund window: policy says 30 days"
 
 
 def incident(db: Path, incident_id: str) -> dict[str, object]:
-    with Store(db) as store:
-        return store.get_incident(incident_id).to_json()
+    with open_store(db) as store:
+        return store.get_incident(incident_id).as_dict()
 
 
 # -- list ------------------------------------------------------------------------------------------
@@ -37,7 +37,7 @@ def incident(db: Path, incident_id: str) -> dict[str, object]:
 def four_incidents(db: Path, make_trace: TraceMaker) -> dict[str, str]:
     """One incident in each status, keyed by status."""
     ids = {}
-    with Store(db) as store:
+    with open_store(db) as store:
         for status in ("flagged", "annotated", "promoted", "dismissed"):
             ids[status] = store.flag(make_trace(), f"bad {status}").id
         store.annotate(ids["annotated"], expected="x", grader={"name": "exact"}, tags=[])
@@ -71,7 +71,7 @@ def test_list_json_filters_by_status(
 def test_list_table_shows_id_status_entry_point_and_latest_reason(
     cases: Cases, db: Path, four_incidents: dict[str, str]
 ) -> None:
-    with Store(db) as store:
+    with open_store(db) as store:
         store.flag(store.get_incident(four_incidents["flagged"]).trace_id, "and rude too")
     result = cases("list", env={"COLUMNS": "120"})
     assert result.code == 0, result.err
@@ -82,7 +82,7 @@ def test_list_table_shows_id_status_entry_point_and_latest_reason(
 
 
 def test_list_with_nothing_open_says_how_to_flag(cases: Cases, db: Path) -> None:
-    Store(db).close()
+    open_store(db).close()
     result = cases("list")
     assert result.code == 0
     assert "no open incidents" in result.out and "cases flag" in result.out
@@ -134,7 +134,7 @@ def test_show_in_process_prints_the_error_of_a_failed_trace(
     db: Path, make_trace: TraceMaker, capsys: pytest.CaptureFixture[str]
 ) -> None:
     trace_id = make_trace(status="error", error="TimeoutError: model did not answer", children=[("chat", 5.0, "error")])
-    with Store(db) as store:
+    with open_store(db) as store:
         incident_id = store.flag(trace_id, "no answer").id
     with pytest.raises(SystemExit) as exit_info:
         main(["show", incident_id, "--db", str(db)])
@@ -151,7 +151,7 @@ def test_show_in_process_prints_the_error_of_a_failed_trace(
 @pytest.fixture
 def crowded(db: Path, make_trace: TraceMaker) -> tuple[str, list[str]]:
     """17 incidents, so at least two share a first hex digit: (that digit, their ids)."""
-    with Store(db) as store:
+    with open_store(db) as store:
         ids = [store.flag(make_trace(), "bad").id for _ in range(17)]
     digit, _ = Counter(i[0] for i in ids).most_common(1)[0]
     return digit, [i for i in ids if i.startswith(digit)]
@@ -379,7 +379,7 @@ def editor_env(tmp_path: Path, db: Path, text: str) -> dict[str, str]:
 
 
 def test_annotate_on_a_terminal_opens_the_editor_on_a_template(tmp_path: Path, db: Path, flagged: str) -> None:
-    with Store(db) as store:
+    with open_store(db) as store:
         store.flag(store.get_incident(flagged).trace_id, "rude,\nand wrong")
     env = editor_env(tmp_path, db, "\nWe refund within 30 days.\n\n")
     code, out = run_on_a_terminal(["annotate", flagged, "--tag", "refunds"], cwd=tmp_path, env=env)
@@ -398,7 +398,7 @@ def test_annotate_on_a_terminal_opens_the_editor_on_a_template(tmp_path: Path, d
 def test_annotate_in_the_editor_parses_json_when_the_flagged_output_was_structured(
     tmp_path: Path, db: Path, make_trace: TraceMaker
 ) -> None:
-    with Store(db) as store:
+    with open_store(db) as store:
         incident_id = store.flag(make_trace(output={"days": 14}), "wrong").id
     env = editor_env(tmp_path, db, '{"days": 30}\n')
     code, out = run_on_a_terminal(["annotate", incident_id], cwd=tmp_path, env=env)

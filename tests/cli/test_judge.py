@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from casebank.replay import Case, write_case
-from casebank.store import Store
+from casebank.store import open_store
 from tests.cli.conftest import Cases, TraceMaker, assert_one_line_error
 from tests.fakes_openai_compat import FakeCompat
 
@@ -43,9 +43,9 @@ def test_label_records_a_trace_output_as_good_or_bad(cases: Cases, make_trace: T
     assert result.code == 0, result.err
     assert result.out == f"labelled trace {trace_id} bad: We refund within 30 days.\n"
     assert cases("label", trace_id, "--good").code == 0  # labelling again replaces
-    with Store(db) as store:
-        rows = [tuple(r) for r in store.conn.execute("SELECT subject, label, note FROM labels")]
-    assert rows == [(trace_id, "good", None)]
+    with open_store(db) as store:
+        labels = [(r["subject"], r["label"], r["note"]) for r in store.list_labels()]
+    assert labels == [(trace_id, "good", None)]
 
 
 @pytest.mark.parametrize(
@@ -103,9 +103,9 @@ def test_calibrate_json_is_stored_under_the_config_hash(
     report = orjson.loads(result.out)
     assert report["kappa"] == 1.0 and report["reliable"] is True and report["total"] == 4
     assert report["confusion"] == {"bad_failed": 2, "bad_passed": 0, "good_failed": 0, "good_passed": 2}
-    with Store(db) as store:
-        stored = store.conn.execute("SELECT config_hash, kappa FROM calibrations").fetchall()
-    assert [tuple(r) for r in stored] == [(report["config_hash"], 1.0)]
+    with open_store(db) as store:
+        stored = store.latest_calibration(report["config_hash"])
+    assert stored is not None and (stored["config_hash"], stored["kappa"]) == (report["config_hash"], 1.0)
 
 
 @pytest.mark.parametrize(

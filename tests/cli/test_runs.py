@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from casebank.store import Store
+from casebank.store import open_store
 from tests.cli.conftest import PROJECT_ROOT, Cases, assert_one_line_error
 from tests.cli.test_run import run_id_of, write_project
 
@@ -83,7 +83,7 @@ def test_bad_runs_and_options_exit_2_with_one_line(
     tmp_path: Path, db: Path, cases: Cases, args: tuple[str, ...], code: int, fragments: tuple[str, ...]
 ) -> None:
     write_project(tmp_path, CASES)
-    Store(db).close()
+    open_store(db).close()
 
     assert_one_line_error(cases(*args), code, *fragments)
 
@@ -186,7 +186,7 @@ def test_ctrl_c_stores_the_partial_run_marked_interrupted_and_prints_it(tmp_path
     assert proc.returncode == 130, out + err
     assert "interrupted: a partial run - 1 cases finished before Ctrl-C" in out
     assert "1/1 passed (100.0%)" in out
-    with Store(db, create=False) as store:
+    with open_store(db, create=False) as store:
         [run] = store.list_runs()
     assert (run["status"], run["total"], run["passed"]) == ("interrupted", 1, 1)
 

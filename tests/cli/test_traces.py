@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from casebank.store import Store
+from casebank.store import open_store
 from tests.cli.conftest import Cases, InProcess, TraceMaker, assert_one_line_error, store_snapshot
 
 # -- status ----------------------------------------------------------------------------------------
@@ -20,9 +20,9 @@ def test_status_counts_traces_incidents_cases_and_dropped_spans(
 ) -> None:
     first = make_trace()
     make_trace()
-    with Store(db) as store:
+    with open_store(db) as store:
         store.flag(first, "wrong")
-        store.add_counter("dropped_spans", 3)
+        store.write_spans([], [], dropped=3)
     (tmp_path / "evals").mkdir()
     (tmp_path / "evals" / "a.json").write_text("{}")
     result = cases("status")
@@ -51,6 +51,20 @@ def test_status_without_a_store_says_so_and_creates_nothing(cases: Cases, db: Pa
     result = cases("status")
     assert_one_line_error(result, 2, str(db), "casebank.init()")
     assert not db.exists()
+
+
+def test_db_takes_a_sqlite_url_and_names_the_backends_still_to_come(
+    cases: Cases, db: Path, make_trace: TraceMaker
+) -> None:
+    make_trace()
+    result = cases("status", "--db", f"sqlite:///{db}", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["traces"] == 1
+    postgres = cases("status", "--db", "postgresql://app:s3cret@db.internal/prod")
+    assert_one_line_error(postgres, 2, "postgresql://app:***@db.internal/prod", "needs casebank[postgres]")
+    assert "s3cret" not in postgres.err
+    server = cases("list", env={"CASEBANK_DB": "https://cases.internal:4318"})
+    assert_one_line_error(server, 2, "https://cases.internal:4318", "needs a casebank server")
 
 
 # -- traces ----------------------------------------------------------------------------------------
@@ -83,7 +97,7 @@ def test_traces_limit_and_json(cases: Cases, make_trace: TraceMaker) -> None:
 
 
 def test_traces_on_an_empty_store_says_how_to_get_some(cases: Cases, db: Path) -> None:
-    Store(db).close()
+    open_store(db).close()
     result = cases("traces")
     assert result.code == 0
     assert "@casebank.trace" in result.out
@@ -108,7 +122,7 @@ def test_flag_prints_only_the_incident_id_and_a_second_flag_keeps_both_reasons(
     assert re.fullmatch(r"[0-9a-f]{12}\n", first.out), first.out
     second = cases("flag", trace_id.upper(), "--reason", "rude")
     assert second.out == first.out
-    with Store(db) as store:
+    with open_store(db) as store:
         incident = store.get_incident(first.out.strip())
     assert incident.trace_id == trace_id
     assert [(r["reason"], r["flagged_by"]) for r in incident.reasons] == [

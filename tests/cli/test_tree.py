@@ -1,7 +1,7 @@
 """`cases show` draws the incident's spans as a tree: the entry point, each LLM call with its
 messages, tool calls, token counts and latency.
 
-Spans go into a real store through `Store.write_batch`, as the capture writer writes them, with
+Spans go into a real store through `Store.write_spans`, as the capture writer writes them, with
 the OTel GenAI attributes casebank's instrumentation (and its view of other tools' spans) uses.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from casebank.store import Store
+from casebank.store import open_store
 from tests.cli.conftest import _BASE_NS, Cases, InProcess, _hex, _iso
 
 TRACE = _hex("tree", 32)
@@ -136,8 +136,8 @@ def incident(db: Path) -> str:
         len(spans),
         '{"ticket_id":"8812"}',
     )
-    with Store(db) as store:
-        store.write_batch(spans, [trace_row])
+    with open_store(db) as store:
+        store.write_spans(spans, [trace_row])
         return store.flag(TRACE, "said shipped, it is lost").id
 
 
@@ -171,8 +171,8 @@ def test_show_json_is_unchanged_by_the_tree(cases: Cases, db: Path, incident: st
     result = cases("show", incident, "--json")
     assert result.code == 0, result.err
     data = json.loads(result.out)
-    with Store(db) as store:
-        assert data == json.loads(orjson.dumps(store.get_incident(incident).to_json()))
+    with open_store(db) as store:
+        assert data == json.loads(orjson.dumps(store.get_incident(incident).as_dict()))
     assert [s["name"] for s in data["spans"]] == ["answer", "chat gpt-4o-mini", "get_order", "chat gpt-4o-mini"]
 
 
@@ -199,8 +199,8 @@ def test_a_failed_llm_call_shows_its_error_and_long_content_is_cut_to_one_line(
             "APITimeoutError: Request timed out.",
         ),
     ]
-    with Store(db) as store:
-        store.write_batch(spans, [])
+    with open_store(db) as store:
+        store.write_spans(spans, [])
         incident_id = store.flag(TRACE, "no answer").id
     out = spans_section(cases_in_process("show", incident_id, columns=200).out)
     lines = out.splitlines()
@@ -218,8 +218,8 @@ def test_spans_whose_parent_was_not_stored_start_their_own_tree(cases_in_process
         span(FIRST, app_span, "ChatCompletion", 0, 500.0, chat(**{"llm.model_name": "gpt-4o-mini"})),
         span(SECOND, app_span, "ChatCompletion", 600, 300.0, chat()),
     ]
-    with Store(db) as store:
-        store.write_batch(spans, [])
+    with open_store(db) as store:
+        store.write_spans(spans, [])
         incident_id = store.flag(TRACE, "bad").id
     assert spans_section(cases_in_process("show", incident_id, columns=120).out) == (
         "ChatCompletion  500.0 ms\nChatCompletion  300.0 ms\n"
@@ -234,8 +234,8 @@ def test_other_message_shapes_and_parts_still_show(cases_in_process: InProcess, 
     ]
     outputs = [{"role": "assistant", "parts": [{"type": "refusal", "content": "I cannot say."}]}]
     attributes = chat(**{"gen_ai.input.messages": json.dumps(inputs), "gen_ai.output.messages": json.dumps(outputs)})
-    with Store(db) as store:
-        store.write_batch([span(FIRST, None, "chat", 0, 5.0, attributes)], [])
+    with open_store(db) as store:
+        store.write_spans([span(FIRST, None, "chat", 0, 5.0, attributes)], [])
         incident_id = store.flag(TRACE, "bad").id
     assert spans_section(cases_in_process("show", incident_id, columns=120).out) == (
         "chat  5.0 ms\n"

@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import casebank
-from casebank.store import Store
+from casebank.store import open_store
 from tests.fakes import API_KEY, FakeLLM
 
 ASK = [{"role": "user", "content": "Where is my order?"}]
@@ -60,7 +60,7 @@ def restored() -> Iterator[None]:
 def stored_llm_spans() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(the entry span, the LLM spans) of the one trace in the store."""
     assert casebank.flush()
-    with Store() as store:
+    with open_store() as store:
         (trace,) = store.recent_traces()
         spans = store.trace_spans(trace.trace_id)
     (entry,) = (s for s in spans if s["name"] == "support")

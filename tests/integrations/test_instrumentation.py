@@ -30,7 +30,7 @@ from casebank.integrations import (
     uninstrument,
     wrap,
 )
-from casebank.store import Store
+from casebank.store import open_store
 from tests.fakes import API_KEY, FakeLLM, Reply, ToolCall
 from tests.integrations.conftest import Spans, attrs
 
@@ -261,7 +261,7 @@ def test_an_enclosing_span_for_another_provider_or_another_pipeline_does_not_sto
     finally:
         wrapt.unwrap_object(Completions, "create", handle)
     assert casebank.flush()
-    with Store() as store:
+    with open_store() as store:
         (trace,) = store.recent_traces()
         (span,) = store.trace_spans(trace.trace_id)
     assert span["name"] == "chat gpt-4o-mini" and span["attributes"]["gen_ai.provider.name"] == "openai"
@@ -316,7 +316,7 @@ def test_llm_spans_nest_under_the_entry_point_in_the_store_and_the_api_key_never
 
     assert support("Weather in Paris?") == "Let me check."
     assert casebank.flush()
-    with Store() as store:
+    with open_store() as store:
         spans = store.trace_spans(ids[0] or "")
     entry = next(s for s in spans if s["name"] == "support")
     llm = [s for s in spans if s is not entry]

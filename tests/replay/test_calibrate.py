@@ -12,8 +12,7 @@ from casebank.errors import SuiteError, UsageError
 from casebank.replay import Case, write_case
 from casebank.replay._calibrate import calibrate, calibration_status, cohen_kappa, config_hash, labelled_outputs
 from casebank.replay.graders import _judge as judge_module
-from casebank.store import Store
-from casebank.store._cache import add_label
+from casebank.store import open_store
 from tests.cli.conftest import TraceMaker
 from tests.fakes_openai_compat import FakeCompat
 
@@ -76,9 +75,9 @@ def test_every_promoted_case_gives_two_labels_and_stored_labels_add_more(
     make = TraceMaker(db=db_path)
     extra = make(output="Refunds within 30 days, no questions asked.")
     relabelled = make(output="Refunds within 14 days.")
-    with Store(db_path) as store:
-        add_label(store, extra, "good", note="fine")
-        add_label(store, relabelled[:8], "bad")
+    with open_store(db_path) as store:
+        store.add_label(extra, "good", note="fine")
+        store.add_label(relabelled[:8], "bad")
         items = labelled_outputs(store, suite)
     assert len(items) == 8
     assert sum(item.good for item in items) == 4
@@ -88,11 +87,11 @@ def test_every_promoted_case_gives_two_labels_and_stored_labels_add_more(
 def test_a_stored_label_overrides_a_cases_label_for_the_same_output(suite: Path, db_path: Path) -> None:
     make = TraceMaker(db=db_path)
     trace = make(output="Refunds within 30 days.")
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         store.flag(trace, "people disagree")
         incident = store.resolve_incident(store.list_incidents()[0].id)
         store.annotate(incident.id, expected="Refunds within 30 days.", grader={"name": "exact"}, tags=[])
-        add_label(store, trace, "bad", note="the policy changed")
+        store.add_label(trace, "bad", note="the policy changed")
         items = labelled_outputs(store, suite)
     same = [i for i in items if i.output == "Refunds within 30 days."]
     assert [(i.source, i.good) for i in same] == [(f"label {trace}", False)]
@@ -102,15 +101,16 @@ def test_an_honest_judge_agrees_with_people_and_the_result_is_stored(
     fake: FakeCompat, suite: Path, db_path: Path
 ) -> None:
     spec = judge_spec(fake)
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         assert calibration_status(store, spec, base_dir=suite) is None
         result = calibrate(store, spec, suite_dir=suite)
         assert calibration_status(store, spec, base_dir=suite) == 1.0
-        row = store.conn.execute("SELECT config_hash, total, kappa, accuracy FROM calibrations").fetchone()
+        stored = store.latest_calibration(config_hash(spec, base_dir=suite))
     assert result.confusion == {"good_passed": 3, "good_failed": 0, "bad_passed": 0, "bad_failed": 3}
     assert (result.accuracy, result.kappa, result.true_pass_rate, result.true_fail_rate) == (1.0, 1.0, 1.0, 1.0)
     assert result.reliable and result.disagreements == []
-    assert tuple(row) == (config_hash(spec, base_dir=suite), 6, 1.0, 1.0)
+    assert stored is not None
+    assert (stored["total"], stored["kappa"], stored["accuracy"], stored["grader"]) == (6, 1.0, 1.0, spec)
 
 
 def test_a_gullible_judge_shows_up_as_disagreements(
@@ -120,7 +120,7 @@ def test_a_gullible_judge_shows_up_as_disagreements(
     unfenced = lambda text, label, token: text if label == "OUTPUT" else fence(text, label, token)  # noqa: E731
     monkeypatch.setattr(judge_module, "_fence", unfenced)  # an output left unfenced...
     fake.mode = "naive"  # ...that obeys what it reads
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         result = calibrate(store, judge_spec(fake), suite_dir=suite)
         kappa = calibration_status(store, judge_spec(fake), base_dir=suite)
     assert result.confusion == {"good_passed": 3, "good_failed": 0, "bad_passed": 1, "bad_failed": 2}
@@ -133,7 +133,7 @@ def test_a_gullible_judge_shows_up_as_disagreements(
 
 def test_a_judge_below_the_bar_is_not_reliable(fake: FakeCompat, suite: Path, db_path: Path) -> None:
     spec = judge_spec(fake, rubric='The answer must mention "receipt".')  # fails most good outputs
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         result = calibrate(store, spec, suite_dir=suite)
     assert result.kappa is not None and result.kappa < 0.6 and not result.reliable
     assert result.true_pass_rate == pytest.approx(1 / 3)
@@ -142,7 +142,7 @@ def test_a_judge_below_the_bar_is_not_reliable(fake: FakeCompat, suite: Path, db
 def test_editing_the_rubric_file_makes_a_new_uncalibrated_judge(fake: FakeCompat, suite: Path, db_path: Path) -> None:
     (suite / "rubric.md").write_text(RUBRIC, encoding="utf-8")
     spec = {"name": "llm_judge", "options": {"rubric_file": "rubric.md", "model": "j", "base_url": fake.openai_url}}
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         calibrate(store, spec, suite_dir=suite)
         assert calibration_status(store, spec, base_dir=suite) == 1.0
         (suite / "rubric.md").write_text(RUBRIC + " Be brief.", encoding="utf-8")
@@ -150,37 +150,14 @@ def test_editing_the_rubric_file_makes_a_new_uncalibrated_judge(fake: FakeCompat
 
 
 def test_any_grader_can_be_calibrated(suite: Path, db_path: Path) -> None:
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         result = calibrate(store, {"name": "contains", "options": {}}, suite_dir=suite)
     assert result.accuracy == 1.0 and result.kappa == 1.0
 
 
 def test_nothing_labelled_is_a_usage_error(db_path: Path, tmp_path: Path) -> None:
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         with pytest.raises(UsageError, match="no labelled outputs .* 'cases label TRACE_ID --good'"):
             calibrate(store, {"name": "exact"})
         with pytest.raises(SuiteError, match="does not exist"):
             calibrate(store, {"name": "exact"}, suite_dir=tmp_path / "nowhere")
-
-
-def test_a_store_from_before_issue_4_gains_the_cache_label_and_calibration_tables(tmp_path: Path) -> None:
-    import sqlite3
-
-    from casebank.store._schema import SCHEMA_VERSION, apply_migrations
-
-    path = tmp_path / "old.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    apply_migrations(conn, stop_before="m004_grader_caches")
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
-    conn.close()
-    with Store(path) as store:
-        columns = {
-            table: [r[1] for r in store.conn.execute(f"PRAGMA table_info([{table}])")]
-            for table in ("embedding_cache", "judge_verdicts", "labels", "calibrations")
-        }
-        version = store.conn.execute("PRAGMA user_version").fetchone()[0]
-    assert columns["embedding_cache"] == ["model", "text_hash", "dimensions", "vector", "created_at"]
-    assert columns["judge_verdicts"] == ["key", "model", "verdict", "score", "reason", "created_at"]
-    assert columns["labels"] == ["subject", "trace_id", "output_hash", "output", "label", "note", "labelled_at"]
-    assert columns["calibrations"][:3] == ["id", "config_hash", "grader"]
-    assert version == SCHEMA_VERSION

@@ -17,7 +17,7 @@ from casebank.replay._compare import (
     exit_code,
     load_baseline,
 )
-from casebank.store import Store
+from casebank.store import open_store
 from tests.replay.test_report import report, result
 
 
@@ -134,7 +134,7 @@ def test_a_stored_baseline_loads_back_whole_in_suite_order_by_unique_prefix(tmp_
     other = report(result("alpha", "passed"))
     other.id, other.started_at = "ab99cd34ef56", "2024-04-01T12:00:00.000+00:00"
 
-    with Store(tmp_path / "s.db") as store:
+    with open_store(tmp_path / "s.db") as store:
         record(store, stored)
         record(store, other)
         loaded = load_baseline(store, "AB12")

@@ -12,7 +12,7 @@ import pytest
 from casebank.errors import InvalidInput, PromotionRefused, SuiteError, UsageError
 from casebank.replay._case import load_case
 from casebank.replay._promote import promote, sanity_check
-from casebank.store import Incident, Store
+from casebank.store import Incident, Store, open_store
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -50,13 +50,13 @@ def flag_trace(
         "bot",
         1,
     )
-    store.write_batch([span], [trace])
+    store.write_spans([span], [trace])
     return store.flag(TRACE_ID, "wrong refund window", flagged_by="ana")
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "casebank.db") as s:
+    with open_store(tmp_path / "casebank.db") as s:
         yield s
 
 

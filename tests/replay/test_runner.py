@@ -11,7 +11,8 @@ import pytest
 
 from casebank.errors import InvalidInput, SuiteError, TargetImportError
 from casebank.replay import REPLAY_ENV, jsonable, record, run_suite
-from casebank.store import Store
+from casebank.replay.graders import _judge as judge_module
+from casebank.store import Store, open_store
 from tests.fakes_openai_compat import FakeCompat
 
 if TYPE_CHECKING:
@@ -449,7 +450,7 @@ def test_record_stores_the_run_and_every_result(project: Project) -> None:
     suite = project.load()
     report = run_suite(suite, concurrency=3)
 
-    with Store(project.root / "fresh" / "casebank.db", create=True) as store:
+    with open_store(project.root / "fresh" / "casebank.db", create=True) as store:
         record(store, report)
         runs = store.list_runs()
         results = store.run_results(report.id)
@@ -483,12 +484,12 @@ def test_record_stores_the_run_and_every_result(project: Project) -> None:
             "passed": 1,
             "score": 1.0,
             "reason": "output equals expected",
-            "output": '{"n":1}',
+            "output": {"n": 1},
             "error": None,
             "grader": "exact",
             "entrypoint": f"{project.module}:answer",
-            "expected": '{"n":1}',
-            "tags": "[]",
+            "expected": {"n": 1},
+            "tags": [],
             "traceback": None,
             "retries": 0,
             "timed_out": 0,
@@ -502,12 +503,12 @@ def test_record_stores_the_run_and_every_result(project: Project) -> None:
             "passed": 0,
             "score": 0.0,
             "reason": """expected '{"n":3}', got '{"n":2}'""",
-            "output": '{"n":2}',
+            "output": {"n": 2},
             "error": None,
             "grader": "exact",
             "entrypoint": f"{project.module}:answer",
-            "expected": '{"n":3}',
-            "tags": "[]",
+            "expected": {"n": 3},
+            "tags": [],
             "traceback": None,
             "retries": 0,
             "timed_out": 0,
@@ -525,8 +526,8 @@ def test_record_stores_the_run_and_every_result(project: Project) -> None:
             "error": "ArithmeticError: negative",
             "grader": "exact",
             "entrypoint": f"{project.module}:answer",
-            "expected": '{"n":-1}',
-            "tags": "[]",
+            "expected": {"n": -1},
+            "tags": [],
             "traceback": results[2]["traceback"],
             "retries": 0,
             "timed_out": 0,
@@ -729,7 +730,7 @@ def test_a_stored_run_loads_back_as_it_was_by_prefix_or_latest(project: Project)
     report = run_suite(project.load(), epochs=2)
     report.git_commit = "f" * 40
 
-    with Store(project.root / "s.db") as store:
+    with open_store(project.root / "s.db") as store:
         with pytest.raises(NotFound, match="no runs in store"):
             load_run(store, "latest")
         record(store, report)
@@ -766,7 +767,7 @@ def test_embedding_cases_are_graded_in_one_batch_after_the_run_and_cached_in_the
     project.add_case("x1", "answer", {"question": "hello"}, "Happy to help with your order")
     seen: list[tuple[str, str]] = []
 
-    with Store(project.root / "casebank.db") as store:
+    with open_store(project.root / "casebank.db") as store:
         report = run_suite(
             project.load(), epochs=2, store=store, on_result=lambda r: seen.append((r.case_id, r.status))
         )
@@ -836,7 +837,6 @@ def _calibrate(store: Store, spec: dict[str, object], kappa: float, suite: Path)
     from dataclasses import asdict
 
     from casebank.replay._calibrate import Calibration, config_hash
-    from casebank.store._cache import record_calibration
 
     confusion = {"good_passed": 8, "good_failed": 1, "bad_passed": 1, "bad_failed": 8}
     calibration = Calibration(
@@ -850,7 +850,7 @@ def _calibrate(store: Store, spec: dict[str, object], kappa: float, suite: Path)
         true_pass_rate=8 / 9,
         true_fail_rate=8 / 9,
     )
-    record_calibration(store, asdict(calibration))
+    store.record_calibration(asdict(calibration))
 
 
 def test_judge_results_are_unreliable_until_the_judge_is_calibrated_with_kappa_of_at_least_0_6(
@@ -873,7 +873,7 @@ def test_judge_results_are_unreliable_until_the_judge_is_calibrated_with_kappa_o
     project.add_case("x1", "answer", {"question": "refunds?"}, "You can return it within 30 days.")
     suite = project.load()
 
-    with Store(project.root / "casebank.db") as store:
+    with open_store(project.root / "casebank.db") as store:
         uncalibrated = run_suite(suite, store=store)
         _calibrate(store, judge, 0.42, suite.folder)
         poor = run_suite(suite, store=store)
@@ -903,7 +903,7 @@ def test_an_errored_judge_case_is_neither_graded_nor_marked(project: Project, fa
     project.write_module(EMBEDDING_BOT)
     project.add_case("j1", "answer", {"question": "crash"}, "x", grader="llm_judge", options=_judge_options(fake))
 
-    with Store(project.root / "casebank.db") as store:
+    with open_store(project.root / "casebank.db") as store:
         report = run_suite(project.load(), store=store)
 
     [result] = report.results
@@ -958,16 +958,14 @@ def test_judge_calls_run_at_once_up_to_the_concurrency_and_are_cached_from_every
         )
     suite = project.load()
 
-    with Store(project.root / "casebank.db") as store:
+    with open_store(project.root / "casebank.db") as store:
         report = run_suite(suite, concurrency=k, store=store)
         again = run_suite(suite, concurrency=k, store=store)
-        cached = store.conn.execute("SELECT count(*) FROM judge_verdicts").fetchone()[0]
 
     assert not barrier.broken
     assert report.ok, [r.reason for r in report.results]
     assert [r.case_id for r in report.results] == [case.id for case in suite.cases]
     # every verdict reached the store's cache from its grading thread: the second run asks no judge
-    assert cached == 2 * k
     assert again.ok and len(fake.on("/v1/chat/completions")) == 2 * k
 
 
@@ -1008,7 +1006,7 @@ def test_ctrl_c_does_not_wait_for_a_judge_and_its_late_verdict_stays_out_of_the_
     project.write_module(JUDGED_BOT)
     project.add_case("j1", "answer", {"i": 0}, "Within 30 days.", grader="llm_judge", options=_judge_options(fake))
 
-    with Store(project.root / "casebank.db") as store:
+    with open_store(project.root / "casebank.db") as store:
         try:
             report = run_suite(project.load(), store=store, handle_sigint=True)
         finally:
@@ -1016,11 +1014,17 @@ def test_ctrl_c_does_not_wait_for_a_judge_and_its_late_verdict_stays_out_of_the_
         for thread in threading.enumerate():
             if thread.name.startswith("casebank-grade"):
                 thread.join(timeout=30)  # the abandoned grade answers and ends
-        cached = store.conn.execute("SELECT count(*) FROM judge_verdicts").fetchone()[0]
+        fake.before_answer = None
+        previous = judge_module.set_verdict_cache(judge_module.MemoryVerdictCache())  # as a new process
+        try:
+            again = run_suite(project.load(), store=store)
+        finally:
+            judge_module.set_verdict_cache(previous)
 
     assert (report.status, report.results) == ("interrupted", [])
     assert answered_after_run == [True]
-    assert cached == 0
+    # The late verdict never reached the store: the next run has to ask the judge again.
+    assert again.ok and len(fake.on("/v1/chat/completions")) == 2
 
 
 def test_epochs_judged_at_once_ask_the_judge_one_question_once(project: Project, fake: FakeCompat) -> None:

@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from casebank.store import _bulk
-from casebank.store._bulk import nullable, statements
+from casebank.store._sqlite import _bulk
+from casebank.store._sqlite._bulk import nullable, statements
 
 TEMPLATE = (
     f"INSERT INTO t (a, b, c) SELECT column1, {nullable('column2')}, {nullable('column3')} "

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from casebank.errors import StoreError
-from casebank.store import SPAN_COLUMNS, TRACE_COLUMNS, Store, _connection
-from casebank.store._fresh import create_fresh
-from casebank.store._schema import MARKER_TABLE, SCHEMA_VERSION, apply_migrations
+from casebank.store import SPAN_COLUMNS, TRACE_COLUMNS, open_store
+from casebank.store._sqlite import _connection
+from casebank.store._sqlite._fresh import create_fresh
+from casebank.store._sqlite._schema import MARKER_TABLE, SCHEMA_VERSION, apply_migrations
 
 TABLES = {
     MARKER_TABLE,
@@ -68,7 +69,7 @@ MIGRATIONS = [
 
 def test_a_fresh_store_is_created_migrated_and_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "folder" / "casebank.db"
-    Store(path).close()
+    open_store(path).close()
     tables = schema(path)
     assert TABLES <= set(tables)
     assert tables["spans"] == [*SPAN_COLUMNS, "trace_key"]
@@ -96,7 +97,7 @@ def test_a_schema_1_store_gains_trace_attributes_and_keeps_its_rows(tmp_path: Pa
     conn.execute("INSERT INTO traces (trace_id, name, start_ns, span_count) VALUES (?, 'answer', 1, 1)", ("a" * 32,))
     conn.close()
 
-    with Store(path) as store:
+    with open_store(path) as store:
         trace = store.get_trace("a" * 32)
     assert trace is not None and trace.name == "answer" and trace.attributes == {}
     new = schema(path)
@@ -140,7 +141,7 @@ def test_a_schema_5_store_keys_its_spans_by_trace_and_keeps_every_row(tmp_path: 
             )
     conn.close()
 
-    with Store(path) as store:
+    with open_store(path) as store:
         assert [s["span_id"] for s in store.trace_spans(old_trace)] == ["1" * 16, "2" * 16]
         assert store.counts().spans == 4
         keys = dict(store.conn.execute("SELECT trace_id, trace_key FROM traces").fetchall())
@@ -171,9 +172,9 @@ def test_a_new_store_is_exactly_what_the_migrations_make(tmp_path: Path) -> None
     conn = sqlite3.connect(migrated, isolation_level=None)
     apply_migrations(conn)
     conn.close()
-    Store(tmp_path / "new.db").close()
+    open_store(tmp_path / "new.db").close()
     assert contents(tmp_path / "new.db") == contents(migrated), (
-        "casebank/store/fresh_store.sql no longer matches the migrations: run `make fresh-store`"
+        "casebank/store/_sqlite/fresh_store.sql no longer matches the migrations: run `make fresh-store`"
     )
     now = dt.datetime.now(dt.timezone.utc)
     for _, _, applied_at in migrations_applied(tmp_path / "new.db"):
@@ -202,7 +203,7 @@ def test_a_store_another_process_made_meanwhile_is_opened_as_it_is(
     made_by_other: dict[str, object] = {}
     monkeypatch.setattr(_connection, "create_fresh", made_first_by_another_process)
     monkeypatch.setattr(_connection, "apply_migrations", no_migrations)
-    with Store(path) as store:
+    with open_store(path) as store:
         assert store.counts().dropped_spans == 3
     assert contents(path) == made_by_other
 
@@ -210,7 +211,7 @@ def test_a_store_another_process_made_meanwhile_is_opened_as_it_is(
 def _open_new_store(path: str, start: Any, results: Any) -> None:
     start.wait()
     try:
-        with Store(path) as store:
+        with open_store(path) as store:
             store.add_counter("opened", 1)
         results.put("ok" if "sqlite_utils" not in sys.modules else "imported sqlite_utils")
     except BaseException as exc:
@@ -230,7 +231,7 @@ def test_processes_opening_one_new_store_at_once_all_get_it(tmp_path: Path) -> N
     for worker in workers:
         worker.join(60)
     assert outcomes == ["ok"] * processes
-    with Store(path) as store:
+    with open_store(path) as store:
         assert store.conn.execute("SELECT value FROM counters WHERE name = 'opened'").fetchone()[0] == processes
     assert [m[1] for m in migrations_applied(Path(path))] == MIGRATIONS
 
@@ -238,16 +239,16 @@ def test_processes_opening_one_new_store_at_once_all_get_it(tmp_path: Path) -> N
 def test_an_empty_file_is_migrated_like_a_new_store(tmp_path: Path) -> None:
     path = tmp_path / "casebank.db"
     path.touch()
-    Store(path, create=False).close()
+    open_store(path, create=False).close()
     assert TABLES <= set(schema(path))
 
 
 def test_a_second_open_applies_nothing(tmp_path: Path) -> None:
     path = tmp_path / "casebank.db"
-    with Store(path) as store:
+    with open_store(path) as store:
         store.add_counter("dropped_spans", 2)
     before = (schema(path), migrations_applied(path))
-    with Store(path) as store:
+    with open_store(path) as store:
         assert store.counts().dropped_spans == 2
     assert (schema(path), migrations_applied(path)) == before
 
@@ -255,13 +256,13 @@ def test_a_second_open_applies_nothing(tmp_path: Path) -> None:
 def test_a_store_with_tables_but_user_version_0_reapplies_nothing_and_works(tmp_path: Path) -> None:
     # As left by a crash between the last migration and the user_version pragma.
     path = tmp_path / "casebank.db"
-    with Store(path) as store:
+    with open_store(path) as store:
         store.add_counter("dropped_spans", 5)
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version = 0")
     conn.close()
     before = (schema(path), migrations_applied(path))
-    with Store(path) as store:
+    with open_store(path) as store:
         assert store.counts().dropped_spans == 5
     assert (schema(path), migrations_applied(path)) == before
     assert pragma(path, "user_version") == SCHEMA_VERSION
@@ -269,13 +270,13 @@ def test_a_store_with_tables_but_user_version_0_reapplies_nothing_and_works(tmp_
 
 def test_a_store_from_a_newer_casebank_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "casebank.db"
-    Store(path).close()
+    open_store(path).close()
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     before = path.read_bytes()
     with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}.*upgrade casebank"):
-        Store(path)
+        open_store(path)
     assert path.read_bytes() == before
 
 
@@ -287,7 +288,7 @@ def test_a_sqlite_database_of_another_program_is_refused_and_left_alone(tmp_path
     conn.close()
     before = path.read_bytes()
     with pytest.raises(StoreError, match="is a SQLite database but not a casebank store"):
-        Store(path)
+        open_store(path)
     assert path.read_bytes() == before
     assert set(schema(path)) == {"customers"}
 
@@ -296,17 +297,40 @@ def test_a_text_file_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "notes.db"
     path.write_text("shopping list\n" * 200)
     with pytest.raises(StoreError, match="'.*notes.db' is not a casebank store"):
-        Store(path)
+        open_store(path)
     assert path.read_text() == "shopping list\n" * 200
 
 
 def test_a_missing_store_is_not_created_when_only_reading(tmp_path: Path) -> None:
     path = tmp_path / "absent" / "casebank.db"
     with pytest.raises(StoreError, match="no casebank store at"):
-        Store(path, create=False)
+        open_store(path, create=False)
     assert not path.parent.exists()
 
 
 def test_a_folder_is_not_a_store(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="is a folder"):
-        Store(tmp_path)
+        open_store(tmp_path)
+
+
+def test_a_store_from_before_issue_4_gains_the_cache_label_and_calibration_tables(tmp_path: Path) -> None:
+    import sqlite3
+
+    from casebank.store._sqlite._schema import SCHEMA_VERSION, apply_migrations
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    apply_migrations(conn, stop_before="m004_grader_caches")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    conn.close()
+    with open_store(path) as store:
+        columns = {
+            table: [r[1] for r in store.conn.execute(f"PRAGMA table_info([{table}])")]
+            for table in ("embedding_cache", "judge_verdicts", "labels", "calibrations")
+        }
+        version = store.conn.execute("PRAGMA user_version").fetchone()[0]
+    assert columns["embedding_cache"] == ["model", "text_hash", "dimensions", "vector", "created_at"]
+    assert columns["judge_verdicts"] == ["key", "model", "verdict", "score", "reason", "created_at"]
+    assert columns["labels"] == ["subject", "trace_id", "output_hash", "output", "label", "note", "labelled_at"]
+    assert columns["calibrations"][:3] == ["id", "config_hash", "grader"]
+    assert version == SCHEMA_VERSION

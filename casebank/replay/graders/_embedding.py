@@ -19,7 +19,7 @@ Batching and caching. `Embedding.grade_batch([(grader, output, expected), ...])`
 distinct text of a whole run in as few model calls as it can (grouped by model), so a runner that
 collects outputs first grades hundreds of cases per second. Vectors are cached by (model, sha256
 of the text): in memory by default, in the store when a run sets `set_embedding_cache(...)` (see
-`casebank.store._cache.StoreCaches`), so a suite's frozen expected outputs are embedded once.
+`casebank.store.Store.grader_caches`), so a suite's frozen expected outputs are embedded once.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ _cache: EmbeddingCache = _memory
 
 
 def set_embedding_cache(cache: EmbeddingCache | None) -> EmbeddingCache:
-    """Use `cache` (e.g. `StoreCaches(store)`) for embeddings from now on; None goes back to memory.
+    """Use `cache` (e.g. `store.grader_caches()`) for embeddings from now on; None goes back to memory.
 
     Returns the cache that was in use, so that a caller can put it back."""
     global _cache

@@ -274,9 +274,8 @@ def caching_in_store(store: Any) -> Iterator[None]:
     Leaving it closes the caches: a grader still running in a thread after the block (a run cut
     short by Ctrl-C) no longer touches the store, which the caller may be writing or closing."""
     from casebank.replay.graders._embedding import set_embedding_cache
-    from casebank.store._cache import StoreCaches
 
-    caches = StoreCaches(store)
+    caches = store.grader_caches()
     previous_embeddings = set_embedding_cache(caches)
     previous_verdicts = set_verdict_cache(caches)
     try:

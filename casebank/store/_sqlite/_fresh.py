@@ -17,7 +17,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-from casebank.store._schema import SCHEMA_VERSION, apply_migrations
+from casebank.store._sqlite._schema import SCHEMA_VERSION, apply_migrations
 
 FRESH_SQL = Path(__file__).with_name("fresh_store.sql")
 _HEADER = (

@@ -6,34 +6,25 @@ Every connection runs in WAL mode with a busy timeout, so the product's writer t
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from pathlib import Path
 
 from casebank.errors import StoreError
-from casebank.store._fresh import create_fresh
-from casebank.store._schema import MARKER_TABLE, SCHEMA_VERSION, apply_migrations
+from casebank.store._sqlite._fresh import create_fresh
+from casebank.store._sqlite._schema import MARKER_TABLE, SCHEMA_VERSION, apply_migrations
 
-DEFAULT_DB = Path(".casebank") / "casebank.db"
 BUSY_TIMEOUT_MS = 10_000
 PAGE_SIZE = 16_384
 _WAL_ATTEMPTS, _WAL_RETRY_S = 100, 0.01  # a second in all (see _wal)
 
 
-def default_db_path() -> Path:
-    """`CASEBANK_DB` if set, else `.casebank/casebank.db` under the current folder."""
-    env = os.environ.get("CASEBANK_DB")
-    return Path(env) if env else DEFAULT_DB
-
-
-def connect(path: str | os.PathLike[str] | None = None, *, create: bool = True) -> sqlite3.Connection:
+def connect(db_path: Path, *, create: bool = True) -> sqlite3.Connection:
     """Open (and, with `create`, make and migrate) the store at `path`.
 
     Raises StoreError naming the file when it is missing (and `create` is false), cannot be
     opened, is not SQLite, or is a SQLite database that casebank did not make.
     """
-    db_path = Path(path) if path is not None else default_db_path()
     if not db_path.exists():
         if not create:
             raise StoreError(f"no casebank store at '{db_path}' - run the app with casebank.init() first, or pass --db")

@@ -1,15 +1,14 @@
 """Finding traces by the attributes the app attached to them (`casebank.set_attributes`).
 
-Support tooling knows a ticket id, not a trace id. The writer copies a trace's attributes into
-the trace row (a JSON object, for people browsing the store) and into `trace_attributes`, one
-row per attribute keyed by (key, value): a lookup there is an index search however many traces
-the store holds. Values are compared as text - `true`/`false` for booleans, the usual digits for
-numbers - because a command line can only say `ticket_id=123`, whatever type the app used.
+Support tooling knows a ticket id, not a trace id. A backend keeps one row per attribute keyed
+by (key, value), so that a lookup is an index search however many traces the store holds.
+Values are compared as text - `true`/`false` for booleans, the usual digits for numbers -
+because a command line can only say `ticket_id=123`, whatever type the app used. This module is
+what every backend shares: the text a value is kept as, checking a `where`, and the errors.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,11 +16,9 @@ import orjson
 
 from casebank.errors import AmbiguousId, InvalidInput, TraceNotFound
 
-__all__ = ["attribute_rows", "attribute_text", "describe", "resolve_where", "traces_where"]
+__all__ = ["SHOWN", "attribute_rows", "attribute_text", "checked_where", "describe", "the_one_trace"]
 
 SHOWN = 5  # candidate trace ids an ambiguity error lists
-
-INSERT_ATTRIBUTES = "INSERT OR IGNORE INTO trace_attributes (key, value, trace_id) VALUES (?, ?, ?)"
 
 
 def attribute_text(value: Any) -> str:
@@ -50,7 +47,8 @@ def describe(where: Mapping[str, Any]) -> str:
     return ", ".join(f"{key}={attribute_text(value)}" for key, value in where.items())
 
 
-def _checked(where: Mapping[str, Any]) -> dict[str, str]:
+def checked_where(where: Mapping[str, Any]) -> dict[str, str]:
+    """`where` as (key, text) pairs; InvalidInput for an empty one, a key that is no name, a None value."""
     if not isinstance(where, Mapping) or not where:
         raise InvalidInput("where= names no attribute - give at least one, e.g. where={'ticket_id': '123'}")
     checked: dict[str, str] = {}
@@ -63,26 +61,13 @@ def _checked(where: Mapping[str, Any]) -> dict[str, str]:
     return checked
 
 
-def traces_where(conn: sqlite3.Connection, where: Mapping[str, Any], limit: int = SHOWN + 1) -> list[str]:
-    """Ids of the traces carrying every attribute in `where`, newest first (at most `limit`)."""
-    checked = _checked(where)
-    matches = " AND ".join(
-        "trace_id IN (SELECT trace_id FROM trace_attributes WHERE key = ? AND value = ?)" for _ in checked
-    )
-    params: list[Any] = [part for pair in checked.items() for part in pair]
-    rows = conn.execute(
-        f"SELECT trace_id FROM traces WHERE {matches} ORDER BY start_ns DESC, trace_id LIMIT ?", (*params, limit)
-    )
-    return [row[0] for row in rows]
-
-
-def resolve_where(conn: sqlite3.Connection, where: Mapping[str, Any], store_path: object) -> str:
-    """The one trace carrying the attributes in `where`; TraceNotFound for none, AmbiguousId for several."""
-    found = traces_where(conn, where)
+def the_one_trace(found: Sequence[str], where: Mapping[str, Any], location: str) -> str:
+    """The one trace id in `found` (the newest SHOWN + 1 matches of `where`); TraceNotFound for
+    none, AmbiguousId for several."""
     shown = describe(where)
     if not found:
         raise TraceNotFound(
-            f"no trace with {shown} in store '{store_path}' - check the value, and that the app called "
+            f"no trace with {shown} in store '{location}' - check the value, and that the app called "
             "casebank.set_attributes() inside its @casebank.trace entry point"
         )
     if len(found) > 1:

@@ -1,0 +1,184 @@
+"""The store's interface: everything the capture writer, `casebank.flag()`, the CLI and the runner
+may ask of a store, whichever backend holds it.
+
+One seam a backend (as OpenTelemetry's `SpanExporter`): the rest of casebank speaks to a store
+only through `Store`, gets one from `open_store(url)`, and never sees a connection. Methods are
+named by what they mean, not by the SQL behind them. A backend keeps every promise written here;
+`tests/store/test_contract.py` holds them, parametrised over the backends, and a new backend
+passes it unchanged before anything uses it.
+
+Promises that hold for every method:
+- Values cross as plain Python; JSON columns come back decoded (see `_records.py`).
+- A method that returns has committed what it wrote. `flag`, `annotate`, `dismiss` and
+  `mark_promoted` are durable when they return (fsynced), since a person acted on them.
+- Errors are `casebank.errors` with one-line messages that name the thing and the fix:
+  `TraceNotFound` / `IncidentNotFound` / `NotFound`, `AmbiguousId` for a prefix that matches
+  several (listing some), `InvalidInput` for a malformed id or value, `InvalidTransition` for an
+  incident asked to go where its status does not allow (`check_can_*` in `_records.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from casebank.store._records import Incident, StoreCounts, TraceSummary
+
+__all__ = ["GraderCaches", "PreparedSpans", "Store"]
+
+# A span or trace row in SPAN_COLUMNS / TRACE_COLUMNS order (see `_records.py`).
+Row = Sequence[Any]
+
+
+class PreparedSpans(Protocol):
+    """A batch of span and trace rows made ready for `Store.write_prepared` (backend-specific)."""
+
+    @property
+    def span_count(self) -> int: ...
+
+
+class GraderCaches(Protocol):
+    """The meaning graders' caches kept in a store: embeddings by (model, text hash) and judge
+    verdicts by key. Safe to call from several threads. After `close()` they find nothing and
+    keep nothing, so that a grade still running after its run no longer touches the store."""
+
+    def get_embeddings(self, model: str, text_hashes: Sequence[str]) -> dict[str, list[float]]: ...
+    def put_embeddings(self, model: str, vectors: Mapping[str, Sequence[float]]) -> None: ...
+    def get_verdict(self, key: str) -> dict[str, Any] | None: ...
+    def put_verdict(self, key: str, verdict: Mapping[str, Any], *, model: str = "") -> None: ...
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A casebank store. Cheap to open (`open_store`); close it, or use it as a context manager."""
+
+    @property
+    def location(self) -> str:
+        """Where the store is, for messages: a path, or a URL without its password."""
+        ...
+
+    def close(self) -> None: ...
+    def __enter__(self) -> Store: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+    # -- writing spans (the capture writer) --------------------------------------------------------
+
+    def write_spans(self, spans: Sequence[Row], traces: Sequence[Row], dropped: int = 0) -> None:
+        """Store span and trace rows in one transaction, and count `dropped` spans the queue lost.
+
+        Idempotent per span (trace id, span id): a span written twice is stored once. A trace
+        written over several batches keeps the root fields of whichever batch had its root, and
+        adds up its span counts. Spans whose trace has no row in `traces` get one."""
+        ...
+
+    def prepare_spans(self, spans: Sequence[Row], traces: Sequence[Row], dropped: int = 0) -> PreparedSpans:
+        """`write_spans`'s work that needs no transaction, done before one opens: every span's
+        trace must be among `traces` (as the capture writer makes them)."""
+        ...
+
+    def write_prepared(self, batch: PreparedSpans) -> None:
+        """Write a batch that `prepare_spans` of this store made ready, in one transaction."""
+        ...
+
+    def prepare_for_capture(self) -> None:
+        """Tune this connection for the capture writer's bursts (a no-op where nothing needs it)."""
+        ...
+
+    def checkpoint(self) -> None:
+        """Make what was written cheap to read and bound the write-ahead log, without waiting
+        for readers; the capture writer asks for it from a second connection. A no-op where the
+        backend does this itself."""
+        ...
+
+    # -- reading traces ----------------------------------------------------------------------------
+
+    def counts(self) -> StoreCounts: ...
+
+    def recent_traces(self, limit: int = 20) -> list[TraceSummary]:
+        """The newest `limit` traces, newest first."""
+        ...
+
+    def get_trace(self, trace_id: str) -> TraceSummary | None: ...
+
+    def trace_spans(self, trace_id: str) -> list[dict[str, Any]]:
+        """A trace's spans (SPAN_COLUMNS by name, attributes and events decoded), by start time."""
+        ...
+
+    def resolve_trace_id(self, prefix: str) -> str:
+        """A trace's full id from any unique prefix of it, as git takes commits."""
+        ...
+
+    def traces_where(self, where: Mapping[str, Any], limit: int = 6) -> list[str]:
+        """Ids of the traces carrying every attribute in `where` (`casebank.set_attributes`),
+        newest first. Values compare as text: `123` finds a ticket id the app set as 123."""
+        ...
+
+    def trace_id_where(self, where: Mapping[str, Any]) -> str:
+        """The one trace carrying every attribute in `where`; TraceNotFound for none, AmbiguousId
+        (listing the newest) for several."""
+        ...
+
+    # -- incidents ---------------------------------------------------------------------------------
+
+    def flag(self, trace_id: str, reason: str, *, flagged_by: str | None = None) -> Incident:
+        """Snapshot the whole trace into an incident, or add a reason to the trace's incident.
+
+        Idempotent per trace: flagging again returns the same incident and keeps every reason.
+        Durable on return. TraceNotFound for a trace the store does not hold."""
+        ...
+
+    def get_incident(self, incident_id: str) -> Incident: ...
+
+    def resolve_incident(self, prefix: str) -> Incident:
+        """An incident by any unique prefix of its id, else of its trace id."""
+        ...
+
+    def list_incidents(self, status: str = "all") -> list[Incident]:
+        """Incidents with `status` (one of INCIDENT_STATUSES, or `all`), newest flag first."""
+        ...
+
+    def annotate(self, incident_id: str, *, expected: Any, grader: Mapping[str, Any], tags: Sequence[str]) -> Incident:
+        """Record the expected output, grader spec and tags (sorted, once each); reopens a dismissed incident."""
+        ...
+
+    def dismiss(self, incident_id: str, reason: str) -> Incident: ...
+
+    def mark_promoted(self, incident_id: str, *, case_id: str, case_path: str) -> Incident: ...
+
+    # -- runs --------------------------------------------------------------------------------------
+
+    def record_run(self, run: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> None:
+        """Store a finished run and its results in one transaction; results keep their order."""
+        ...
+
+    def list_runs(self, limit: int | None = 20) -> list[dict[str, Any]]:
+        """The newest `limit` runs (all with None), newest first, ties broken by id."""
+        ...
+
+    def run_results(self, run_id: str, *, suite_order: bool = False) -> list[dict[str, Any]]:
+        """A run's results by case id then epoch; with `suite_order`, in the order recorded."""
+        ...
+
+    def resolve_run(self, ref: str) -> dict[str, Any]:
+        """A run by `latest` or any unique prefix of its id."""
+        ...
+
+    # -- labels and judge calibrations -------------------------------------------------------------
+
+    def add_label(self, trace_prefix: str, label: str, *, note: str | None = None) -> dict[str, Any]:
+        """Label a trace's output good or bad; labelling it again replaces the label."""
+        ...
+
+    def list_labels(self) -> list[dict[str, Any]]:
+        """Every label, oldest first, with the output and the annotated expected output of the
+        trace's incident (None when there is none)."""
+        ...
+
+    def record_calibration(self, result: Mapping[str, Any]) -> None: ...
+
+    def latest_calibration(self, config_hash: str) -> dict[str, Any] | None: ...
+
+    def grader_caches(self) -> GraderCaches:
+        """The meaning graders' caches in this store, for the length of one run."""
+        ...

@@ -1,0 +1,30 @@
+"""`SQLiteStore`: the store in one SQLite file, the sum of its parts.
+
+Each part is a mixin over one connection (`_base.Connected`): writing spans (`_spans`), reading
+traces (`_traces`), incidents (`_incidents`), runs (`_runs`), labels and calibrations (`_labels`),
+and the graders' caches (`_caches`). The file stays a plain database that people browse with
+`sqlite-utils` or Datasette, so its tables and columns are named for people.
+"""
+
+from __future__ import annotations
+
+from casebank.store._sqlite._caches import StoreCaches
+from casebank.store._sqlite._incidents import Incidents
+from casebank.store._sqlite._labels import Labels
+from casebank.store._sqlite._runs import Runs
+from casebank.store._sqlite._spans import SpanWrites
+
+__all__ = ["SQLiteStore"]
+
+
+class SQLiteStore(SpanWrites, Incidents, Runs, Labels):
+    """A casebank store file. Cheap to open; close it (or use `with`) when done."""
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def grader_caches(self) -> StoreCaches:
+        return StoreCaches(self)

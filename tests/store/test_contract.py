@@ -1,0 +1,464 @@
+"""The store contract: every promise of `casebank.store.Store`, held by every backend.
+
+Each test runs once per backend (`store` is parametrised); a new backend joins `BACKENDS` and
+passes this file unchanged before anything else uses it. Tests speak only through the interface:
+what a backend keeps on disk, and how, is tested beside the backend (`test_sqlite_*.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from casebank.errors import AmbiguousId, IncidentNotFound, InvalidInput, InvalidTransition, NotFound, TraceNotFound
+from casebank.store import Store, open_store
+
+
+def _hex(seed: str, n: int) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:n]
+
+
+def span_row(
+    trace_id: str, span_id: str, parent: str | None, name: str, start_ns: int, **attrs: Any
+) -> tuple[Any, ...]:
+    return (
+        trace_id,
+        span_id,
+        parent,
+        name,
+        "internal",
+        f"2024-05-01T12:00:{start_ns % 60:02d}.000000+00:00",
+        start_ns,
+        5.0,
+        "ok",
+        None,
+        orjson.dumps(attrs).decode(),
+        None,
+        "svc",
+    )
+
+
+def trace_row(
+    trace_id: str, start_ns: int, span_count: int, *, root: bool = True, output: Any = "We refund within 14 days."
+) -> tuple[Any, ...]:
+    if not root:
+        return (trace_id, None, None, None, None, None, None, f"t{start_ns}", start_ns, None, None, span_count)
+    return (
+        trace_id,
+        "answer",
+        "bot:answer",
+        orjson.dumps({"question": "refund?"}).decode(),
+        orjson.dumps(output).decode(),
+        "ok",
+        None,
+        f"t{start_ns}",
+        start_ns,
+        10.0,
+        "svc",
+        span_count,
+    )
+
+
+def write_trace(store: Store, seed: str, start_ns: int = 1_000, output: Any = "We refund within 14 days.") -> str:
+    """One trace: a root span and one child, written in a single batch. Returns its id."""
+    trace_id, root = _hex(seed, 32), _hex(seed + "root", 16)
+    spans = [
+        span_row(trace_id, root, None, "answer", start_ns),
+        span_row(trace_id, _hex(seed + "child", 16), root, "chat", start_ns + 1, **{"gen_ai.request.model": "m"}),
+    ]
+    store.write_spans(spans, [trace_row(trace_id, start_ns, 2, output=output)])
+    return trace_id
+
+
+def _sqlite(tmp_path: Path) -> Store:
+    return open_store(tmp_path / "contract.db")
+
+
+BACKENDS = [pytest.param(_sqlite, id="sqlite")]
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    with request.param(tmp_path) as opened:
+        assert isinstance(opened, Store)
+        yield opened
+
+
+# -- capture ---------------------------------------------------------------------------------------
+
+
+def test_a_trace_split_over_two_batches_keeps_the_root_fields_and_adds_up_spans(store: Store) -> None:
+    trace_id, root = _hex("split", 32), _hex("root", 16)
+    child = span_row(trace_id, _hex("child", 16), root, "chat", 2_000)
+    store.write_spans([child], [trace_row(trace_id, 2_000, 1, root=False)])
+    store.write_spans([span_row(trace_id, root, None, "answer", 1_000)], [trace_row(trace_id, 1_000, 1)])
+    store.write_spans([], [trace_row(trace_id, 3_000, 0, root=False)])  # a later batch without the root
+    trace = store.get_trace(trace_id)
+    assert trace is not None
+    assert (trace.entrypoint, trace.input, trace.output) == (
+        "bot:answer",
+        {"question": "refund?"},
+        "We refund within 14 days.",
+    )
+    assert trace.span_count == 2 and trace.started_at == "t1000"
+    assert [s["name"] for s in store.trace_spans(trace_id)] == ["answer", "chat"]
+    assert store.trace_spans(trace_id)[1]["attributes"] == {}
+
+
+def test_one_batch_with_two_rows_for_a_trace_merges_them_like_two_batches(store: Store) -> None:
+    # As when rows made in two passes (or by a tool) go into one batch.
+    trace_id, root = _hex("straddle", 32), _hex("root", 16)
+    spans = [span_row(trace_id, root, None, "answer", 1_000), span_row(trace_id, _hex("child", 16), root, "chat", 500)]
+    store.write_spans(spans, [trace_row(trace_id, 1_000, 1), trace_row(trace_id, 500, 1, root=False)])
+    trace = store.get_trace(trace_id)
+    assert trace is not None
+    assert (trace.entrypoint, trace.span_count, trace.started_at) == ("bot:answer", 2, "t500")
+    assert [s["name"] for s in store.trace_spans(trace_id)] == ["chat", "answer"]
+
+
+def test_spans_without_a_trace_row_get_one(store: Store) -> None:
+    trace_id = _hex("orphan", 32)
+    store.write_spans([span_row(trace_id, _hex("o", 16), None, "step", 7_000)], [])
+    trace = store.get_trace(trace_id)
+    assert trace is not None and trace.span_count == 1 and trace.entrypoint is None
+    assert [s["name"] for s in store.trace_spans(trace_id)] == ["step"]
+
+
+def test_a_span_written_twice_is_stored_once(store: Store) -> None:
+    trace_id = write_trace(store, "twice")
+    again = span_row(trace_id, _hex("twiceroot", 16), None, "answer", 1_000)
+    store.write_spans([again], [])
+    assert len(store.trace_spans(trace_id)) == 2
+
+
+def test_counts_and_the_dropped_spans_counter(store: Store) -> None:
+    write_trace(store, "a")
+    store.write_spans([], [], dropped=3)
+    store.write_spans([], [], dropped=4)
+    counts = store.counts()
+    assert (counts.traces, counts.spans, counts.dropped_spans, counts.runs) == (1, 2, 7, 0)
+    assert counts.incidents == {"flagged": 0, "annotated": 0, "promoted": 0, "dismissed": 0}
+
+
+def test_recent_traces_are_newest_first_and_limited(store: Store) -> None:
+    ids = [write_trace(store, f"t{n}", start_ns=1_000 * (n + 1)) for n in range(3)]
+    assert [t.trace_id for t in store.recent_traces(2)] == [ids[2], ids[1]]
+    assert store.get_trace("0" * 32) is None
+
+
+# -- flag ------------------------------------------------------------------------------------------
+
+
+def test_flag_snapshots_the_whole_trace(store: Store) -> None:
+    trace_id = write_trace(store, "snap", output={"text": "14 days"})
+    incident = store.flag(trace_id, "wrong window", flagged_by="ana")
+    assert incident.status == "flagged" and incident.trace_id == trace_id
+    assert (incident.entrypoint, incident.input, incident.output) == (
+        "bot:answer",
+        {"question": "refund?"},
+        {"text": "14 days"},
+    )
+    assert [s["name"] for s in incident.spans] == ["answer", "chat"]
+    assert incident.spans[1]["attributes"] == {"gen_ai.request.model": "m"}
+    assert incident.reasons[0]["reason"] == "wrong window" and incident.reasons[0]["flagged_by"] == "ana"
+
+
+def test_flagging_twice_returns_the_same_incident_and_keeps_both_reasons(store: Store) -> None:
+    trace_id = write_trace(store, "twice")
+    first = store.flag(trace_id, "wrong window", flagged_by="ana")
+    second = store.flag(f"  {trace_id.upper()} ", "rude", flagged_by="bo")
+    assert first.id == second.id
+    assert [(r["reason"], r["flagged_by"]) for r in second.reasons] == [("wrong window", "ana"), ("rude", "bo")]
+    assert store.counts().incidents["flagged"] == 1
+
+
+def test_flagging_an_unknown_trace_raises_trace_not_found_saying_what_to_check(store: Store) -> None:
+    with pytest.raises(TraceNotFound, match=r"no trace '0{32}'.*casebank.current_trace_id\(\)"):
+        store.flag("0" * 32, "wrong")
+    assert store.list_incidents() == []
+
+
+def test_a_flag_needs_a_reason(store: Store) -> None:
+    trace_id = write_trace(store, "reason")
+    with pytest.raises(InvalidInput, match="needs a reason"):
+        store.flag(trace_id, "   ")
+    assert store.list_incidents() == []
+
+
+# -- finding incidents -----------------------------------------------------------------------------
+
+
+def test_resolve_by_id_prefix_or_trace_id_prefix(store: Store) -> None:
+    trace_id = write_trace(store, "resolve")
+    incident = store.flag(trace_id, "bad")
+    assert store.resolve_incident(incident.id[:4]).id == incident.id
+    assert store.resolve_incident(incident.id.upper()).id == incident.id
+    assert store.resolve_incident(trace_id[:12]).id == incident.id
+
+
+def test_resolve_refuses_ambiguous_unknown_and_malformed_ids(store: Store) -> None:
+    ids = [store.flag(write_trace(store, f"many{n}"), "bad").id for n in range(17)]
+    shared = next(c for c in "0123456789abcdef" if sum(i.startswith(c) for i in ids) > 1)
+    with pytest.raises(AmbiguousId, match=f"'{shared}' is ambiguous .* type more characters"):
+        store.resolve_incident(shared)
+    unknown = "f" * 12
+    assert not any(i.startswith(unknown) for i in ids)
+    with pytest.raises(IncidentNotFound, match=f"no incident matches '{unknown}'"):
+        store.resolve_incident(unknown)
+    with pytest.raises(InvalidInput, match="'x1' is not an incident id"):
+        store.resolve_incident("x1")
+    with pytest.raises(IncidentNotFound, match="'nope'"):
+        store.get_incident("nope")
+
+
+def test_the_incident_life_cycle_and_listing_by_status(store: Store) -> None:
+    a = store.flag(write_trace(store, "a"), "bad a").id
+    b = store.flag(write_trace(store, "b"), "bad b").id
+    annotated = store.annotate(a, expected={"days": 30}, grader={"name": "exact"}, tags=["z", "a", "z"])
+    assert annotated.status == "annotated" and annotated.expected == {"days": 30} and annotated.has_expected
+    assert annotated.tags == ["a", "z"]
+    dismissed = store.dismiss(b, "duplicate")
+    assert dismissed.status == "dismissed" and dismissed.dismissed_reason == "duplicate"
+    promoted = store.mark_promoted(a, case_id=a, case_path="evals/answer.json")
+    assert (promoted.status, promoted.case_path) == ("promoted", "evals/answer.json")
+    assert [i.id for i in store.list_incidents("promoted")] == [a]
+    assert [i.id for i in store.list_incidents("dismissed")] == [b]
+    assert {i.id for i in store.list_incidents()} == {a, b}
+    assert store.counts().incidents == {"flagged": 0, "annotated": 0, "promoted": 1, "dismissed": 1}
+
+
+def test_an_expected_output_of_null_still_counts_as_annotated(store: Store) -> None:
+    incident_id = store.flag(write_trace(store, "null"), "should say nothing").id
+    assert store.get_incident(incident_id).has_expected is False
+    incident = store.annotate(incident_id, expected=None, grader={"name": "exact"}, tags=[])
+    assert incident.has_expected is True and incident.as_dict()["expected"] is None
+
+
+# -- runs ------------------------------------------------------------------------------------------
+
+
+def test_runs_and_their_results_round_trip(store: Store) -> None:
+    run = {"id": "run1", "started_at": "2024-05-01T12:00:00", "suite": "evals", "total": 2, "passed": 1, "failed": 1}
+    results = [
+        {"run_id": "run1", "case_id": "b", "epoch": 0, "passed": 0, "output": '"x"'},
+        {"run_id": "run1", "case_id": "a", "epoch": 0, "passed": 1, "output": '"y"'},
+    ]
+    store.record_run(run, results)
+    assert [r["id"] for r in store.list_runs()] == ["run1"]
+    assert [(r["case_id"], r["passed"]) for r in store.run_results("run1")] == [("a", 1), ("b", 0)]
+    assert store.counts().runs == 1
+
+
+def test_run_values_round_trip_as_values_and_results_keep_their_order(store: Store) -> None:
+    run = {"id": "ab12cd34ef56", "started_at": "2024-05-01T12:00:00", "suite": "evals", "total": 2, "passed": 1}
+    results = [
+        {"run_id": run["id"], "case_id": "b", "epoch": 0, "passed": 0, "output": None, "expected": {"n": [1, 2]}},
+        {"run_id": run["id"], "case_id": "a", "epoch": 0, "passed": 1, "output": "x", "tags": ["t1", "t2"]},
+        {"run_id": run["id"], "case_id": "a", "epoch": 1, "passed": 1, "output": {"k": None}, "expected": None},
+    ]
+    store.record_run(run, results)
+    by_case = store.run_results(run["id"])
+    as_recorded = store.run_results(run["id"], suite_order=True)
+    assert [(r["case_id"], r["epoch"]) for r in by_case] == [("a", 0), ("a", 1), ("b", 0)]
+    assert [(r["case_id"], r["epoch"]) for r in as_recorded] == [("b", 0), ("a", 0), ("a", 1)]
+    assert [(r["output"], r["expected"]) for r in as_recorded] == [
+        (None, {"n": [1, 2]}),
+        ("x", None),
+        ({"k": None}, None),
+    ]
+    assert as_recorded[1]["tags"] == ["t1", "t2"]
+    assert store.resolve_run("latest")["id"] == run["id"]
+
+
+def test_runs_resolve_by_latest_or_prefix_and_list_newest_first(store: Store) -> None:
+    with pytest.raises(NotFound, match="no runs in store .* record one with 'cases run'"):
+        store.resolve_run("latest")
+    for n, run_id in enumerate(["aa0001", "aa0002", "bb0003"]):
+        store.record_run({"id": run_id, "started_at": f"2024-05-0{n + 1}T12:00:00", "suite": "evals"}, [])
+    assert [r["id"] for r in store.list_runs()] == ["bb0003", "aa0002", "aa0001"]
+    assert [r["id"] for r in store.list_runs(limit=2)] == ["bb0003", "aa0002"]
+    assert len(store.list_runs(limit=None)) == 3
+    assert store.resolve_run(" LATEST ")["id"] == "bb0003"
+    assert store.resolve_run("BB")["id"] == "bb0003"
+    with pytest.raises(AmbiguousId, match="run id 'aa' is ambiguous .*aa0001.*aa0002.* type more characters"):
+        store.resolve_run("aa")
+    with pytest.raises(NotFound, match="no run matches 'cc' in store .* see 'cases runs'"):
+        store.resolve_run("cc")
+    with pytest.raises(InvalidInput, match="'run-1' is not a run id - pass 'latest'"):
+        store.resolve_run("run-1")
+    assert store.counts().runs == 3
+
+
+def test_trace_ids_resolve_by_unique_prefix(store: Store) -> None:
+    ids = [write_trace(store, f"prefix{n}") for n in range(17)]
+    assert store.resolve_trace_id(ids[0][:10].upper()) == ids[0]
+    shared = next(c for c in "0123456789abcdef" if sum(i.startswith(c) for i in ids) > 1)
+    with pytest.raises(AmbiguousId, match=f"trace id '{shared}' is ambiguous .* type more characters"):
+        store.resolve_trace_id(shared)
+    unknown = next(
+        p
+        for p in (f"{a}{b}" for a in "0123456789abcdef" for b in "0123456789abcdef")
+        if not any(i.startswith(p) for i in ids)
+    )
+    with pytest.raises(TraceNotFound, match=f"no trace matches '{unknown}'"):
+        store.resolve_trace_id(unknown)
+    with pytest.raises(InvalidInput, match="'zz' is not a trace id"):
+        store.resolve_trace_id("zz")
+    assert store.get_trace("0" * 32) is None and store.trace_spans("0" * 32) == []
+
+
+def _with_attributes(store: Store, seed: str, start_ns: int, **attributes: Any) -> str:
+    trace_id = _hex(seed, 32)
+    row = (*trace_row(trace_id, start_ns, 1), orjson.dumps(attributes).decode())
+    store.write_spans([span_row(trace_id, _hex(seed + "root", 16), None, "answer", start_ns)], [row])
+    return trace_id
+
+
+def test_traces_are_found_by_their_attributes_compared_as_text(store: Store) -> None:
+    older = _with_attributes(store, "older", 1_000, ticket_id=8812, vip=True)
+    newer = _with_attributes(store, "newer", 2_000, ticket_id="8812", user="ana")
+    other = _with_attributes(store, "other", 3_000, ticket_id=9000)
+    assert store.traces_where({"ticket_id": "8812"}) == [newer, older]
+    assert store.traces_where({"ticket_id": 8812, "vip": True}) == [older]
+    assert store.traces_where({"ticket_id": "8812", "user": "bo"}) == []
+    assert store.trace_id_where({"ticket_id": "9000"}) == other
+    with pytest.raises(
+        AmbiguousId, match=f"ticket_id=8812 matches several traces \\(newest first: {newer}, {older}\\)"
+    ):
+        store.trace_id_where({"ticket_id": 8812})
+    with pytest.raises(TraceNotFound, match="no trace with ticket_id=1 .*casebank.set_attributes"):
+        store.trace_id_where({"ticket_id": 1})
+    with pytest.raises(InvalidInput, match="names no attribute"):
+        store.traces_where({})
+    with pytest.raises(InvalidInput, match="attribute 'ticket_id' has no value"):
+        store.traces_where({"ticket_id": None})
+
+
+def test_attributes_set_in_two_batches_of_a_trace_both_count(store: Store) -> None:
+    trace_id = _hex("merged", 32)
+    first = (*trace_row(trace_id, 1_000, 1), orjson.dumps({"ticket_id": "1"}).decode())
+    second = (*trace_row(trace_id, 1_000, 0, root=False), orjson.dumps({"user": "ana"}).decode())
+    store.write_spans([span_row(trace_id, _hex("m", 16), None, "answer", 1_000)], [first])
+    store.write_spans([], [second])
+    trace = store.get_trace(trace_id)
+    assert trace is not None and trace.attributes == {"ticket_id": "1", "user": "ana"}
+    assert store.trace_id_where({"ticket_id": "1", "user": "ana"}) == trace_id
+
+
+def test_an_incident_goes_only_where_its_status_allows(store: Store) -> None:
+    flagged = store.flag(write_trace(store, "only-flagged"), "bad").id
+    with pytest.raises(InvalidTransition, match=f"incident {flagged} has no expected output - run 'cases annotate"):
+        store.mark_promoted(flagged, case_id=flagged, case_path="evals/x.json")
+    dismissed = store.flag(write_trace(store, "dismissed"), "bad").id
+    store.annotate(dismissed, expected="ok", grader={"name": "exact"}, tags=[])
+    store.dismiss(dismissed, "  a duplicate  ")
+    with pytest.raises(InvalidTransition, match="was dismissed - annotate it again to reopen it"):
+        store.mark_promoted(dismissed, case_id=dismissed, case_path="evals/x.json")
+    reopened = store.annotate(dismissed, expected="ok", grader={"name": "exact"}, tags=[])
+    assert reopened.status == "annotated"
+    promoted = store.mark_promoted(dismissed, case_id=dismissed, case_path="evals/x.json")
+    with pytest.raises(InvalidTransition, match="already promoted as 'evals/x.json' - a case is frozen"):
+        store.annotate(dismissed, expected="other", grader={"name": "exact"}, tags=[])
+    with pytest.raises(InvalidTransition, match="already promoted as 'evals/x.json' - remove that case file"):
+        store.dismiss(dismissed, "changed my mind")
+    # Promoting again is how `cases promote` restores a deleted case file.
+    again = store.mark_promoted(dismissed, case_id=dismissed, case_path="evals/y.json")
+    assert (again.status, again.case_path, again.expected) == ("promoted", "evals/y.json", promoted.expected)
+    assert store.get_incident(dismissed).dismissed_reason == "a duplicate"
+    with pytest.raises(InvalidInput, match="needs a reason"):
+        store.dismiss(flagged, " ")
+    with pytest.raises(IncidentNotFound):
+        store.annotate("0" * 12, expected="x", grader={"name": "exact"}, tags=[])
+
+
+def test_a_flag_on_a_promoted_incident_adds_its_reason(store: Store) -> None:
+    trace_id = write_trace(store, "promoted-then-flagged")
+    incident = store.flag(trace_id, "first")
+    store.annotate(incident.id, expected="x", grader={"name": "exact"}, tags=[])
+    store.mark_promoted(incident.id, case_id=incident.id, case_path="evals/x.json")
+    again = store.flag(trace_id, "seen again")
+    assert again.status == "promoted" and [r["reason"] for r in again.reasons] == ["first", "seen again"]
+
+
+def test_labels_replace_each_other_and_carry_the_incidents_expected_output(store: Store) -> None:
+    trace_id = write_trace(store, "label", output={"days": 14})
+    incident = store.flag(trace_id, "wrong window")
+    store.annotate(incident.id, expected={"days": 30}, grader={"name": "exact"}, tags=[])
+    first = store.add_label(trace_id[:8], "bad", note="14 is wrong")
+    assert (first["trace_id"], first["label"], first["output"]) == (trace_id, "bad", {"days": 14})
+    store.add_label(trace_id, "good")
+    [label] = store.list_labels()
+    assert (label["subject"], label["label"], label["note"]) == (trace_id, "good", None)
+    assert (label["output"], label["expected"]) == ({"days": 14}, {"days": 30})
+    assert label["output_hash"].startswith("sha256:")
+    with pytest.raises(InvalidInput, match="label 'meh' is not one of: good, bad"):
+        store.add_label(trace_id, "meh")
+    unlabelled = write_trace(store, "unannotated")
+    store.add_label(unlabelled, "good")
+    assert [(item["trace_id"], item["expected"]) for item in store.list_labels()][-1] == (unlabelled, None)
+
+
+def test_a_trace_without_an_output_cannot_be_labelled(store: Store) -> None:
+    trace_id = _hex("raised", 32)
+    store.write_spans([span_row(trace_id, _hex("r", 16), None, "answer", 1_000)], [])
+    with pytest.raises(NotFound, match=f"trace {trace_id} has no output to label"):
+        store.add_label(trace_id, "bad")
+
+
+def _calibration(config_hash: str, kappa: float, at: str) -> dict[str, Any]:
+    return {
+        "config_hash": config_hash,
+        "grader": {"name": "llm_judge", "options": {"rubric": "r"}},
+        "suite": "evals",
+        "calibrated_at": at,
+        "total": 4,
+        "accuracy": 0.75,
+        "kappa": kappa,
+        "true_pass_rate": 1.0,
+        "true_fail_rate": 0.5,
+        "confusion": {"good_passed": 2, "good_failed": 0, "bad_passed": 1, "bad_failed": 1},
+        "disagreements": [{"source": "case x bad output", "good": False}],
+    }
+
+
+def test_the_latest_calibration_of_a_configuration_wins(store: Store) -> None:
+    assert store.latest_calibration("sha256:none") is None
+    store.record_calibration(_calibration("sha256:a", 0.4, "2024-05-01T12:00:00"))
+    store.record_calibration(_calibration("sha256:a", 0.8, "2024-05-02T12:00:00"))
+    store.record_calibration(_calibration("sha256:b", 0.1, "2024-05-03T12:00:00"))
+    latest = store.latest_calibration("sha256:a")
+    assert latest is not None and latest["kappa"] == 0.8
+    assert latest["grader"] == {"name": "llm_judge", "options": {"rubric": "r"}}
+    assert latest["confusion"]["bad_passed"] == 1 and latest["disagreements"][0]["good"] is False
+
+
+def test_grader_caches_keep_embeddings_and_verdicts_until_closed(store: Store) -> None:
+    caches = store.grader_caches()
+    caches.put_embeddings("m1", {"h1": [0.5, -1.0], "h2": [0.25, 2.0]})
+    caches.put_verdict("k1", {"verdict": "PASS", "score": 0.9, "reason": "fine"}, model="openai:j")
+    assert caches.get_embeddings("m1", ["h2", "h1", "h2", "h3"]) == {"h1": [0.5, -1.0], "h2": [0.25, 2.0]}
+    assert caches.get_embeddings("m2", ["h1"]) == {}
+    assert caches.get_verdict("k1") == {"verdict": "PASS", "score": 0.9, "reason": "fine"}
+    assert caches.get_verdict("k2") is None
+    caches.close()
+    caches.put_verdict("k2", {"verdict": "FAIL", "score": 0.0, "reason": "late"})
+    assert caches.get_verdict("k1") is None and caches.get_embeddings("m1", ["h1"]) == {}
+    fresh = store.grader_caches()
+    assert fresh.get_verdict("k2") is None and fresh.get_verdict("k1") is not None
+    fresh.close()
+
+
+def test_counts_follow_what_was_stored(store: Store) -> None:
+    a = store.flag(write_trace(store, "count-a"), "bad").id
+    store.flag(write_trace(store, "count-b"), "bad")
+    store.annotate(a, expected="x", grader={"name": "exact"}, tags=[])
+    store.record_run({"id": "abc123", "started_at": "2024-05-01T12:00:00", "suite": "evals"}, [])
+    counts = store.counts()
+    assert (counts.traces, counts.spans, counts.runs) == (2, 4, 1)
+    assert counts.incidents == {"flagged": 1, "annotated": 1, "promoted": 0, "dismissed": 0}
+    assert counts.location == store.location
