@@ -103,7 +103,7 @@ def _toggles(variant: str, tmp: str) -> Toggles:
     if variant == "casebank-noop":
         # casebank's wrappers alone, its spans to a no-op exporter as the others' are: like for like
         from casebank import __version__
-        from casebank.capture._setup import state
+        from casebank._runtime import state
         from casebank.integrations import instrument_openai, uninstrument
 
         provider = _no_op_provider()
@@ -225,7 +225,7 @@ def _app_thread() -> dict[str, Any]:
     from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
     from casebank import __version__
-    from casebank.capture._setup import state
+    from casebank._runtime import state
     from casebank.integrations import _openai, _patch, _wrappers
     from tests.fakes import Reply, _wire
 

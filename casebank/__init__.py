@@ -12,12 +12,11 @@ sqlite-utils or the OTel SDK (which loads on `init()`).
 """
 
 from casebank._flag import flag
-from casebank.capture import current_trace_id, flush, init, shutdown, trace
+from casebank._init import attach, init
+from casebank._version import __version__
+from casebank.capture import current_trace_id, flush, shutdown, trace
 from casebank.capture._correlate import set_attributes
-from casebank.capture._setup import attach
 from casebank.integrations import instrument_anthropic, instrument_openai, uninstrument, wrap
-
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

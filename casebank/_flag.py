@@ -27,9 +27,12 @@ def flag(
     Name the trace by its id, or by the attributes the app attached with
     `casebank.set_attributes` (`where={"ticket_id": "123"}`): exactly one of the two.
     Flags again on the same trace return the same incident and keep every reason. The incident
-    is on disk when this returns. Raises `casebank.errors.TraceNotFound` for an unknown id or
-    attributes no trace carries, and `casebank.errors.AmbiguousId` (listing the newest
-    candidates) when several traces carry them.
+    is on disk when this returns. `db` names the store (a path or URL); by default the one
+    `casebank.init()` writes to, else `CASEBANK_DB`, else `.casebank/casebank.db`.
+
+    Raises `casebank.errors.TraceNotFound` for an unknown id or attributes no trace carries,
+    and `casebank.errors.AmbiguousId` (listing the newest candidates) when several traces
+    carry them.
     """
     from casebank.store import open_store
 

@@ -32,7 +32,7 @@ def test_the_public_api_is_exactly_this() -> None:
 
 def test_importing_casebank_does_not_load_the_cli_the_runner_or_heavy_packages() -> None:
     heavy = ["typer", "rich", "click", "sqlite_utils", "opentelemetry.sdk", "casebank.cli", "casebank.replay"]
-    heavy += ["openai", "anthropic", "wrapt", "scipy", "jsonschema", "sqlglot", "yaml"]
+    heavy += ["openai", "anthropic", "wrapt", "scipy", "jsonschema", "sqlglot", "yaml", "sqlite3", "pydantic"]
     code = f"import sys, casebank; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -51,3 +51,10 @@ def test_capturing_into_a_new_store_loads_no_sqlite_utils(tmp_path: Path) -> Non
     assert out.strip() == "[]"
     with open_store(tmp_path / "new.db") as store:
         assert store.counts().traces == 1
+
+
+def test_the_package_says_it_is_typed_and_its_version_is_the_distributions() -> None:
+    from importlib import metadata, resources
+
+    assert resources.files("casebank").joinpath("py.typed").is_file()
+    assert metadata.version("casebank") == casebank.__version__

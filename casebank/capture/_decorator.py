@@ -23,8 +23,8 @@ from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Status, StatusCode
 
 from casebank._json import to_json
+from casebank._runtime import state
 from casebank.capture._attributes import ENTRYPOINT, ERROR, INPUT, IS_ROOT, OUTPUT
-from casebank.capture._setup import state
 
 logger = logging.getLogger("casebank")
 

@@ -20,6 +20,7 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span
 from opentelemetry.trace import SpanKind, StatusCode
 
+from casebank._runtime import state
 from casebank.capture._attach import with_casebank_view
 from casebank.capture._attributes import (
     ENTRYPOINT,
@@ -34,7 +35,6 @@ from casebank.capture._attributes import (
 )
 from casebank.capture._correlate import attributes_of
 from casebank.capture._redact import REDACTED, SHORTEST_SECRET, is_secret_key, redact, redact_messages
-from casebank.capture._setup import state
 
 # OTel's UNSET means "nothing went wrong"; people reading the store expect "ok".
 # Keyed by the members' `_value_`: hashing an Enum member runs Enum.__hash__ in Python.

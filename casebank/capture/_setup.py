@@ -1,4 +1,4 @@
-"""`init`, `flush`, `shutdown`, `current_trace_id`: the capture SDK's life cycle.
+"""Capture's life cycle: `start` (called by `casebank.init()`), `flush`, `shutdown`, `current_trace_id`.
 
 casebank makes its own TracerProvider rather than replacing the app's global one: the app's
 own spans are never collected, while casebank's spans still join the app's active trace,
@@ -7,7 +7,8 @@ because parent lookup goes through the shared OpenTelemetry context, not the pro
 its own and LLM spans from it.
 
 The OpenTelemetry SDK is imported here lazily, on `init()`, so that `import casebank` stays
-cheap for a product that imports it everywhere but initialises it once.
+cheap for a product that imports it everywhere but initialises it once. The state this sets up
+lives in `casebank._runtime`, where the integrations read it too.
 """
 
 from __future__ import annotations
@@ -17,106 +18,43 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace as otel_trace
 
-if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from casebank._runtime import lock, state
 
-    from casebank.capture._processor import StoreSpanProcessor
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+
     from casebank.store._open import StoreURL
 
 logger = logging.getLogger("casebank")
 
-REPLAY_ENV = "CASEBANK_REPLAY"  # set by `cases run`: replays must not write production traces
 OPEN_TIMEOUT_S = 10.0
 ATEXIT_FLUSH_S = 5.0
 
 
-@dataclass
-class _State:
-    tracer: otel_trace.Tracer | None = None
-    capture_content: bool = True
-    provider: Any = None
-    processor: StoreSpanProcessor | None = None
-    owns_provider: bool = False
-    store_url: StoreURL | None = None
-    otlp: Any = None  # the BatchSpanProcessor of an OTLP exporter on casebank's own provider
-
-
-state = _State()
-_lock = threading.RLock()
-
-
-def init(
-    db: str | os.PathLike[str] | None = None,
+def start(
+    db: str | os.PathLike[str] | None,
     *,
-    service_name: str | None = None,
-    tracer_provider: TracerProvider | None = None,
-    instrument: bool | Sequence[str] = True,
-    capture_content: bool = True,
-    otlp_endpoint: str | None = None,
-) -> None:
-    """Start capturing: call once at start-up. Never raises; if the store cannot be opened,
-    logs one warning and the app runs untraced. A second call does nothing.
-
-    `db`: the store, a path or URL (see `casebank.store.open_store`); by default `CASEBANK_DB`,
-    else `.casebank/casebank.db`. `instrument`: True instruments every supported LLM client
-    package that is installed, a list of names (e.g. `["openai"]`) picks some, False none.
-    `capture_content=False` keeps metadata and drops message content. `otlp_endpoint` (or
-    `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) also sends casebank's spans over OTLP/HTTP."""
-    with _lock:
-        if state.tracer is not None:
-            return
-        if os.environ.get(REPLAY_ENV):
-            logger.debug("casebank: %s is set, capture stays off during replay", REPLAY_ENV)
-            return
-        try:
-            state.capture_content = capture_content
-            _start(db, service_name, tracer_provider, otlp_endpoint)
-        except Exception as exc:  # init must never break the app
-            logger.warning("casebank: capture is off - %s", exc)
-            return
-        if instrument:
-            _instrument(instrument)
-
-
-def _instrument(which: bool | Sequence[str]) -> None:
-    try:
-        from casebank.integrations import instrument_installed
-
-        instrument_installed(None if which is True else list(which))  # type: ignore[arg-type]
-    except Exception as exc:
-        logger.warning("casebank: LLM client instrumentation is off - %s", exc)
-
-
-def attach(
+    service_name: str | None,
     tracer_provider: Any,
-    db: str | os.PathLike[str] | None = None,
-    *,
-    instrument: bool | Sequence[str] = True,
-    capture_content: bool = True,
+    otlp_endpoint: str | None,
+    capture_content: bool,
+    also_drop: Callable[[ReadableSpan], bool] | None = None,
 ) -> None:
-    """Capture into casebank through the app's own OpenTelemetry provider.
+    """Start capturing into the store at `db`; raises (for init to log) when it cannot.
 
-    The same as `casebank.init(db, tracer_provider=provider, ...)`: casebank adds its processor
-    to `tracer_provider` and stores its own spans and the LLM spans of any instrumentation on
-    that provider (OpenLLMetry, OpenInference, OTel contrib), shown by `cases show` as its
-    own. The app's other spans are not stored. Never raises; a second call does nothing."""
-    init(db, tracer_provider=tracer_provider, instrument=instrument, capture_content=capture_content)
-
-
-def _start(
-    db: str | os.PathLike[str] | None, service_name: str | None, tracer_provider: Any, otlp_endpoint: str | None
-) -> None:
+    On the app's own provider only casebank's and LLM spans are kept, less those `also_drop`
+    says are not the app's LLM calls (another instrumentation's second span for a call casebank
+    records itself). The caller holds `casebank._runtime.lock`."""
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
-    from casebank import __version__
+    from casebank._version import __version__
     from casebank.capture._attributes import SCOPE
     from casebank.capture._processor import StoreSpanProcessor
     from casebank.store import parse_store_url
@@ -130,7 +68,7 @@ def _start(
         raise TypeError(f"tracer_provider {tracer_provider!r} is not an OpenTelemetry SDK TracerProvider")
     else:
         provider = tracer_provider
-    processor = StoreSpanProcessor(where, keep=None if owns else _keep_from_shared_provider())
+    processor = StoreSpanProcessor(where, keep=None if owns else _keep_from_shared_provider(also_drop))
     problem = processor.wait_until_open(OPEN_TIMEOUT_S)
     if problem is not None:
         processor.shutdown()
@@ -142,27 +80,29 @@ def _start(
         from casebank.capture._otlp import add_otlp_exporter
 
         otlp = add_otlp_exporter(provider, endpoint)
-    state.provider, state.processor, state.owns_provider, state.store_url = provider, processor, owns, where
+    state.capture_content = capture_content
+    state.provider, state.processor, state.owns_provider, state.store = provider, processor, owns, where
     state.otlp = otlp
     state.tracer = provider.get_tracer(SCOPE, __version__)
     atexit.register(_at_exit)
 
 
-def _keep_from_shared_provider() -> Callable[[ReadableSpan], bool]:
+def _keep_from_shared_provider(also_drop: Callable[[ReadableSpan], bool] | None) -> Callable[[ReadableSpan], bool]:
     from casebank.capture._processor import keep_casebank_and_llm_spans
-    from casebank.integrations._core import repeats_a_call
+
+    if also_drop is None:
+        return keep_casebank_and_llm_spans
 
     def keep(span: ReadableSpan) -> bool:
-        # casebank's spans and LLM spans, but not another instrumentation's second span for a call
-        # casebank records itself (see `casebank.integrations._core`)
-        return keep_casebank_and_llm_spans(span) and not repeats_a_call(span)
+        return keep_casebank_and_llm_spans(span) and not also_drop(span)
 
     return keep
 
 
 def configured_db() -> StoreURL | None:
     """The store `init()` writes to, if capture is on."""
-    return state.store_url
+    store: StoreURL | None = state.store
+    return store
 
 
 def flush(timeout_s: float = 5.0) -> bool:
@@ -212,12 +152,12 @@ def _flush_exporter(otlp: Any, deadline: float) -> bool:
 
 def shutdown() -> None:
     """Write what is queued (bounded in time) and stop capturing. Safe to call twice."""
-    with _lock:
+    with lock:
         processor, provider, owns = state.processor, state.provider, state.owns_provider
         if processor is None:
             return
         state.tracer = None
-        state.processor = state.provider = state.store_url = None
+        state.processor = state.provider = state.store = None
         state.otlp = None
         atexit.unregister(_at_exit)
     try:

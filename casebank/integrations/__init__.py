@@ -15,9 +15,20 @@ instrumented, and a client package's modules are patched when the app itself loa
 from __future__ import annotations
 
 import logging
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-__all__ = ["instrument_anthropic", "instrument_installed", "instrument_openai", "uninstrument", "wrap"]
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+
+__all__ = [
+    "instrument_anthropic",
+    "instrument_installed",
+    "instrument_openai",
+    "repeated_call_spans",
+    "uninstrument",
+    "wrap",
+]
 
 SUPPORTED = ("openai", "anthropic")
 
@@ -65,6 +76,15 @@ def _instrument(package: str) -> bool:
     except Exception as exc:
         logger.warning("casebank: could not instrument %s - %r", package, exc)
         return False
+
+
+def repeated_call_spans() -> Callable[[ReadableSpan], bool]:
+    """For capture on a provider casebank shares with the app: whether a finished span is another
+    instrumentation's second span for an LLM call that casebank records itself, and so stays
+    out of the store (see `casebank.integrations._core`)."""
+    from casebank.integrations._core import repeats_a_call
+
+    return repeats_a_call
 
 
 def uninstrument() -> None:

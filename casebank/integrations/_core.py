@@ -44,6 +44,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from casebank._json import to_json
+from casebank._runtime import state
 from casebank.capture._attributes import (
     INPUT_MESSAGES,
     MESSAGE_PREFIXES,
@@ -55,7 +56,6 @@ from casebank.capture._attributes import (
     SYSTEM_INSTRUCTIONS,
     inference_provider,
 )
-from casebank.capture._setup import state
 
 __all__ = [
     "Call",
@@ -370,7 +370,7 @@ _scope_cache: list[InstrumentationScope] = []
 
 def _scope() -> InstrumentationScope:
     if not _scope_cache:
-        from casebank import __version__
+        from casebank._version import __version__
 
         _scope_cache.append(InstrumentationScope(SCOPE, __version__))
     return _scope_cache[0]

@@ -24,7 +24,7 @@ from typing import Any
 
 import wrapt
 
-from casebank.capture._setup import state
+from casebank._runtime import state
 from casebank.integrations._core import Call, Endpoint, start, warn
 
 RAW_HEADER = "X-Stainless-Raw-Response"

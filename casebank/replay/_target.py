@@ -20,13 +20,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+# Set while a suite replays; `casebank.init()` is a no-op under it, so that importing and calling
+# a traced entry point does not write replays into the production trace store.
+from casebank._runtime import REPLAY_ENV
 from casebank.errors import TargetImportError
 
 __all__ = ["REPLAY_ENV", "cwd_on_path", "import_target", "is_async_target", "parse_target", "replaying"]
-
-# Set while a suite replays; `casebank.init()` is a no-op under it, so that importing and calling
-# a traced entry point does not write replays into the production trace store.
-REPLAY_ENV = "CASEBANK_REPLAY"
 
 _EXAMPLE = "e.g. 'support_bot.bot:answer'"
 
