@@ -42,6 +42,26 @@ def test_the_wilson_interval_matches_scipy(passed: int, total: int) -> None:
     assert high == pytest.approx(expected.high, abs=1e-12)
 
 
+@pytest.mark.parametrize("confidence", [0.8, 0.95, 0.99])
+def test_the_wilson_interval_matches_scipy_for_every_count_up_to_20(confidence: float) -> None:
+    for total in range(1, 21):
+        for passed in range(total + 1):
+            expected = binomtest(passed, total).proportion_ci(confidence_level=confidence, method="wilson")
+
+            low, high = wilson_interval(passed, total, confidence)
+
+            assert 0.0 <= low <= passed / total <= high <= 1.0
+            assert (low, high) == pytest.approx((expected.low, expected.high), abs=1e-12)
+
+
+def test_none_or_all_passing_puts_that_end_of_the_interval_at_exactly_0_or_1() -> None:
+    # As scipy gives them. Once computed and clamped, 13 of 13 gave a top of 0.9999999999999999 (below
+    # the 100% observed) and 0 of 10 a bottom of 2.8e-17, and `cases run --json` wrote them so.
+    for total in range(1, 201):
+        assert wilson_interval(total, total)[1] == 1.0
+        assert wilson_interval(0, total)[0] == 0.0
+
+
 def test_the_wilson_interval_of_nothing_is_everything() -> None:
     assert wilson_interval(0, 0) == (0.0, 1.0)
 
