@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench fresh-store clean
+.PHONY: demo test lint typecheck pytest bench fresh-store mutants clean
 
 $(BIN)/cases: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,29 @@ bench: $(VENV)/.dev-installed
 # After adding a migration: the schema a new store is created with, without sqlite-utils.
 fresh-store: $(VENV)/.dev-installed
 	$(BIN)/python -c 'from casebank.store._sqlite._fresh import write_fresh_sql; write_fresh_sql()'
+
+# Mutation testing, never part of `make test` (minutes of CPU; benchmarks/README.md says how to
+# read and widen it). setup.cfg's [mutmut] section names the files mutated and the tests run. It
+# runs in a copy outside the work tree, so that mutmut's generated mutants/ folder is neither
+# linted nor committed; `mutmut show NAME`, run in $(MUTANTS_DIR), shows one mutant.
+MUTMUT_VERSION := 3.8.1
+MUTANTS_DIR ?= $(or $(TMPDIR),/tmp)/casebank-mutants-$(notdir $(CURDIR))
+MUTANTS_JOBS ?= 2
+
+mutants: $(VENV)/.dev-installed
+	$(BIN)/python -m pip install --quiet 'mutmut==$(MUTMUT_VERSION)'
+	rm -rf '$(MUTANTS_DIR)' && mkdir -p '$(MUTANTS_DIR)'
+	cp -R casebank tests setup.cfg pyproject.toml '$(MUTANTS_DIR)/'
+	find '$(MUTANTS_DIR)' -name __pycache__ -prune -exec rm -rf {} +
+	cd '$(MUTANTS_DIR)' && nice -n 19 '$(CURDIR)/$(BIN)/mutmut' run --max-children $(MUTANTS_JOBS) > run.log 2>&1 \
+		|| { tail -c 3000 run.log; exit 1; }
+	@echo "mutants per module (survived and no tests count as surviving; a timeout is a kill):"
+	@cd '$(MUTANTS_DIR)' && '$(CURDIR)/$(BIN)/mutmut' results --all true | awk -F': ' ' \
+		{ m = $$1; sub(/^ +/, "", m); sub(/\.[^.]*$$/, "", m); n[m]++; c[m, $$2]++ } \
+		END { for (m in n) printf "%s: %d mutants, %d killed, %d survived, %d no tests, %d timeout - %.1f%% survive\n", \
+			m, n[m], c[m, "killed"], c[m, "survived"], c[m, "no tests"], c[m, "timeout"], \
+			100 * (c[m, "survived"] + c[m, "no tests"]) / n[m] }' | sort
+	@cd '$(MUTANTS_DIR)' && '$(CURDIR)/$(BIN)/mutmut' results
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -138,7 +138,6 @@ def test_epochs_tags_and_shards_from_the_command_line(tmp_path: Path, db: Path, 
 
 
 SLOW_BOT = """
-import asyncio
 import pathlib
 import threading
 
@@ -147,10 +146,6 @@ def answer(question):
         return "Happy to help."
     pathlib.Path(f"started-{question}").touch()
     threading.Event().wait()  # hangs until the process goes
-
-async def answer_async(question):
-    pathlib.Path(f"started-{question}").touch()
-    await asyncio.Event().wait()
 """
 
 
@@ -191,17 +186,44 @@ def test_ctrl_c_stores_the_partial_run_marked_interrupted_and_prints_it(tmp_path
     assert (run["status"], run["total"], run["passed"]) == ("interrupted", 1, 1)
 
 
+# A target that holds on after the first Ctrl-C cancels it, as one stuck in its own clean-up would.
+# A second cancellation ends it, and the run then ends the first Ctrl-C's way: recorded and printed.
+# So a process that exits 130 having printed nothing, with the target never cancelled twice, was
+# ended by the second Ctrl-C's immediate exit and by nothing else.
+STUBBORN_BOT = """
+import asyncio
+import pathlib
+
+async def answer_async(question):
+    pathlib.Path("started").touch()
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        pathlib.Path("cancelled-once").touch()
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        pathlib.Path("cancelled-twice").touch()
+        raise
+"""
+
+
 def test_a_second_ctrl_c_exits_at_once(tmp_path: Path, db: Path) -> None:
-    write_project(tmp_path, [("c1", "answer_async", "slow", "x")])
-    (tmp_path / "shop_bot.py").write_text(SLOW_BOT)
+    write_project(tmp_path, [("c1", "answer_async", "stuck", "x")])
+    (tmp_path / "shop_bot.py").write_text(STUBBORN_BOT)
     proc = spawn(tmp_path, db, "run")
-    wait_for(tmp_path / "started-slow", proc)
+    wait_for(tmp_path / "started", proc)
 
     proc.send_signal(signal.SIGINT)
+    # The first Ctrl-C was handled (the case was cancelled) and the run is still waiting on it:
+    # the second one cannot merge into the first, nor reach a handler already removed.
+    wait_for(tmp_path / "cancelled-once", proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
 
-    assert proc.returncode == 130 or proc.returncode == -signal.SIGINT, out + err
+    assert proc.returncode == 130, out + err
+    assert out == "", out  # the first Ctrl-C's way would print the partial run and where it was recorded
+    assert not (tmp_path / "cancelled-twice").exists()
     assert "Traceback" not in err
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
+import orjson
 import pytest
 from scipy.stats import binomtest
 
 from casebank.errors import AmbiguousId, InvalidInput, NotFound
-from casebank.replay import RunReport, record, report_dict
+from casebank.replay import RunReport, record, report_dict, to_json
 from casebank.replay._compare import (
     compare,
     comparison_dict,
@@ -101,26 +103,181 @@ def test_a_gate_that_compares_needs_a_baseline(fail_on: str) -> None:
     assert exit_code(run("b" * 12, {"a": "pass"}), None, "any") == 0
 
 
-def test_the_terminal_lines_and_the_markdown_comment() -> None:
-    comparison = compare(BASELINE, CURRENT)
+def _text(block: str) -> str:
+    return textwrap.dedent(block).lstrip("\n")
 
-    lines = comparison_lines(comparison)
-    markdown = comparison_markdown(comparison)
 
-    assert lines[2:] == [
-        "regressions (passed before, not now): b",
-        "fixes (failed before, pass now): c",
-        "still failing: d",
-        "flaky in the baseline, not passing now (not counted as regressions): e",
-        "new cases: g (fail)",
-        "removed cases: f",
-        "McNemar exact test on 2 discordant pairs (1 regressions, 1 fixes): p = 1 - not a significant drop at 0.05",
-    ]
-    assert lines[0] == "baseline run aaaaaaaaaaaa (2024-05-01 12:00:00): 3/6 50.0% (95% CI 18.8-81.2%)"
-    assert markdown.startswith("### ❌ casebank: 1 regression against baseline `aaaaaaaaaaaa`\n")
-    assert "**Regressions (passed before, not now):** `b`\n" in markdown
-    assert "**Flaky in the baseline, not passing now (not counted as regressions):** `e`\n" in markdown
-    assert markdown.endswith("p = 1 - not a significant drop at 0.05\n")
+# The comparison as a person reads it, whole: in the terminal, then as a pull-request comment.
+SEEN = [
+    pytest.param(
+        {"a": "pass", "b": "pass", "c": "fail", "d": "fail", "e": "flaky", "f": "pass"},
+        {"a": "pass", "b": "fail", "c": "pass", "d": "fail", "e": "fail", "g": "fail"},
+        _text(
+            """
+            baseline run aaaaaaaaaaaa (2024-05-01 12:00:00): 3/6 50.0% (95% CI 18.8-81.2%)
+            this     run bbbbbbbbbbbb (2024-05-01 12:00:00, commit 0123456789ab): 2/6 33.3% (95% CI 9.7-70.0%)
+            regressions (passed before, not now): b
+            fixes (failed before, pass now): c
+            still failing: d
+            flaky in the baseline, not passing now (not counted as regressions): e
+            new cases: g (fail)
+            removed cases: f
+            McNemar exact test on 2 discordant pairs (1 regressions, 1 fixes): p = 1 - not a significant drop at 0.05
+            """
+        ),
+        _text(
+            """
+            ### ❌ casebank: 1 regression against baseline `aaaaaaaaaaaa`
+
+            | | run | pass rate (95% CI) |
+            |---|---|---|
+            | baseline | `aaaaaaaaaaaa` | 3/6 50.0% (95% CI 18.8-81.2%) |
+            | this change | `bbbbbbbbbbbb` | 2/6 33.3% (95% CI 9.7-70.0%) |
+
+            **Regressions (passed before, not now):** `b`
+
+            **Fixes (failed before, pass now):** `c`
+
+            **Still failing:** `d`
+
+            **Flaky in the baseline, not passing now (not counted as regressions):** `e`
+
+            **New cases:** `g (fail)`
+
+            **Removed cases:** `f`
+
+            McNemar exact test on 2 discordant pairs (1 regressions, 1 fixes): p = 1 - not a significant drop at 0.05
+            """
+        ),
+        id="one-of-each",
+    ),
+    pytest.param(
+        {"a": "pass", "b": "pass", "c": "fail"},
+        {"a": "pass", "b": "pass", "c": "fail"},
+        _text(
+            """
+            baseline run aaaaaaaaaaaa (2024-05-01 12:00:00): 2/3 66.7% (95% CI 20.8-93.9%)
+            this     run bbbbbbbbbbbb (2024-05-01 12:00:00, commit 0123456789ab): 2/3 66.7% (95% CI 20.8-93.9%)
+            regressions (passed before, not now): none
+            fixes (failed before, pass now): none
+            still failing: c
+            flaky in the baseline, not passing now (not counted as regressions): none
+            new cases: none
+            removed cases: none
+            McNemar exact test on 0 discordant pairs (0 regressions, 0 fixes): p = 1 - not a significant drop at 0.05
+            """
+        ),
+        _text(
+            """
+            ### ✅ casebank: no regressions against baseline `aaaaaaaaaaaa`
+
+            | | run | pass rate (95% CI) |
+            |---|---|---|
+            | baseline | `aaaaaaaaaaaa` | 2/3 66.7% (95% CI 20.8-93.9%) |
+            | this change | `bbbbbbbbbbbb` | 2/3 66.7% (95% CI 20.8-93.9%) |
+
+            **Still failing:** `c`
+
+            McNemar exact test on 0 discordant pairs (0 regressions, 0 fixes): p = 1 - not a significant drop at 0.05
+            """
+        ),
+        id="nothing-changed",
+    ),
+    pytest.param(
+        {f"c{i}": "pass" for i in range(6)},
+        {**{f"c{i}": "fail" for i in range(6)}, "n1": "pass", "n2": "flaky"},
+        _text(
+            """
+            baseline run aaaaaaaaaaaa (2024-05-01 12:00:00): 6/6 100.0% (95% CI 61.0-100.0%)
+            this     run bbbbbbbbbbbb (2024-05-01 12:00:00, commit 0123456789ab): 1/8 12.5% (95% CI 2.2-47.1%)
+            regressions (passed before, not now): c0, c1, c2, c3, c4, c5
+            fixes (failed before, pass now): none
+            still failing: none
+            flaky in the baseline, not passing now (not counted as regressions): none
+            new cases: n1 (pass), n2 (flaky)
+            removed cases: none
+            McNemar exact test on 6 discordant pairs (6 regressions, 0 fixes): p = 0.03125 - significant at 0.05
+            """
+        ),
+        _text(
+            """
+            ### ❌ casebank: 6 regressions against baseline `aaaaaaaaaaaa`
+
+            | | run | pass rate (95% CI) |
+            |---|---|---|
+            | baseline | `aaaaaaaaaaaa` | 6/6 100.0% (95% CI 61.0-100.0%) |
+            | this change | `bbbbbbbbbbbb` | 1/8 12.5% (95% CI 2.2-47.1%) |
+
+            **Regressions (passed before, not now):** `c0`, `c1`, `c2`, `c3`, `c4`, `c5`
+
+            **New cases:** `n1 (pass)`, `n2 (flaky)`
+
+            McNemar exact test on 6 discordant pairs (6 regressions, 0 fixes): p = 0.03125 - significant at 0.05
+            """
+        ),
+        id="significant",
+    ),
+]
+
+
+@pytest.mark.parametrize(("before", "after", "lines", "markdown"), SEEN)
+def test_the_terminal_lines_and_the_markdown_comment(
+    before: dict[str, str], after: dict[str, str], lines: str, markdown: str
+) -> None:
+    # Intervals checked against scipy's Wilson interval; p = 2 * (1/2) ** 6 for six regressions, no fix.
+    current = run("b" * 12, after)
+    current.git_commit = "0123456789abcdef" * 2 + "01234567"
+    comparison = compare(run("a" * 12, before), current)
+
+    assert "".join(line + "\n" for line in comparison_lines(comparison)) == lines
+    assert comparison_markdown(comparison) == markdown
+
+
+def test_cases_that_passed_in_both_runs_are_counted_unchanged() -> None:
+    comparison = compare(
+        run("a" * 12, {"a": "pass", "b": "pass", "c": "fail"}), run("b" * 12, {"a": "pass", "b": "pass"})
+    )
+    assert (comparison.unchanged, comparison_dict(comparison)["unchanged"]) == (2, 2)
+
+
+def test_a_baseline_file_loads_back_whole_whatever_its_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("base.json").write_text(to_json(BASELINE))
+    Path("base-run").write_text(to_json(BASELINE))  # not named .json, but a file: a file it is
+
+    assert report_dict(load_baseline(None, "base.json")) == report_dict(BASELINE)
+    assert report_dict(load_baseline(None, "base-run")) == report_dict(BASELINE)
+
+
+def test_a_baseline_that_is_not_there_or_not_a_run_says_which_and_what_to_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("broken.json").write_text("{")
+    Path("other.json").write_text('{"results": []}')
+    with pytest.raises(orjson.JSONDecodeError) as bad_json:
+        orjson.loads(b"{")
+    why = str(bad_json.value)
+
+    def error(ref: str) -> str:
+        with pytest.raises(InvalidInput) as raised:
+            load_baseline(None, ref)
+        return str(raised.value)
+
+    assert error("missing.json") == (
+        "cannot read baseline file 'missing.json': No such file or directory - pass a run id or a file"
+    )
+    assert error("broken.json") == f"baseline file 'broken.json' is not JSON ({why}) - pass a 'cases run --json' file"
+    assert error("other.json") == (
+        "'other.json' is not a run written by 'cases run --json' (KeyError: 'id') - pass such a file"
+    )
+    assert error("ab12") == "baseline 'ab12' is a run id but there is no store - pass a 'cases run --json' file"
+
+
+def test_an_unknown_gate_names_the_ones_there_are() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        exit_code(CURRENT, compare(BASELINE, CURRENT), "never")
+    assert str(raised.value) == "--fail-on 'never' is not one of any, regression, significant"
 
 
 def test_a_stored_baseline_loads_back_whole_in_suite_order_by_unique_prefix(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from scipy.stats import binomtest, norm
 from casebank.replay._stats import (
     CaseOutcome,
     Rate,
+    TagStats,
     detectable_drop,
     mcnemar_exact,
     outcomes,
@@ -40,6 +41,26 @@ def test_the_wilson_interval_matches_scipy(passed: int, total: int) -> None:
 
     assert low == pytest.approx(expected.low, abs=1e-12)
     assert high == pytest.approx(expected.high, abs=1e-12)
+
+
+@pytest.mark.parametrize("confidence", [0.8, 0.95, 0.99])
+def test_the_wilson_interval_matches_scipy_for_every_count_up_to_20(confidence: float) -> None:
+    for total in range(1, 21):
+        for passed in range(total + 1):
+            expected = binomtest(passed, total).proportion_ci(confidence_level=confidence, method="wilson")
+
+            low, high = wilson_interval(passed, total, confidence)
+
+            assert 0.0 <= low <= passed / total <= high <= 1.0
+            assert (low, high) == pytest.approx((expected.low, expected.high), abs=1e-12)
+
+
+def test_none_or_all_passing_puts_that_end_of_the_interval_at_exactly_0_or_1() -> None:
+    # As scipy gives them. Once computed and clamped, 13 of 13 gave a top of 0.9999999999999999 (below
+    # the 100% observed) and 0 of 10 a bottom of 2.8e-17, and `cases run --json` wrote them so.
+    for total in range(1, 201):
+        assert wilson_interval(total, total)[1] == 1.0
+        assert wilson_interval(0, total)[0] == 0.0
 
 
 def test_the_wilson_interval_of_nothing_is_everything() -> None:
@@ -86,6 +107,27 @@ def test_a_drop_of_the_detectable_size_has_80_percent_power(n: int) -> None:
     h = 2 * math.asin(math.sqrt(0.95)) - 2 * math.asin(math.sqrt(0.95 - drop))
     power = norm.cdf(h * math.sqrt(n / 2) - norm.ppf(0.975)) + norm.cdf(-h * math.sqrt(n / 2) - norm.ppf(0.975))
     assert power == pytest.approx(0.8, abs=1e-3)
+
+
+@pytest.mark.parametrize(("alpha", "power"), [(0.05, 0.8), (0.01, 0.9), (0.5, 0.5)])
+def test_the_detectable_drop_is_the_one_whose_textbook_sample_size_is_the_suite(alpha: float, power: float) -> None:
+    # The sample size per run for two proportions on the arcsine scale, n = 2 * (z / h) ** 2 with
+    # z = z[1 - alpha/2] + z[power] and Cohen's h = 2 asin(sqrt(p0)) - 2 asin(sqrt(p1)), read the
+    # other way: given n, the drop p0 - p1 it detects, or None when even p1 = 0 needs more cases.
+    z = norm.ppf(1 - alpha / 2) + norm.ppf(power)
+
+    def cases_needed(p0: float, p1: float) -> float:
+        h = 2 * math.asin(math.sqrt(p0)) - 2 * math.asin(math.sqrt(p1))
+        return math.inf if h == 0 else 2 * (z / h) ** 2
+
+    for total in (1, 2, 3, 5, 10, 20, 37, 100, 1000):
+        for rate in (0.0, 0.1, 0.5, 0.9, 0.95, 1.0):
+            drop = detectable_drop(total, rate, alpha=alpha, power=power)
+            if cases_needed(rate, 0.0) > total:
+                assert drop is None, (total, rate)
+            else:
+                assert drop is not None and 0 < drop <= rate, (total, rate)
+                assert cases_needed(rate, rate - drop) == pytest.approx(total, rel=1e-9)
 
 
 def test_no_cases_detect_nothing() -> None:
@@ -153,6 +195,7 @@ def test_results_group_into_cases_with_epochs_flaky_cases_and_pass_k() -> None:
     cases = outcomes(results)
     stats = summarize(cases, epochs=3)
 
+    assert stats.epochs == 3
     assert [(c.case_id, c.epochs, c.outcome) for c in cases] == [
         ("a", [True, True, True], "pass"),
         ("b", [True, False, True], "flaky"),
@@ -175,3 +218,34 @@ def test_results_group_into_cases_with_epochs_flaky_cases_and_pass_k() -> None:
 def test_a_rate_says_its_interval() -> None:
     assert Rate.of(3, 4).text() == "75.0% (95% CI 30.1-95.4%)"
     assert CaseOutcome(case_id="x", tags=[], epochs=[]).outcome == "fail"
+
+
+def test_a_summary_gives_the_power_of_the_suite_and_of_each_tag() -> None:
+    # 20 cases at 100%, 10 of them also tagged billing: the hand-worked table above gives both drops.
+    cases = [
+        CaseOutcome(case_id=f"c{i}", tags=["refunds", "billing"] if i < 10 else ["refunds"], epochs=[True])
+        for i in range(20)
+    ]
+
+    stats = summarize(cases)
+
+    assert stats.epochs == 1
+    assert stats.drop == pytest.approx(0.183719, abs=1e-5)
+    assert [(t.tag, t.rate.total, t.too_small, t.drop) for t in stats.tags] == [
+        ("billing", 10, True, pytest.approx(0.343719, abs=1e-5)),
+        ("refunds", 20, False, pytest.approx(0.183719, abs=1e-5)),
+    ]
+    assert [t.drop_text() for t in stats.tags] == ["34 points", "18 points"]
+
+
+def test_a_tag_too_small_to_see_even_a_drop_to_0_says_so() -> None:
+    assert TagStats(tag="billing", rate=Rate.of(2, 2), drop=None).drop_text() == "cannot see any"
+
+
+def test_a_summary_of_no_cases_claims_nothing() -> None:
+    stats = summarize([])
+
+    assert (stats.overall.passed, stats.overall.total, stats.overall.low, stats.overall.high) == (0, 0, 0.0, 1.0)
+    assert stats.drop is None
+    assert (stats.mean_pass_rate, stats.pass_every_epoch, stats.retries) == (0.0, 0.0, 0)
+    assert stats.flaky == [] and stats.tags == []
