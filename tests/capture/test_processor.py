@@ -108,7 +108,7 @@ def test_flush_after_shutdown_and_a_second_shutdown_are_harmless(db_path: Path) 
 
     # True only because nothing was queued after shutdown: a span taken in then would be lost.
     assert processor.force_flush(1000) is True
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         assert [trace.name for trace in store.recent_traces(10)] == ["ended before shutdown"]
         assert store.counts().spans == 1
 
