@@ -30,7 +30,7 @@ from casebank.errors import InvalidInput
 from casebank.replay._suite import DEFAULT_SUITE
 
 if TYPE_CHECKING:
-    from casebank.replay._runner import CaseResult
+    from casebank.replay._results import CaseResult
 
 __all__ = ["run", "write_file"]
 
@@ -133,8 +133,10 @@ def run(
         exit_code,
         load_baseline,
     )
+    from casebank.replay._records import git_commit, record
     from casebank.replay._report import render_table, to_json, to_junit, to_markdown
-    from casebank.replay._runner import git_commit, parse_shard, record, run_suite, select
+    from casebank.replay._runner import run_suite
+    from casebank.replay._select import parse_shard, select
     from casebank.replay._suite import load_suite
 
     gate = fail_on or ("regression" if baseline else "any")

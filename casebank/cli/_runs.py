@@ -93,8 +93,8 @@ def report(
         cases report --merge shard1.json shard2.json shard3.json --format junit
     """
     from casebank.replay._compare import load_baseline
+    from casebank.replay._records import merge_reports, record
     from casebank.replay._report import FORMATS, render_table, to_json, to_junit, to_markdown
-    from casebank.replay._runner import merge_reports, record
 
     if output_format not in FORMATS:
         raise InvalidInput(f"--format '{output_format}' is not one of {', '.join(FORMATS)} - pick one")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from casebank.replay._runner import CaseResult, RunReport
+from casebank.replay._results import CaseResult, RunReport
 from casebank.replay._stats import Summary, TagStats, summarize
 from casebank.replay.graders import as_text
 
