@@ -676,7 +676,7 @@ def test_a_retried_failure_shows_the_target_s_traceback_without_the_retries(proj
 def test_a_stored_run_loads_back_as_it_was_by_prefix_or_latest(project: Project) -> None:
     from casebank.errors import NotFound
     from casebank.replay._records import load_run, report_from_dict
-    from casebank.replay._report import report_dict
+    from casebank.replay._report_json import report_dict
 
     project.write_module("def answer(n):\n    if n < 0:\n        raise ValueError('neg')\n    return n\n")
     project.add_case("c1", "answer", {"n": 1}, 1, tags=["a", "b"])
