@@ -7,7 +7,7 @@ never pays for the runner, the graders or rich. `cases run` and tests import thi
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Loaded on first use (PEP 562): `cases status` should not pay for the runner and rich.
 _HOME = {
@@ -53,6 +53,23 @@ _HOME = {
     "REPLAY_ENV": "_target",
     "import_target": "_target",
 }
+
+if TYPE_CHECKING:  # what a type checker sees: each name as its module defines it, not __getattr__'s Any
+    from casebank.replay._case import CASE_SCHEMA_VERSION, Case, content_hash, load_case, write_case
+    from casebank.replay._compare import Comparison, compare, exit_code, load_baseline
+    from casebank.replay._promote import SanityCheck, promote, sanity_check
+    from casebank.replay._records import git_commit, load_run, merge_reports, record, report_from_dict
+    from casebank.replay._report import summary, summary_line
+    from casebank.replay._report_json import report_dict, report_json
+    from casebank.replay._report_junit import to_junit
+    from casebank.replay._report_markdown import to_markdown
+    from casebank.replay._report_table import render_table
+    from casebank.replay._results import CaseResult, RunReport
+    from casebank.replay._runner import DEFAULT_CONCURRENCY, jsonable, run_suite
+    from casebank.replay._select import select
+    from casebank.replay._stats import Summary, detectable_drop, mcnemar_exact, summarize, wilson_interval
+    from casebank.replay._suite import DEFAULT_SUITE, Suite, count_cases, load_suite
+    from casebank.replay._target import REPLAY_ENV, import_target
 
 
 def __getattr__(name: str) -> Any:

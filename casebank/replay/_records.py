@@ -18,7 +18,7 @@ import hashlib
 import os
 import secrets
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -42,9 +42,11 @@ def load_run(store: Store, ref: str) -> RunReport:
     return RunReport.from_dict({**run, "results": [_decoded(row) for row in rows]})
 
 
-def report_from_dict(data: Any, source: str) -> RunReport:
+def report_from_dict(data: object, source: str) -> RunReport:
     """A run from the JSON that `--json` writes (`report_dict`); `source` names the file in errors."""
     try:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"a run is a JSON object, not {type(data).__name__}")
         return RunReport.from_dict(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidInput(

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from casebank.replay._report import summary
-from casebank.replay._results import CaseResult, RunReport
+from casebank.replay._results import CaseResult, JSONValue, RunReport
 from casebank.replay._stats import Summary
 
 __all__ = ["report_dict", "report_json", "summary_dict"]
@@ -46,7 +46,7 @@ def summary_dict(stats: Summary) -> dict[str, Any]:
     }
 
 
-def report_dict(report: RunReport) -> dict[str, Any]:
+def report_dict(report: RunReport) -> dict[str, JSONValue]:
     """The whole run as JSON-compatible values: the run's fields, a `summary` and a `results` list."""
     return {
         **report.row(),

@@ -22,13 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import orjson
 
 from casebank.replay._stats import CaseOutcome, outcomes
 
-__all__ = ["CaseResult", "RunReport"]
+__all__ = ["CaseResult", "JSONValue", "RunReport"]
+
+# What an output becomes (`jsonable`) and a run file holds: JSON's own values, nested.
+JSONValue: TypeAlias = "None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]"
 
 
 @dataclass(kw_only=True)

@@ -60,7 +60,7 @@ from casebank.replay import _retries
 from casebank.replay._case import Case
 from casebank.replay._grading import Grading, grade_batches
 from casebank.replay._reliability import mark_unreliable
-from casebank.replay._results import CaseResult, RunReport
+from casebank.replay._results import CaseResult, JSONValue, RunReport
 from casebank.replay._retries import RETRY_WAIT_S, TRANSIENT_ERRORS, with_retries
 from casebank.replay._suite import Suite
 from casebank.replay._target import import_target, is_async_target, replaying
@@ -133,10 +133,11 @@ def run_suite(
     )
 
 
-def jsonable(value: Any) -> Any:
+def jsonable(value: object) -> JSONValue:
     """`value` exactly as capture records it: JSON-compatible, anything JSON cannot hold as `{"$repr": ...}`."""
     # One serializer for both sides: a replayed output must compare with the recorded one as like with like.
-    return orjson.loads(to_json(value))
+    normalised: JSONValue = orjson.loads(to_json(value))
+    return normalised
 
 
 @dataclass(kw_only=True)
