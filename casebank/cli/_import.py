@@ -1,6 +1,6 @@
 """`cases import`: an eval set a team already has becomes frozen cases in the suite folder.
 
-Thin: the library (`casebank.replay._import`) reads, checks and writes all rows or none; this
+Thin: the library (`casebank.replay._importers`) reads, checks and writes all rows or none; this
 command prints what it wrote, or every row it could not import (file:line: reason, on stderr)
 before the one-line error that exits 2.
 """
@@ -87,7 +87,7 @@ def import_(
         cases import promptfooconfig.yaml --entrypoint support_bot.bot:answer --suite evals/
         cases import samples.jsonl --format openai-evals --entrypoint support_bot.bot:answer
     """
-    from casebank.replay._import import ImportRejected, import_cases
+    from casebank.replay._importers import ImportRejected, import_cases
 
     try:
         result = import_cases(

@@ -27,10 +27,11 @@ import typer
 from casebank.cli import app
 from casebank.cli._common import DbOption, SuiteOption, open_store
 from casebank.errors import InvalidInput
+from casebank.replay._report_formats import BUILTIN_FORMATS
 from casebank.replay._suite import DEFAULT_SUITE
 
 if TYPE_CHECKING:
-    from casebank.replay._runner import CaseResult
+    from casebank.replay._results import CaseResult
 
 __all__ = ["run", "write_file"]
 
@@ -55,6 +56,12 @@ FailOnOption = Annotated[
     ),
 ]
 INTERRUPTED_EXIT = 130
+# Each file option of `cases run` and the report format it writes.
+FILE_OPTIONS = {"--json": "json", "--junit": "junit", "--markdown": "markdown"}
+
+
+def _also_write(option: str) -> str:
+    return f"Also write {BUILTIN_FORMATS[FILE_OPTIONS[option]].help} here."
 
 
 @app.command()
@@ -100,15 +107,15 @@ def run(
     fail_on: FailOnOption = None,
     json_path: Annotated[
         Path | None,
-        typer.Option("--json", dir_okay=False, show_default=False, help="Also write the whole run as JSON here."),
+        typer.Option("--json", dir_okay=False, show_default=False, help=_also_write("--json")),
     ] = None,
     junit_path: Annotated[
         Path | None,
-        typer.Option("--junit", dir_okay=False, show_default=False, help="Also write a JUnit XML report here."),
+        typer.Option("--junit", dir_okay=False, show_default=False, help=_also_write("--junit")),
     ] = None,
     markdown_path: Annotated[
         Path | None,
-        typer.Option("--markdown", dir_okay=False, show_default=False, help="Also write a pull-request comment here."),
+        typer.Option("--markdown", dir_okay=False, show_default=False, help=_also_write("--markdown")),
     ] = None,
     db: DbOption = None,
 ) -> None:
@@ -133,8 +140,10 @@ def run(
         exit_code,
         load_baseline,
     )
-    from casebank.replay._report import render_table, to_json, to_junit, to_markdown
-    from casebank.replay._runner import git_commit, parse_shard, record, run_suite, select
+    from casebank.replay._records import git_commit, record
+    from casebank.replay._report_table import render_table
+    from casebank.replay._runner import run_suite
+    from casebank.replay._select import parse_shard, select
     from casebank.replay._suite import load_suite
 
     gate = fail_on or ("regression" if baseline else "any")
@@ -168,13 +177,11 @@ def run(
         for line in comparison_lines(comparison):
             console.print(line, soft_wrap=True)
     console.print(f"run {report.id} recorded in {store_path}", soft_wrap=True)
-    markdown = to_markdown(report) + ("\n" + comparison_markdown(comparison) if comparison is not None else "")
-    for option, path, text in (
-        ("--json", json_path, to_json(report) if json_path else ""),
-        ("--junit", junit_path, to_junit(report) if junit_path else ""),
-        ("--markdown", markdown_path, markdown),
-    ):
+    for option, path in (("--json", json_path), ("--junit", junit_path), ("--markdown", markdown_path)):
         if path is not None:
+            text = BUILTIN_FORMATS[FILE_OPTIONS[option]].render(report)
+            if option == "--markdown" and comparison is not None:  # the comment also says what changed
+                text += "\n" + comparison_markdown(comparison)
             write_file(option, path, text)
             console.print(f"wrote {path}", soft_wrap=True)
     code = INTERRUPTED_EXIT if report.status == "interrupted" else exit_code(report, comparison, gate)

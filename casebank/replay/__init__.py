@@ -7,7 +7,7 @@ never pays for the runner, the graders or rich. `cases run` and tests import thi
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Loaded on first use (PEP 562): `cases status` should not pay for the runner and rich.
 _HOME = {
@@ -16,43 +16,60 @@ _HOME = {
     "content_hash": "_case",
     "load_case": "_case",
     "write_case": "_case",
+    "Comparison": "_compare",
+    "compare": "_compare",
+    "exit_code": "_compare",
+    "load_baseline": "_compare",
     "SanityCheck": "_promote",
     "promote": "_promote",
     "sanity_check": "_promote",
-    "render_table": "_report",
-    "report_dict": "_report",
+    "git_commit": "_records",
+    "load_run": "_records",
+    "merge_reports": "_records",
+    "record": "_records",
+    "report_from_dict": "_records",
+    "summary": "_report",
     "summary_line": "_report",
-    "to_json": "_report",
-    "to_junit": "_report",
+    "report_dict": "_report_json",
+    "report_json": "_report_json",
+    "to_junit": "_report_junit",
+    "to_markdown": "_report_markdown",
+    "render_table": "_report_table",
+    "CaseResult": "_results",
+    "RunReport": "_results",
     "DEFAULT_CONCURRENCY": "_runner",
-    "CaseResult": "_runner",
-    "RunReport": "_runner",
     "jsonable": "_runner",
-    "record": "_runner",
     "run_suite": "_runner",
+    "select": "_select",
+    "Summary": "_stats",
+    "detectable_drop": "_stats",
+    "mcnemar_exact": "_stats",
+    "summarize": "_stats",
+    "wilson_interval": "_stats",
     "DEFAULT_SUITE": "_suite",
     "Suite": "_suite",
     "count_cases": "_suite",
     "load_suite": "_suite",
     "REPLAY_ENV": "_target",
     "import_target": "_target",
-    "Comparison": "_compare",
-    "compare": "_compare",
-    "load_baseline": "_compare",
-    "exit_code": "_compare",
-    "to_markdown": "_report",
-    "summary": "_report",
-    "load_run": "_runner",
-    "merge_reports": "_runner",
-    "select": "_runner",
-    "git_commit": "_runner",
-    "report_from_dict": "_runner",
-    "Summary": "_stats",
-    "summarize": "_stats",
-    "wilson_interval": "_stats",
-    "detectable_drop": "_stats",
-    "mcnemar_exact": "_stats",
 }
+
+if TYPE_CHECKING:  # what a type checker sees: each name as its module defines it, not __getattr__'s Any
+    from casebank.replay._case import CASE_SCHEMA_VERSION, Case, content_hash, load_case, write_case
+    from casebank.replay._compare import Comparison, compare, exit_code, load_baseline
+    from casebank.replay._promote import SanityCheck, promote, sanity_check
+    from casebank.replay._records import git_commit, load_run, merge_reports, record, report_from_dict
+    from casebank.replay._report import summary, summary_line
+    from casebank.replay._report_json import report_dict, report_json
+    from casebank.replay._report_junit import to_junit
+    from casebank.replay._report_markdown import to_markdown
+    from casebank.replay._report_table import render_table
+    from casebank.replay._results import CaseResult, RunReport
+    from casebank.replay._runner import DEFAULT_CONCURRENCY, jsonable, run_suite
+    from casebank.replay._select import select
+    from casebank.replay._stats import Summary, detectable_drop, mcnemar_exact, summarize, wilson_interval
+    from casebank.replay._suite import DEFAULT_SUITE, Suite, count_cases, load_suite
+    from casebank.replay._target import REPLAY_ENV, import_target
 
 
 def __getattr__(name: str) -> Any:
@@ -93,13 +110,13 @@ __all__ = [
     "render_table",
     "report_dict",
     "report_from_dict",
+    "report_json",
     "run_suite",
     "sanity_check",
     "select",
     "summarize",
     "summary",
     "summary_line",
-    "to_json",
     "to_junit",
     "to_markdown",
     "wilson_interval",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,8 @@ class Case:
         return dict(options)
 
 
-def content_hash(body: dict[str, Any]) -> str:
+def content_hash(body: Mapping[str, object]) -> str:
+    """`sha256:` over the canonical JSON of `body` (sorted keys, compact): what a case file's `hash` holds."""
     canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     return HASH_PREFIX + hashlib.sha256(canonical).hexdigest()
 

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from casebank.errors import InvalidInput
-from casebank.replay._runner import RunReport, load_run, report_from_dict
+from casebank.replay._records import load_run, report_from_dict
+from casebank.replay._results import RunReport
 from casebank.replay._stats import Rate, mcnemar_exact
 
 if TYPE_CHECKING:

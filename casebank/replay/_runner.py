@@ -1,5 +1,10 @@
 """Replaying a suite: call each case's entry point with its recorded input and grade the output.
 
+This module schedules a run and turns each call into a `CaseResult` (`_results`). Grading the
+outputs (`_grading`), retrying (`_retries`), choosing the cases (`_select`), storing the run
+(`_records`), marking the verdicts of uncalibrated judges (`_reliability`) and rendering the
+report (`_report_formats`) are jobs of their own. It prints nothing.
+
 One event loop drives the run. Async targets are awaited on it; sync targets run in a
 `ThreadPoolExecutor` sized to the concurrency, because asyncio's default executor has only
 cpu+4 workers and would silently cap a run at 6 in flight on a 2-core CI machine. N worker
@@ -7,12 +12,9 @@ tasks pull cases from one shared iterator, so at most N cases are in flight and 
 N tasks, not one per case, however large the suite. Results keep suite order, whatever order
 they finish in.
 
-Grading happens off the loop too, in a second pool of N threads: a judge is an HTTP call of
-seconds, and graded on the loop it would stall every case in flight and queue a run's judge calls
-one behind the other, whatever the concurrency. A grader that only compares values (its class
-says `instant`: exact, regex, json_fields, ...) stays on the loop, cheaper than the hop. The
-graders' shared state is locked for this (the store's caches, the judge's clients); see
-`_grade`.
+Grading happens off the loop too, in a second pool of N threads (a judge's HTTP call must not
+stall the loop), except for graders that only compare values; graders with a batch path grade
+after the last case.
 
 Outputs are normalised to JSON-compatible values by capture's own serializer (dataclasses and
 pydantic models as objects, anything else as a marked repr), so a replayed output compares with
@@ -24,24 +26,13 @@ exception raised by a target fails its case and the run goes on.
 
 Real conditions: `epochs` replays each case K times (results keep case order, then epoch);
 `timeout` bounds each attempt (a sync target's thread cannot be killed, so it is abandoned and
-its slot in the pool stays busy until it returns); `retries` retries transient errors - matched
-by class name anywhere in the exception's MRO, so that neither `openai` nor `anthropic` is
-imported here - with tenacity's exponential backoff and full jitter. A target's own timeouts
-and crashes are not retried unless named. Selection (`select`) is done on the suite before the
-run: `--shard I/N` keeps a case when the SHA-256 of its id mod N is I-1, so a case's shard never
-depends on which other cases exist.
+its slot in the pool stays busy until it returns); `retries` retries transient errors. A
+failure's traceback is the target's own: the frames of this harness (the runner, the retries,
+asyncio, tenacity, the pool) are left out.
 
-Meaning graders. With a `store`, embeddings and judge verdicts are cached in it
-(`caching_in_store`), so a second run of an unchanged suite calls no model. A grader class with
-`grade_batch` (the embedding grader) is not called case by case: its cases' outputs are collected
-and graded in one batch per grader class after the last case has run, so hundreds of texts go to
-the model in a few calls; `on_result` sees those results once they are graded. A result graded by
-an `llm_judge` (alone or inside all/any) is marked `unreliable` when that judge configuration has
-no calibration in the store, or one with kappa below 0.6: its verdict counts, but the report says
-that nobody has checked the judge against people.
-
-This module prints nothing. `record` stores a report and `load_run` reads one back;
-`_report` renders one.
+With a `store`, embeddings and judge verdicts are cached in it (`caching_in_store`), so a second
+run of an unchanged suite calls no model, and judge verdicts are checked against its calibrations
+(`_reliability`); `on_result` sees a batched grader's results once they are graded.
 """
 
 from __future__ import annotations
@@ -49,357 +40,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import inspect
 import os
 import secrets
 import signal
-import subprocess
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from casebank._json import to_json
-from casebank.errors import AmbiguousId, CasebankError, InvalidInput, SuiteError, TargetImportError
-from casebank.replay._calibrate import RELIABLE_KAPPA, calibration_status
+from casebank.errors import CasebankError, InvalidInput, SuiteError, TargetImportError
+from casebank.replay import _retries
 from casebank.replay._case import Case
-from casebank.replay._stats import CaseOutcome, outcomes
+from casebank.replay._grading import Grading, grade_batches
+from casebank.replay._reliability import mark_unreliable
+from casebank.replay._results import CaseResult, JSONValue, RunReport
+from casebank.replay._retries import RETRY_WAIT_S, TRANSIENT_ERRORS, with_retries
 from casebank.replay._suite import Suite
 from casebank.replay._target import import_target, is_async_target, replaying
-from casebank.replay.graders import Grader, Verdict, batches, grade_batch_safely, grade_safely, make_grader
+from casebank.replay.graders import make_grader
 from casebank.replay.graders._judge import caching_in_store
 from casebank.store import Store, utc_now
 
-__all__ = [
-    "DEFAULT_CONCURRENCY",
-    "TRANSIENT_ERRORS",
-    "CaseResult",
-    "RunReport",
-    "git_commit",
-    "jsonable",
-    "load_run",
-    "merge_reports",
-    "parse_shard",
-    "record",
-    "report_from_dict",
-    "run_suite",
-    "select",
-    "shard_of",
-]
+__all__ = ["DEFAULT_CONCURRENCY", "jsonable", "run_suite"]
 
 DEFAULT_CONCURRENCY = 8
-# Transient failures of the openai and anthropic clients (rate limits, timeouts, lost connections,
-# 5xx), by class name: matching names keeps this module from importing either package.
-TRANSIENT_ERRORS = frozenset(
-    {"RateLimitError", "APITimeoutError", "APIConnectionError", "InternalServerError", "OverloadedError"}
-)
-RETRY_WAIT_S = 1.0  # first backoff, doubled each retry, with full jitter
-RETRY_WAIT_MAX_S = 30.0
-
-
-@dataclass(kw_only=True)
-class CaseResult:
-    """One case's replay: what the target returned (or raised) and the grader's verdict."""
-
-    case_id: str
-    case_file: str
-    entrypoint: str  # what was called: the case's entry point, or --target
-    grader: str
-    expected: Any
-    output: Any  # JSON-compatible; None when the target raised
-    passed: bool
-    score: float | None = None
-    reason: str = ""
-    error: str | None = None  # "ValueError: message" when the target raised
-    traceback: str | None = None
-    latency_ms: float = 0.0
-    tags: list[str] = field(default_factory=list)
-    epoch: int = 0
-    retries: int = 0  # attempts beyond the first, after transient errors
-    timed_out: bool = False
-    unreliable: str | None = None  # why the verdict should not be trusted: an uncalibrated judge
-
-    @property
-    def status(self) -> str:
-        """passed, failed (graded wrong) or errored (the target raised)."""
-        if self.error is not None:
-            return "errored"
-        return "passed" if self.passed else "failed"
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CaseResult:
-        """A result from its fields by name (`report_dict`'s, or a `results` row with its JSON columns decoded).
-
-        Missing optional fields take their defaults; raises KeyError, TypeError or ValueError on a bad one."""
-        return cls(
-            case_id=str(data["case_id"]),
-            case_file=str(data.get("case_file") or ""),
-            entrypoint=str(data.get("entrypoint") or ""),
-            grader=str(data.get("grader") or ""),
-            expected=data.get("expected"),
-            output=data.get("output"),
-            passed=bool(data["passed"]),
-            score=data.get("score"),
-            reason=str(data.get("reason") or ""),
-            error=data.get("error"),
-            traceback=data.get("traceback"),
-            latency_ms=float(data.get("latency_ms") or 0.0),
-            tags=list(data.get("tags") or []),
-            epoch=int(data.get("epoch") or 0),
-            retries=int(data.get("retries") or 0),
-            timed_out=bool(data.get("timed_out")),
-            unreliable=data.get("unreliable"),
-        )
-
-    def row(self, run_id: str) -> dict[str, Any]:
-        """The `results` row (output None when the target raised)."""
-        return {
-            "run_id": run_id,
-            "case_id": self.case_id,
-            "epoch": self.epoch,
-            "case_file": self.case_file,
-            "passed": int(self.passed),
-            "score": self.score,
-            "reason": self.reason,
-            "output": None if self.error is not None else self.output,
-            "error": self.error,
-            "latency_ms": self.latency_ms,
-            "grader": self.grader,
-            "entrypoint": self.entrypoint,
-            "expected": self.expected,
-            "tags": self.tags,
-            "traceback": self.traceback,
-            "retries": self.retries,
-            "timed_out": int(self.timed_out),
-            "unreliable": self.unreliable,
-        }
-
-
-@dataclass(kw_only=True)
-class RunReport:
-    """A run: where it came from and every case's result (each epoch), in suite order.
-
-    Counts are over cases, not case-epochs: a case passed when it passed every epoch; one that did
-    not failed if any epoch was graded wrong or timed out, else it errored (the target raised).
-    """
-
-    id: str
-    started_at: str
-    finished_at: str
-    suite: str
-    suite_hash: str
-    target: str | None
-    concurrency: int
-    results: list[CaseResult]
-    epochs: int = 1
-    git_commit: str | None = None
-    status: str = "finished"  # or "interrupted": Ctrl-C stopped it; results hold what finished
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RunReport:
-        """A run from its fields by name, `results` a list of `CaseResult.from_dict` inputs.
-
-        Missing optional fields take their defaults; raises KeyError, TypeError, ValueError or
-        AttributeError on a bad one."""
-        return cls(
-            id=str(data["id"]),
-            started_at=str(data.get("started_at") or ""),
-            finished_at=str(data.get("finished_at") or ""),
-            suite=str(data.get("suite") or ""),
-            suite_hash=str(data.get("suite_hash") or ""),
-            target=data.get("target"),
-            concurrency=int(data.get("concurrency") or 0),
-            results=[CaseResult.from_dict(result) for result in data["results"]],
-            epochs=int(data.get("epochs") or 1),
-            git_commit=data.get("git_commit"),
-            status=str(data.get("status") or "finished"),
-        )
-
-    def cases(self) -> list[CaseOutcome]:
-        return outcomes(self.results)
-
-    def _case_statuses(self) -> list[str]:
-        by_case: dict[str, list[str]] = {}
-        for result in self.results:
-            by_case.setdefault(result.case_id, []).append(result.status)
-        return [
-            "passed" if all(s == "passed" for s in statuses) else "failed" if "failed" in statuses else "errored"
-            for statuses in by_case.values()
-        ]
-
-    @property
-    def total(self) -> int:
-        return len({r.case_id for r in self.results})
-
-    @property
-    def passed(self) -> int:
-        return self._case_statuses().count("passed")
-
-    @property
-    def failed(self) -> int:
-        return self._case_statuses().count("failed")
-
-    @property
-    def errored(self) -> int:
-        return self._case_statuses().count("errored")
-
-    @property
-    def retries(self) -> int:
-        return sum(r.retries for r in self.results)
-
-    @property
-    def pass_rate(self) -> float:
-        return self.passed / self.total if self.total else 0.0
-
-    @property
-    def ok(self) -> bool:
-        """Every case passed every epoch, and the run was not cut short: the plain CI gate."""
-        return self.passed == self.total and self.status == "finished"
-
-    def not_passed(self) -> list[CaseResult]:
-        return [r for r in self.results if not r.passed]
-
-    def row(self) -> dict[str, Any]:
-        """The `runs` row."""
-        return {
-            "id": self.id,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "suite": self.suite,
-            "suite_hash": self.suite_hash,
-            "target": self.target,
-            "concurrency": self.concurrency,
-            "total": self.total,
-            "passed": self.passed,
-            "failed": self.failed,
-            "errored": self.errored,
-            "pass_rate": self.pass_rate,
-            "epochs": self.epochs,
-            "git_commit": self.git_commit,
-            "status": self.status,
-            "retries": self.retries,
-        }
-
-
-def record(store: Store, report: RunReport) -> None:
-    """Store the run and every result in one transaction."""
-    store.record_run(report.row(), [result.row(report.id) for result in report.results])
-
-
-def load_run(store: Store, ref: str) -> RunReport:
-    """A stored run by id, unique id prefix or `latest`."""
-    run = store.resolve_run(ref)
-    rows = store.run_results(run["id"], suite_order=True)
-    return RunReport.from_dict({**run, "results": rows})
-
-
-def report_from_dict(data: Any, source: str) -> RunReport:
-    """A run from the JSON that `--json` writes (`report_dict`); `source` names the file in errors."""
-    try:
-        return RunReport.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InvalidInput(
-            f"'{source}' is not a run written by 'cases run --json' ({type(exc).__name__}: {exc}) - pass such a file"
-        ) from None
-
-
-def merge_reports(reports: Sequence[RunReport]) -> RunReport:
-    """One run from several that ran disjoint parts of a suite (`--shard`): results joined, a new id."""
-    runs = [report.id for report in reports]
-    if len(set(runs)) < len(runs):
-        again = next(run for run in runs if runs.count(run) > 1)
-        raise InvalidInput(f"run {again} is given twice - merge each shard's run once")
-    seen: dict[str, str] = {}
-    for report in reports:
-        for case_id in dict.fromkeys(r.case_id for r in report.results):
-            if case_id in seen and seen[case_id] != report.id:
-                raise InvalidInput(
-                    f"case '{case_id}' is in both run {seen[case_id]} and run {report.id} - merge disjoint shards only"
-                )
-            seen[case_id] = report.id
-    first = reports[0]
-    hashes = "\n".join(sorted(report.suite_hash for report in reports))
-    return RunReport(
-        id=secrets.token_hex(6),
-        started_at=min(report.started_at for report in reports),
-        finished_at=max(report.finished_at for report in reports),
-        suite=first.suite,
-        suite_hash="sha256:" + hashlib.sha256(hashes.encode()).hexdigest() if len(reports) > 1 else first.suite_hash,
-        target=first.target,
-        concurrency=first.concurrency,
-        results=[result for report in reports for result in report.results],
-        epochs=max(report.epochs for report in reports),
-        git_commit=first.git_commit,
-        status="interrupted" if any(r.status == "interrupted" for r in reports) else "finished",
-    )
-
-
-def git_commit(folder: str | os.PathLike[str] | None = None) -> str | None:
-    """`git rev-parse HEAD` in `folder`, or None outside a repository, without git, or if git hangs."""
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=2, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = proc.stdout.strip()
-    return commit if proc.returncode == 0 and commit else None
-
-
-# -- selection ---------------------------------------------------------------------------------
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """`2/5` -> (2, 5); I counts from 1."""
-    index, _, count = text.partition("/")
-    try:
-        i, n = int(index), int(count)
-    except ValueError:
-        i = n = 0
-    if n < 1 or not 1 <= i <= n:
-        raise InvalidInput(f"shard '{text}' is not I/N with 1 <= I <= N - pass e.g. --shard 1/4")
-    return i, n
-
-
-def shard_of(case_id: str, count: int) -> int:
-    """The shard (1..count) that a case belongs to: stable, whatever else is in the suite."""
-    return int.from_bytes(hashlib.sha256(case_id.encode()).digest()[:8], "big") % count + 1
-
-
-def select(
-    suite: Suite, *, tags: Sequence[str] = (), case_ids: Sequence[str] = (), shard: tuple[int, int] | None = None
-) -> Suite:
-    """The cases that carry any of `tags`, or whose id starts with one of `case_ids`, in `shard`."""
-    cases = list(suite.cases)
-    if case_ids:
-        chosen: dict[str, Case] = {}
-        for wanted in case_ids:
-            found = [case for case in cases if case.id == wanted] or [c for c in cases if c.id.startswith(wanted)]
-            if not found:
-                raise InvalidInput(f"no case '{wanted}' in suite folder '{suite.folder}' - check the id")
-            if len(found) > 1:
-                names = ", ".join(case.id for case in found[:5])
-                raise AmbiguousId(f"case id prefix '{wanted}' matches {names} - type more of the id")
-            chosen[found[0].id] = found[0]
-        cases = [case for case in cases if case.id in chosen]
-    if tags:
-        cases = [case for case in cases if set(case.tags) & set(tags)]
-        if not cases:
-            raise InvalidInput(f"no case in suite folder '{suite.folder}' has tag {', '.join(tags)} - check --tag")
-    if shard is not None:
-        index, count = shard
-        cases = [case for case in cases if shard_of(case.id, count) == index]
-    return Suite(folder=suite.folder, cases=cases)
-
-
-# -- the run -----------------------------------------------------------------------------------
 
 
 def run_suite(
@@ -444,9 +115,9 @@ def run_suite(
         started_at = utc_now()
         with caching_in_store(store) if store is not None else contextlib.nullcontext():
             done, interrupted = asyncio.run(_run_all(plans, concurrency, epochs, settings, handle_sigint))
-            _grade_batches(done, on_result)
+            grade_batches([(plan.grading, result) for plan, result in done], on_result)
         if store is not None:
-            _mark_unreliable(store, done)
+            mark_unreliable(store, ((plan.case, result) for plan, result in done))
         finished_at = utc_now()
     return RunReport(
         id=secrets.token_hex(6),
@@ -462,10 +133,11 @@ def run_suite(
     )
 
 
-def jsonable(value: Any) -> Any:
+def jsonable(value: object) -> JSONValue:
     """`value` exactly as capture records it: JSON-compatible, anything JSON cannot hold as `{"$repr": ...}`."""
     # One serializer for both sides: a replayed output must compare with the recorded one as like with like.
-    return orjson.loads(to_json(value))
+    normalised: JSONValue = orjson.loads(to_json(value))
+    return normalised
 
 
 @dataclass(kw_only=True)
@@ -474,12 +146,7 @@ class _Plan:
     entrypoint: str
     fn: Callable[..., Any]
     is_async: bool
-    grader: Grader
-    batched: bool  # graded after the run with its class's grade_batch, not case by case
-    # Graded on the loop's thread (Grader.instant): the hop to a thread and back costs more than
-    # such a grade. 10,000 instant async cases at concurrency 50 took 1.02 s with every grade in
-    # the pool against 0.35 s inline, and the harness's CPU per case went from 35 to 109 us.
-    inline: bool
+    grading: Grading
 
 
 @dataclass(kw_only=True)
@@ -519,9 +186,7 @@ def _plan(cases: Sequence[Case], target: str | None) -> list[_Plan]:
                 entrypoint=entrypoint,
                 fn=fn,
                 is_async=is_async_target(fn),
-                grader=grader,
-                batched=batches(grader),
-                inline=grader.grades_instantly(),
+                grading=Grading.of(grader, case.expected),
             )
         )
     return plans
@@ -546,7 +211,7 @@ async def _run_all(
         for index, plan in jobs:
             result = await _run_one(plan, pool, graders, settings, epoch=index % epochs)
             results[index] = (plan, result)
-            if settings.on_result is not None and not _awaits_batch(plan, result):
+            if settings.on_result is not None and not plan.grading.awaits_batch(result):
                 settings.on_result(result)
 
     workers = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(results)))]
@@ -599,10 +264,6 @@ async def _call(plan: _Plan, kwargs: dict[str, Any], pool: ThreadPoolExecutor, t
     return value
 
 
-def _is_transient(exc: BaseException, names: frozenset[str]) -> bool:
-    return any(kind.__name__ in names for kind in type(exc).__mro__)
-
-
 async def _run_one(
     plan: _Plan, pool: ThreadPoolExecutor, graders: ThreadPoolExecutor, settings: _Settings, epoch: int
 ) -> CaseResult:
@@ -620,7 +281,9 @@ async def _run_one(
 
     try:
         if settings.retries:
-            value = await _with_retries(attempt, settings)
+            value = await with_retries(
+                attempt, retries=settings.retries, transient=settings.transient, wait=settings.retry_wait
+            )
         else:
             value = await attempt()
     except _TimedOut:
@@ -650,7 +313,7 @@ async def _run_one(
         )
     latency_ms = (time.perf_counter() - start) * 1000
     output = jsonable(value)
-    verdict = await _grade(plan, output, graders)
+    verdict = await plan.grading.grade(output, graders)
     return _result(
         plan,
         output=output,
@@ -661,101 +324,6 @@ async def _run_one(
         epoch=epoch,
         retries=attempts - 1,
     )
-
-
-async def _grade(plan: _Plan, output: Any, graders: ThreadPoolExecutor) -> Verdict:
-    """The case's verdict. Any grader that may wait - a judge's HTTP call, a sandbox, a SQL query,
-    your own function - grades in the `graders` pool: on the loop it would stall every other case
-    and turn a run's judge calls into a queue, one at a time."""
-    if plan.batched:  # patched in by _grade_batches once every output is in
-        return _PENDING
-    if plan.inline:
-        return grade_safely(plan.grader, output, plan.case.expected)
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(graders, grade_safely, plan.grader, output, plan.case.expected)
-
-
-_PENDING = Verdict(passed=False, reason="not graded yet: waiting for the batch")
-
-
-def _awaits_batch(plan: _Plan, result: CaseResult) -> bool:
-    # An errored or timed-out case has no output, so it is not graded at all.
-    return plan.batched and result.error is None and not result.timed_out
-
-
-def _grade_batches(done: Sequence[tuple[_Plan, CaseResult]], on_result: Callable[[CaseResult], None] | None) -> None:
-    """Grade the results of batched graders, one `grade_batch` call per grader class, in place."""
-    groups: dict[type[Grader], list[tuple[_Plan, CaseResult]]] = {}
-    for plan, result in done:
-        if _awaits_batch(plan, result):
-            groups.setdefault(type(plan.grader), []).append((plan, result))
-    for kind, pairs in groups.items():
-        items = [(plan.grader, result.output, plan.case.expected) for plan, result in pairs]
-        verdicts = grade_batch_safely(kind, items)
-        if verdicts is None:  # a bug in the batch path: grade one by one, where a crash is that case's alone
-            verdicts = [grade_safely(grader, output, expected) for grader, output, expected in items]
-        for (_, result), verdict in zip(pairs, verdicts, strict=True):
-            result.passed, result.score, result.reason = verdict.passed, verdict.score, verdict.reason
-            if on_result is not None:
-                on_result(result)
-
-
-def _judge_specs(spec: Any) -> list[dict[str, Any]]:
-    """The llm_judge specs in a grader spec: itself, or any inside all/any (at any depth)."""
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, dict):
-        return []
-    if spec.get("name") == "llm_judge":
-        return [spec]
-    children = (spec.get("options") or {}).get("graders") if spec.get("name") in ("all", "any") else None
-    return [judge for child in children for judge in _judge_specs(child)] if isinstance(children, list) else []
-
-
-def _unreliable_reason(store: Store, spec: dict[str, Any], base_dir: Path | None) -> str | None:
-    judges = _judge_specs(spec)
-    if not judges:
-        return None
-    # A calibration of the whole spec (a composite calibrated as one) decides; else each judge in it must pass.
-    kappa = calibration_status(store, spec, base_dir=base_dir)
-    kappas = [kappa] if kappa is not None or judges == [spec] else []
-    if not kappas:
-        kappas = [calibration_status(store, judge, base_dir=base_dir) for judge in judges]
-    for value in kappas:
-        if value is None:
-            suite = f" --suite {base_dir}" if base_dir is not None else ""
-            return (
-                "judge not calibrated - run 'cases judge calibrate --grader-file FILE"
-                f"{suite}' with its grader spec in FILE"
-            )
-        if value < RELIABLE_KAPPA:
-            return f"judge kappa {value:.2f} < {RELIABLE_KAPPA} - improve the rubric or model and calibrate again"
-    return None
-
-
-def _mark_unreliable(store: Store, done: Sequence[tuple[_Plan, CaseResult]]) -> None:
-    """Mark graded results of an uncalibrated or poorly calibrated judge; one lookup per distinct spec."""
-    reasons: dict[tuple[bytes, str], str | None] = {}
-    for plan, result in done:
-        if result.error is not None or result.timed_out:
-            continue
-        base_dir = plan.case.path.parent if plan.case.path is not None else None
-        key = (orjson.dumps(plan.case.grader, option=orjson.OPT_SORT_KEYS), str(base_dir))
-        if key not in reasons:
-            reasons[key] = _unreliable_reason(store, dict(plan.case.grader), base_dir)
-        result.unreliable = reasons[key]
-
-
-async def _with_retries(attempt: Callable[[], Any], settings: _Settings) -> Any:
-    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
-
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(settings.retries + 1),
-        wait=wait_random_exponential(multiplier=settings.retry_wait, max=RETRY_WAIT_MAX_S),
-        retry=retry_if_exception(lambda exc: _is_transient(exc, settings.transient)),
-        reraise=True,
-    )
-    return await retrying(attempt)
 
 
 def _result(
@@ -777,7 +345,7 @@ def _result(
         case_id=case.id,
         case_file=str(case.path) if case.path is not None else "",
         entrypoint=plan.entrypoint,
-        grader=plan.grader.name,
+        grader=plan.grading.grader.name,
         expected=case.expected,
         output=output,
         passed=passed,
@@ -805,6 +373,9 @@ def _format_traceback(exc: BaseException) -> str:
     return "".join(summary.format())
 
 
+_HARNESS_FILES = frozenset({__file__, _retries.__file__})
+
+
 def _is_harness(filename: str) -> bool:
     path = filename.replace(os.sep, "/")
-    return filename == __file__ or "/asyncio/" in path or "/concurrent/futures/" in path or "/tenacity/" in path
+    return filename in _HARNESS_FILES or "/asyncio/" in path or "/concurrent/futures/" in path or "/tenacity/" in path

@@ -125,3 +125,11 @@ def test_csv_columns_that_are_not_parameters_are_reported(cases_in_process: InPr
         "ignored columns (not parameters of shop_bot:answer): id, notes\n"
         "next: cases run --suite evals\n"
     )
+
+
+def test_the_format_option_names_every_format_the_library_reads(cases_in_process: InProcess) -> None:
+    from casebank.replay._importers import FORMATS
+
+    out = cases_in_process("import", "--help", columns=200).out
+
+    assert f"  --format {'|'.join(FORMATS)}\n" in out

@@ -13,7 +13,7 @@ import pytest
 
 from casebank.replay import Case, write_case
 from casebank.store import open_store
-from tests.cli.conftest import Cases
+from tests.cli.conftest import Cases, InProcess
 from tests.fakes_openai_compat import FakeCompat
 
 BOT = """
@@ -142,6 +142,18 @@ def test_run_exits_1_when_a_case_fails_showing_expected_and_actual(tmp_path: Pat
     with open_store(db, create=False) as store:
         [run] = store.list_runs()
     assert run["id"] == report["id"] and (run["passed"], run["failed"], run["errored"]) == (1, 1, 1)
+
+
+def test_the_report_file_options_keep_their_help(cases_in_process: InProcess) -> None:
+    # The help of each option is the report format's own line (the registry's), in the same words as ever.
+    out = cases_in_process("run", "--help", columns=200).out
+
+    for line in (
+        "--json <file>                   Also write the whole run as JSON here.",
+        "--junit <file>                  Also write a JUnit XML report here.",
+        "--markdown <file>               Also write a pull-request comment here.",
+    ):
+        assert f"  {line}\n" in out
 
 
 def test_target_replaces_every_cases_entry_point(tmp_path: Path, db: Path, cases: Cases) -> None:

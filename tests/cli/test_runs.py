@@ -17,6 +17,7 @@ import pytest
 from casebank.store import open_store
 from tests.cli.conftest import PROJECT_ROOT, Cases, assert_one_line_error
 from tests.cli.test_run import run_id_of, write_project
+from tests.replay.test_report_formats import team_plugin
 
 CASES = [
     ("c1", "answer", "hello", "Happy to help."),
@@ -86,6 +87,33 @@ def test_bad_runs_and_options_exit_2_with_one_line(
     open_store(db).close()
 
     assert_one_line_error(cases(*args), code, *fragments)
+
+
+def test_a_team_s_report_format_plugs_in_through_its_installed_entry_point(tmp_path: Path, cases: Cases) -> None:
+    write_project(tmp_path, CASES)
+    ran = cases("run", "--json", "run.json")
+    plugin = team_plugin(tmp_path / "site", "team_reports")
+    installed = {"PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(plugin.site)])}
+
+    csv = cases("report", "run.json", "--format", "csv", env=installed)
+    own_json = cases("report", "run.json", "--format", "json", env=installed)
+    unknown = cases("report", "run.json", "--format", "pdf", env=installed)
+    broken = cases("report", "run.json", "--format", "broken", env=installed)
+    help_with = cases("report", "--help", env=installed)
+    help_without = cases("report", "--help")
+
+    assert csv.code == 0 and csv.out == "c1,passed\nc2,failed\nc3,passed\n", csv.out + csv.err
+    assert orjson.loads(own_json.out)["id"] == run_id_of(ran.out)  # a plug-in's `json` does not replace casebank's
+    names = "table, json, junit, markdown, csv, count, three, broken, missing"
+    assert_one_line_error(unknown, 2, f"--format 'pdf' is not one of {names} - pick one")
+    assert_one_line_error(
+        broken,
+        2,
+        "report format 'broken' (team_reports_missing:render in entry point group casebank.reports) cannot be loaded",
+        "fix or uninstall the package that provides it",
+    )
+    assert "--format table|json|junit|markdown|csv|count|three|broken|missing\n" in help_with.out
+    assert "--format table|json|junit|markdown\n" in help_without.out
 
 
 def test_the_baseline_gate_exits_by_fail_on(tmp_path: Path, db: Path, cases: Cases) -> None:

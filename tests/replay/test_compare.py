@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import binomtest
 
 from casebank.errors import AmbiguousId, InvalidInput, NotFound
-from casebank.replay import RunReport, record, report_dict, to_json
+from casebank.replay import RunReport, record, report_dict, report_json
 from casebank.replay._compare import (
     compare,
     comparison_dict,
@@ -242,8 +242,8 @@ def test_cases_that_passed_in_both_runs_are_counted_unchanged() -> None:
 
 def test_a_baseline_file_loads_back_whole_whatever_its_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    Path("base.json").write_text(to_json(BASELINE))
-    Path("base-run").write_text(to_json(BASELINE))  # not named .json, but a file: a file it is
+    Path("base.json").write_text(report_json(BASELINE))
+    Path("base-run").write_text(report_json(BASELINE))  # not named .json, but a file: a file it is
 
     assert report_dict(load_baseline(None, "base.json")) == report_dict(BASELINE)
     assert report_dict(load_baseline(None, "base-run")) == report_dict(BASELINE)

@@ -11,7 +11,7 @@ import pytest
 
 from casebank.errors import InvalidInput, SuiteError, TargetImportError
 from casebank.replay import Case, load_suite
-from casebank.replay._import import SANITY_SKIPPED, ImportRejected, ImportResult, guess_format, import_cases
+from casebank.replay._importers import SANITY_SKIPPED, ImportRejected, ImportResult, guess_format, import_cases
 from tests.replay.conftest import Project
 
 BOT = """

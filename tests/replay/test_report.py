@@ -8,8 +8,16 @@ import orjson
 import pytest
 from rich.console import Console
 
-from casebank.replay import CaseResult, RunReport, render_table, report_dict, summary_line, to_json, to_junit
-from casebank.replay._report import to_markdown
+from casebank.replay import (
+    CaseResult,
+    RunReport,
+    render_table,
+    report_dict,
+    report_json,
+    summary_line,
+    to_junit,
+    to_markdown,
+)
 
 
 def result(case_id: str, status: str, **overrides: Any) -> CaseResult:
@@ -151,7 +159,7 @@ def test_epochs_show_mean_pass_rate_pass_k_and_flaky_cases() -> None:
     assert "2 epochs: mean pass rate 75.0%, passed every epoch (pass^2) 50.0%\n" in text
     assert "flaky (passed some epochs, failed others): c2 (1/2)\n" in text
     assert "retries after transient errors: 1\n" in text
-    summary = orjson.loads(to_json(run))["summary"]
+    summary = orjson.loads(report_json(run))["summary"]
     assert summary["flaky"] == [{"case_id": "c2", "passed_epochs": 1, "epochs": 2}]
     assert (summary["mean_pass_rate"], summary["pass_every_epoch"], summary["retries"]) == (0.75, 0.5, 1)
 
@@ -254,7 +262,7 @@ def test_markdown_marks_unreliable_verdicts_and_json_carries_the_reason() -> Non
     )
 
     text = to_markdown(run)
-    data = orjson.loads(to_json(run))
+    data = orjson.loads(report_json(run))
 
     assert "- † unreliable verdicts (1 result): judge kappa 0.42 &lt; 0.6\n" in text
     assert "| `c1` † | 1 | We refund within 30 days. | We refund within 14 days. | judge said FAIL |\n" in text
@@ -276,7 +284,7 @@ def test_the_table_trims_long_values_and_prints_markup_as_text() -> None:
 def test_json_holds_the_run_fields_and_every_result() -> None:
     run = report(result("c1", "passed"), result("c2", "failed"), result("c3", "errored"))
 
-    data = orjson.loads(to_json(run))
+    data = orjson.loads(report_json(run))
 
     assert data == report_dict(run)
     assert {k: v for k, v in data.items() if k != "results"} == {

@@ -663,66 +663,21 @@ def test_transient_errors_are_retried_with_backoff_and_counted(
     assert sys.modules[project.module].calls["a"] == retries + 1
 
 
-def test_the_openai_clients_rate_limit_error_is_transient_by_name() -> None:
-    import httpx
-    import openai
+def test_a_retried_failure_shows_the_target_s_traceback_without_the_retries(project: Project) -> None:
+    project.write_module(TRANSIENT)
+    project.add_case("a", "answer", {"key": "a", "failures": 5, "kind": "rate"}, "ok")
 
-    from casebank.replay._runner import TRANSIENT_ERRORS, _is_transient
+    [result] = run_suite(project.load(), retries=1, retry_wait=0.0).results
 
-    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
-    error = openai.RateLimitError("slow down", response=httpx.Response(429, request=request), body=None)
-    assert _is_transient(error, TRANSIENT_ERRORS)
-    assert _is_transient(openai.APITimeoutError(request), TRANSIENT_ERRORS)
-    bad_request = openai.BadRequestError("no", response=httpx.Response(400, request=request), body=None)
-    assert not _is_transient(bad_request, TRANSIENT_ERRORS)
-
-
-def test_shards_cover_the_suite_exactly_once_and_do_not_depend_on_the_other_cases(project: Project) -> None:
-    from casebank.replay._runner import select, shard_of
-
-    project.write_module("def answer(n):\n    return n\n")
-    for i in range(40):
-        project.add_case(f"case{i:02d}", "answer", {"n": i}, i)
-    suite = project.load()
-
-    shards = [select(suite, shard=(i, 4)) for i in range(1, 5)]
-
-    ids = [case.id for shard in shards for case in shard.cases]
-    assert sorted(ids) == sorted(case.id for case in suite.cases)
-    assert all(shard.cases for shard in shards)
-    assert [shard_of("case07", 4)] * 2 == [shard_of("case07", 4), shard_of("case07", 4)]
-    fewer = type(suite)(folder=suite.folder, cases=suite.cases[5:])
-    assert [c.id for c in select(fewer, shard=(2, 4)).cases] == [c.id for c in shards[1].cases if c.id >= "case05"]
-
-
-def test_tag_and_case_select_cases(project: Project) -> None:
-    from casebank.errors import AmbiguousId
-    from casebank.replay._runner import parse_shard, select
-
-    project.write_module("def answer(n):\n    return n\n")
-    project.add_case("refund1", "answer", {"n": 1}, 1, tags=["refunds"])
-    project.add_case("refund2", "answer", {"n": 2}, 2, tags=["refunds", "billing"])
-    project.add_case("other", "answer", {"n": 3}, 3)
-    suite = project.load()
-
-    assert [c.id for c in select(suite, tags=["billing"]).cases] == ["refund2"]
-    assert [c.id for c in select(suite, case_ids=["oth", "refund1"]).cases] == ["other", "refund1"]
-    with pytest.raises(AmbiguousId, match="case id prefix 'refund' matches refund1, refund2"):
-        select(suite, case_ids=["refund"])
-    with pytest.raises(InvalidInput, match="no case 'nope'"):
-        select(suite, case_ids=["nope"])
-    with pytest.raises(InvalidInput, match="has tag shipping"):
-        select(suite, tags=["shipping"])
-    for bad in ("0/4", "5/4", "x", "1/0"):
-        with pytest.raises(InvalidInput, match="is not I/N"):
-            parse_shard(bad)
-    assert parse_shard("2/4") == (2, 4)
+    assert result.status == "errored" and result.traceback is not None
+    assert f"{project.module}.py" in result.traceback
+    assert not [harness for harness in ("_runner.py", "_retries.py", "tenacity") if harness in result.traceback]
 
 
 def test_a_stored_run_loads_back_as_it_was_by_prefix_or_latest(project: Project) -> None:
     from casebank.errors import NotFound
-    from casebank.replay._report import report_dict
-    from casebank.replay._runner import load_run, report_from_dict
+    from casebank.replay._records import load_run, report_from_dict
+    from casebank.replay._report_json import report_dict
 
     project.write_module("def answer(n):\n    if n < 0:\n        raise ValueError('neg')\n    return n\n")
     project.add_case("c1", "answer", {"n": 1}, 1, tags=["a", "b"])
