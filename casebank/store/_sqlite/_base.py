@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from casebank.errors import AmbiguousId
 from casebank.store._sqlite._connection import connect
 
 __all__ = ["Connected", "dumps", "loads"]
@@ -63,8 +64,6 @@ class Connected:
         """The row of `table` whose `column` starts with `prefix` (lower-case hex), None if there
         is none; AmbiguousId listing the first few if there are several (ids cut to `shown`
         characters, when given)."""
-        from casebank.errors import AmbiguousId
-
         rows = self.conn.execute(
             f"SELECT * FROM {table} WHERE {column} >= ? AND {column} < ? ORDER BY {column} LIMIT 6",
             (prefix, prefix + "g"),
