@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+import casebank
 from casebank._json import to_json
 from casebank.capture._redact import REDACTED, redact, redact_messages
 
@@ -114,3 +117,23 @@ def test_a_history_with_tool_parts_and_no_secret_comes_back_unchanged() -> None:
 def test_messages_without_tool_parts_keep_their_text() -> None:
     messages = to_json([{"role": "user", "parts": [{"type": "text", "content": "my password is hunter2!"}]}])
     assert redact_messages(messages) == messages
+
+
+# -- end to end: the real capture path into a real store ---------------------------------------------
+
+
+def test_an_error_quoting_a_secret_is_redacted_in_the_span_status_too(db_path: Path) -> None:
+    # The exception's text reaches a span twice: the casebank.error attribute and the OTel status
+    # description, which the store keeps as the span's status_message.
+    casebank.init()
+
+    @casebank.trace
+    def connect(target: str) -> None:
+        raise ConnectionError("refused for sk-proj-" + "Err9" * 6)
+
+    with pytest.raises(ConnectionError):
+        connect("db")
+    assert casebank.flush()
+    stored = b"".join(path.read_bytes() for path in db_path.parent.glob(db_path.name + "*"))
+    assert b"refused for [REDACTED]" in stored
+    assert b"Err9Err9" not in stored
