@@ -3,13 +3,17 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import openai
 import orjson
 import pytest
 
 import casebank
 from casebank._json import to_json
 from casebank.capture._redact import REDACTED, redact, redact_messages
+from casebank.store import Store
+from tests.fakes import API_KEY, FakeLLM, Reply, ToolCall
 
 
 @pytest.mark.parametrize(
@@ -335,6 +339,89 @@ def test_a_megabyte_of_look_alikes_is_scanned_in_one_pass(text: str, redacted: s
 
 
 # -- end to end: the real capture path into a real store ---------------------------------------------
+
+
+def test_typed_secrets_never_reach_the_store_from_any_part_of_a_trace(db_path: Path) -> None:
+    # Each secret rides in the entry point's input and output, a nested traced call's arguments and
+    # result (as JSON text, and JSON text inside it), an LLM call's prompt, tool call arguments in
+    # both directions and tool response, a streamed answer, and an exception's message.
+    block, lines = pem("OPENSSH PRIVATE KEY", seed=11)
+    google = "AIza" + "E2eGoogle4417" * 2 + "abcdefghi"
+    stripe = "sk_live_" + "E2eStripe4417" * 2
+    restricted = "rk_test_" + "E2eRestricted4417"
+    webhook = "whsec_" + "E2eWebhook4417" * 2
+    dsn = "postgres://app:e2e-pw-4417@db.internal/prod"
+    secrets = "; ".join([dsn, google, stripe, restricted, webhook, block])
+    fragments = ["e2e-pw-4417", "E2eGoogle4417", "E2eStripe4417", "E2eRestricted4417", "E2eWebhook4417", *lines]
+    ids: list[str | None] = []
+    casebank.init()
+    with FakeLLM() as llm, openai.OpenAI(api_key=API_KEY, base_url=llm.openai_url, max_retries=0) as client:
+        arguments = {"config": secrets, "as_json": to_json({"env": secrets})}
+        llm.reply = Reply(text=f"Try {dsn} and {google}", tool_calls=[ToolCall(name="deploy", arguments=arguments)])
+
+        @casebank.trace
+        def read_config(name: str, settings: dict[str, str]) -> str:
+            return to_json({"name": name, "raw": secrets, "inner": to_json({"raw": secrets})})
+
+        @casebank.trace
+        def support(question: str, settings: dict[str, str]) -> dict[str, str]:
+            ids.append(casebank.current_trace_id())
+            config = read_config("prod", settings)
+            call = {"id": "c1", "type": "function", "function": {"name": "read_config", "arguments": to_json(settings)}}
+            messages: Any = [
+                {"role": "system", "content": f"Config: {secrets}"},
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "c1", "content": config},
+            ]
+            answer = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+            list(client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True))
+            return {"answer": answer.choices[0].message.content or "", "echo": secrets}
+
+        @casebank.trace
+        def connect(target: str) -> None:
+            raise ConnectionError(f"cannot reach {secrets}")
+
+        support(f"Why does {secrets} fail?", {"dsn": secrets, "note": to_json({"key": secrets})})
+        with pytest.raises(ConnectionError):
+            connect(dsn)
+    assert casebank.flush()
+
+    stored = b"".join(path.read_bytes() for path in db_path.parent.glob(db_path.name + "*"))
+    assert b"deploy" in stored and b"read_config" in stored  # the spans are there
+    assert [f for f in fragments if f.encode() in stored] == []
+    with Store() as store:
+        trace = store.get_trace(ids[0] or "")
+        spans = store.trace_spans(ids[0] or "")
+        failed = store.recent_traces(limit=1)[0]
+        failed_spans = store.trace_spans(failed.trace_id)
+    assert trace is not None and failed.name == "connect"
+    assert [s["name"] for s in spans] == ["support", "read_config", "chat gpt-4o-mini", "chat gpt-4o-mini"]
+    chat, streamed = spans[2]["attributes"], spans[3]["attributes"]
+    config = orjson.loads(orjson.loads(spans[1]["attributes"]["casebank.output"]))  # JSON text, stored as JSON
+    places = {
+        "input": trace.input["question"],
+        "input-json-text": orjson.loads(trace.input["settings"]["note"])["key"],
+        "output": trace.output["echo"],
+        "nested-call-arguments": spans[1]["attributes"]["casebank.input"],
+        "nested-call-result": spans[1]["attributes"]["casebank.output"],
+        "nested-call-result-json-in-json": config["inner"],
+        **{f"prompt-{m['role']}": to_json(m) for m in orjson.loads(chat["gen_ai.input.messages"])},
+        "tool-call-arguments": chat["gen_ai.output.messages"],
+        "streamed-tool-call-arguments": streamed["gen_ai.output.messages"],
+        "error": failed.error,
+        "status-message": failed_spans[0]["status_message"],
+    }
+    assert {"prompt-system", "prompt-user", "prompt-assistant", "prompt-tool"} <= places.keys()
+    markers = [
+        "postgres://app:[REDACTED:password]@db.internal/prod",
+        "[REDACTED:google_api_key]",
+        "[REDACTED:stripe_key]",
+        "[REDACTED:webhook_secret]",
+        "[REDACTED:private_key]",
+    ]
+    missing = {place: [m for m in markers if m not in (text or "")] for place, text in places.items()}
+    assert {place: found for place, found in missing.items() if found} == {}
 
 
 def test_an_error_quoting_a_secret_is_redacted_in_the_span_status_too(db_path: Path) -> None:
