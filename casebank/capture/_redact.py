@@ -2,7 +2,14 @@
 
 Two nets, because neither alone is enough: values under a secret-looking key (`api_key`,
 `authorization`, `password`, `*_token`, ...) and secret-shaped strings anywhere (provider API
-keys, bearer tokens, JWTs), since a key can hide in a prompt or an error message.
+keys, bearer tokens, JWTs, passwords in URLs, private keys), since a key can hide in a prompt or
+an error message.
+
+Markers: the key net and the older shapes put `[REDACTED]`, which people already see in their
+stores; the newer shapes say what went (`typed(kind)`): `[REDACTED:password]` (a URL's password),
+`[REDACTED:private_key]`, `[REDACTED:google_api_key]`, `[REDACTED:stripe_key]`,
+`[REDACTED:webhook_secret]`. Each shape names its marker in its line of `_SHAPES`, so typing an
+older one is a change of that line.
 
 Cost matters here: every byte of every span passes through, and the writer is meant to keep up
 with tens of thousands of spans a second. One `re` alternation of all the shapes scanned text at
@@ -10,27 +17,42 @@ with tens of thousands of spans a second. One `re` alternation of all the shapes
 ns/char - as fast as `literal in text` - so checking the literal in Python first only added to
 the cost (3 µs a shape on 2 KB of chat JSON, against 1 µs for the pattern). A one-character
 `in` runs at memchr speed (~0.03 ns/char), so each pattern runs only on text holding a
-character its secret must contain. The bearer pattern starts with a character class, which `re`
-scans at ~7 ns/char, so it waits for `"earer " in text`. For 2 KB: prose ~1.6 µs; prose with
-dashes ~5 µs, code or chat JSON ~7-8 µs (12-15 µs with the Python pre-checks).
+character its secret must contain, looked for once however many shapes share it; rare ones
+where the secret has one: `V` (PRIVATE) for a private key, `@` for a URL's password, `z` (AIza)
+for a Google key. `-` and `_` are in most code and chat JSON, and each pattern behind them costs
+~1 µs per 2 KB there. The bearer pattern starts with a character class, which `re` scans at
+~7 ns/char, so it waits for `"earer " in text`; Stripe's keys would too (`[sr]k_`), so a
+literal-led hint (`k_live_`, `k_test_`) must find a place first (`_Hinted`). The URL pattern
+tries each `://` of a text that holds an `@` (~45 ns a URL). For 2 KB: prose ~1.8 µs; code or
+chat JSON ~10 µs; text full of URLs and e-mail addresses ~9 µs.
+
+Patterns must stay linear on any text: each one's repeats either cannot overlap what follows them
+or are possessive (`*+`, `++`), so no input makes `re` backtrack more than once over a run.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 REDACTED = "[REDACTED]"
+
+
+def typed(kind: str) -> str:
+    """The marker that says which kind of secret went: `typed("password")` is `[REDACTED:password]`."""
+    return f"[REDACTED:{kind}]"
+
 
 _KEY_WORDS = r"(?:api[_-]?key|apikey|authorization|password|passwd|secret|(?:^|[_.-])token|cookie)"
 _SECRET_KEY_NAME = re.compile(_KEY_WORDS + r"$", re.IGNORECASE)
 # "key": "string value" inside JSON text; redacted when is_secret_key(key), so that one word list
 # decides for attribute names, argument names and JSON keys alike (token *counts* are numbers: kept).
 _JSON_STRING_FIELD = re.compile(r'"([^"\\]{1,200})"(\s*:\s*)"(?:[^"\\]|\\.)*"')
-# Neither net can match shorter text: `{"token":"x"}` is 13 characters, a bearer token 14.
+# Neither net can match shorter text: `{"token":"x"}` is 13 characters, a bearer token 14. A URL
+# with a password can be shorter (`ftp://u:p@h` is 11), but none that reaches a real service is.
 SHORTEST_SECRET = 13
 _JSON_OPENERS = ("{", "[")
 # Up to this length, results are cached: such values (model names, ids, hosts) mostly repeat.
@@ -44,7 +66,8 @@ def is_secret_key(name: str) -> bool:
 
 
 def redact(text: str, *, json_keys: bool = True) -> str:
-    """`text` (plain or JSON) with secrets replaced by `[REDACTED]`; `json_keys=False` skips the key net."""
+    """`text` (plain or JSON) with secrets replaced by markers (`[REDACTED]`, `[REDACTED:password]`, ...);
+    `json_keys=False` skips the key net."""
     if len(text) < SHORTEST_SECRET:
         return text
     if len(text) <= _SHORT:  # names, ids, model names: most attribute values, and they repeat
@@ -60,9 +83,10 @@ def _redact_short(text: str, json_keys: bool) -> str:
 def _redact(text: str, json_keys: bool) -> str:
     if json_keys and text[:1] in _JSON_OPENERS:
         text = _redact_keys(text)
-    for anchor, pattern in _SHAPES:
+    for anchor, shapes in _BY_ANCHOR:
         if anchor in text:
-            text = pattern.sub(REDACTED, text)
+            for pattern, marker in shapes:
+                text = pattern.sub(marker, text)
     if "earer " in text:
         text = _BEARER.sub(_BEARER_REDACTED, text)
     return text
@@ -145,14 +169,67 @@ def _redact_json_text(text: str) -> str:
     return redacted if redacted != text else text
 
 
-# -- secret-shaped values: a character each secret must contain, and its pattern ----------------
+# -- secret-shaped values: a character each secret must contain, its pattern, and its marker ------
 
-_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("-", re.compile(r"sk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}")),  # OpenAI / Anthropic keys
-    ("-", re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}")),  # Slack tokens
-    ("_", re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}")),  # GitHub tokens
-    ("J", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),  # JWTs
-    ("K", re.compile(r"AKIA[0-9A-Z]{16}")),  # AWS access key ids
+
+class _Pattern(Protocol):
+    def sub(self, repl: str, string: str) -> str: ...
+
+
+class _Hinted:
+    """A pattern that starts with a character class (scanned at ~7 ns/char), run only on text
+    where a literal-led `hint` (~0.5 ns/char) finds a place such a secret must have."""
+
+    __slots__ = ("_hint", "_pattern")
+
+    def __init__(self, hint: str, pattern: str) -> None:
+        self._hint = re.compile(hint)
+        self._pattern = re.compile(pattern)
+
+    def sub(self, repl: str, string: str) -> str:
+        return self._pattern.sub(repl, string) if self._hint.search(string) else string
+
+
+# A private key's PEM block, BEGIN to END: PKCS#1 (RSA, DSA, EC), PKCS#8 (plain and ENCRYPTED),
+# OPENSSH, PGP. Its lines may be broken by newlines, spaces, or JSON escapes at any depth of
+# JSON in JSON (`\n`, `\\n`, ...). A block cut short (no END) goes up to where its base64 stops.
+# Certificates and public keys are not secrets and are kept.
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:[A-Z][A-Za-z-]*+:(?:[^\r\n\\\"-]|-(?!-))*+"  # a header line (Proc-Type, DEK-Info, Version)
+    r"|[A-Za-z0-9+/=]++"  # base64
+    r"|\\++[nrt/]"  # an escaped line break (or slash) in JSON text
+    r"|\s++)*+"
+    r"(?:-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----)?"
+)
+# The password of a URL's user info (`scheme://user:password@host`); scheme, user and host stay.
+# User info ends at the first `/`, `?` or `#` after `://`, so `https://host/a:b@c` has none; a
+# password holding `@` ends at the last `@` before the host (as urllib reads it). A password with
+# characters a URL must percent-encode (space, quote, backslash, `/`, `?`, `#`) is not seen.
+# (`\x00- ` rather than `\s`: a class of ASCII only is a bitmap, a fifth faster on text full of URLs.)
+_URL_PASSWORD = re.compile(r"(://[^\x00- :/?#@\"'<>\\]*+:)[^\x00- /?#\"<>\\]+(?=@)")
+
+_SHAPES: tuple[tuple[str, _Pattern, str], ...] = (
+    # First: base64 in a key's body could look like a later shape, and a marker in it would end the block.
+    ("V", _PRIVATE_KEY, typed("private_key")),
+    ("-", re.compile(r"sk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"), REDACTED),  # OpenAI / Anthropic keys
+    ("-", re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}"), REDACTED),  # Slack tokens
+    ("_", re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"), REDACTED),  # GitHub tokens
+    ("J", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), REDACTED),  # JWTs
+    ("K", re.compile(r"AKIA[0-9A-Z]{16}"), REDACTED),  # AWS access key ids
+    ("@", _URL_PASSWORD, rf"\1{typed('password')}"),
+    # Google API keys are 39 characters: a longer run is something else (base64url data).
+    ("z", re.compile(r"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), typed("google_api_key")),
+    # Stripe secret and restricted keys, live and test (publishable `pk_` keys are public). No
+    # word boundary before: in JSON text a key often follows an escape (`\nsk_live_...`).
+    ("_", _Hinted(r"k_(?:live|test)_", r"[sr]k_(?:live|test)_[0-9A-Za-z]{16,}"), typed("stripe_key")),
+    # Webhook signing secrets: Stripe's, and Svix's (Clerk, Resend, ...) with base64 characters.
+    ("_", re.compile(r"whsec_[0-9A-Za-z+/=]{20,}"), typed("webhook_secret")),
+)
+# Each anchor is looked for once, however many shapes share it: every text pays for each look.
+_BY_ANCHOR = tuple(
+    (anchor, tuple((pattern, marker) for a, pattern, marker in _SHAPES if a == anchor))
+    for anchor in dict.fromkeys(a for a, _, _ in _SHAPES)
 )
 # Bearer tokens (the scheme word is kept)
 _BEARER = re.compile(r"([Bb]earer )[A-Za-z0-9._~+/=-]{8,}")

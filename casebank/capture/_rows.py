@@ -171,6 +171,8 @@ def rows_for(
         root_input = attrs.pop(INPUT, None) if is_root else None
         root_output = attrs.pop(OUTPUT, None) if is_root else None
         outcome = _STATUS[status.status_code._value_]
+        # An error's description quotes the exception, which may quote a secret (a DSN, a key).
+        description = redact(status.description) if status.description else None
         service = services.get(id(resource))
         if service is None:
             service = services[id(resource)] = resource.attributes.get("service.name")
@@ -200,7 +202,7 @@ def rows_for(
                 start,
                 duration_ms,
                 outcome,
-                status.description,
+                description,
                 _json(attrs),
                 _json([_event(e) for e in events]) if events else None,
                 service,
@@ -210,7 +212,7 @@ def rows_for(
         if start < row[8]:
             row[7], row[8] = started_at, start
         if is_root or (parent is None and row[1] is None):
-            error = attrs.get(ERROR) or (status.description if outcome == "error" else None)
+            error = attrs.get(ERROR) or (description if outcome == "error" else None)
             row[1:7] = [
                 name,
                 attrs.get(ENTRYPOINT),

@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import openai
+import orjson
 import pytest
 
+import casebank
 from casebank._json import to_json
 from casebank.capture._redact import REDACTED, redact, redact_messages
+from casebank.store import Store
+from tests.fakes import API_KEY, FakeLLM, Reply, ToolCall
 
 
 @pytest.mark.parametrize(
@@ -114,3 +124,318 @@ def test_a_history_with_tool_parts_and_no_secret_comes_back_unchanged() -> None:
 def test_messages_without_tool_parts_keep_their_text() -> None:
     messages = to_json([{"role": "user", "parts": [{"type": "text", "content": "my password is hunter2!"}]}])
     assert redact_messages(messages) == messages
+
+
+# -- typed shapes (issue 13): passwords in URLs, private keys, Google and Stripe keys --------------
+
+
+def pem(label: str, *, headers: str = "", newline: str = "\n", seed: int = 0) -> tuple[str, list[str]]:
+    """A PEM block of `label` (e.g. "RSA PRIVATE KEY") and its base64 lines, which must all go."""
+    body = base64.b64encode(bytes((seed + 7 * i) % 256 for i in range(300))).decode()
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    head = [f"-----BEGIN {label}-----", *([headers] if headers else [])]
+    block = newline.join([*head, *lines, f"-----END {label}-----"])
+    return block, lines
+
+
+LEGACY_HEADERS = "Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,5E3C9F1D7A2B4C6E8F0A1B2C3D4E5F60\n"
+PRIVATE_KEYS = [
+    pytest.param(*pem("RSA PRIVATE KEY"), id="rsa"),
+    pytest.param(*pem("OPENSSH PRIVATE KEY", seed=1), id="openssh"),
+    pytest.param(*pem("EC PRIVATE KEY", seed=2), id="ec"),
+    pytest.param(*pem("ENCRYPTED PRIVATE KEY", seed=3), id="pkcs8-encrypted"),
+    pytest.param(*pem("DSA PRIVATE KEY", seed=4), id="dsa"),
+    pytest.param(*pem("PRIVATE KEY", seed=5), id="pkcs8"),
+    pytest.param(*pem("RSA PRIVATE KEY", headers=LEGACY_HEADERS, seed=6), id="rsa-legacy-encrypted"),
+    pytest.param(*pem("PGP PRIVATE KEY BLOCK", headers="Version: GnuPG v2\n", seed=7), id="pgp"),
+    pytest.param(*pem("RSA PRIVATE KEY", newline="\r\n", seed=8), id="crlf"),
+    pytest.param(*pem("PRIVATE KEY", newline=" ", seed=9), id="one-line-with-spaces"),
+]
+GOOGLE_KEY = "AIzaSyA-1b2C3d4E5f6G7h8I9j0K_lMnOpQrStU"  # 39 characters
+SHAPED = [
+    # (text, what it becomes, the secret)
+    pytest.param(
+        "postgres://app:s3cret@db.internal/prod",
+        "postgres://app:[REDACTED:password]@db.internal/prod",
+        "s3cret",
+        id="url-postgres",
+    ),
+    pytest.param(
+        "https://user:pa%40ss@host/x", "https://user:[REDACTED:password]@host/x", "pa%40ss", id="url-percent-encoded"
+    ),
+    pytest.param(
+        "redis://:secret@cache:6379/0", "redis://:[REDACTED:password]@cache:6379/0", "secret", id="url-no-user"
+    ),
+    pytest.param(
+        "mysql://root:p@ss:w0rd@10.0.0.5:3306/db?ssl=1",
+        "mysql://root:[REDACTED:password]@10.0.0.5:3306/db?ssl=1",
+        "p@ss:w0rd",
+        id="url-at-in-password",
+    ),
+    pytest.param("amqp://guest:gu3st@rabbit", "amqp://guest:[REDACTED:password]@rabbit", "gu3st", id="url-no-path"),
+    pytest.param(GOOGLE_KEY, "[REDACTED:google_api_key]", GOOGLE_KEY[4:], id="google-api-key"),
+    pytest.param(
+        "https://maps.googleapis.com/maps/api/geocode/json?key=" + GOOGLE_KEY + "&address=Paris",
+        "https://maps.googleapis.com/maps/api/geocode/json?key=[REDACTED:google_api_key]&address=Paris",
+        GOOGLE_KEY[4:],
+        id="google-api-key-in-url",
+    ),
+    *(
+        pytest.param(f"{kind}_{mode}_{body}", "[REDACTED:stripe_key]", body, id=f"stripe-{kind}-{mode}")
+        for kind, mode, body in [
+            ("sk", "live", "51H8xYzAbCdEfGhIjKlMnOpQr"),
+            ("rk", "live", "51H8xYzAbCdEfGhIjKlMnOpQs"),
+            ("sk", "test", "4eC39HqLyjWDarjtT1zdp7dc"),
+            ("rk", "test", "51H8xYzAbCdEfGhIjKlMnOpQt" * 4),
+        ]
+    ),
+    pytest.param("whsec_5WbX5kEWLlfzsGNjH64I8lOOqUB6e8FH", "[REDACTED:webhook_secret]", "5WbX5kEWLlfzsG", id="whsec"),
+    pytest.param(
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw+/=",
+        "[REDACTED:webhook_secret]",
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        id="svix-whsec",
+    ),
+    *(pytest.param(p.values[0], "[REDACTED:private_key]", p.values[1][1], id=p.id) for p in PRIVATE_KEYS),
+]
+
+
+def in_json(text: str) -> str:
+    return to_json({"note": f"it is {text} - see?", "n": 3})
+
+
+def in_json_in_json(text: str) -> str:
+    return to_json({"tool": "lookup", "response": to_json({"config": {"value": f"it is {text} - see?"}})})
+
+
+def in_messages(text: str) -> str:
+    return to_json([{"role": "user", "parts": [{"type": "text", "content": f"it is {text} - see?"}]}])
+
+
+def in_tool_parts(text: str) -> str:
+    call = {"type": "tool_call", "name": "deploy", "arguments": {"note": f"it is {text} - see?"}}
+    response = {"type": "tool_call_response", "response": in_json_in_json(text)}
+    return to_json([{"role": "assistant", "parts": [call]}, {"role": "tool", "parts": [response]}])
+
+
+@pytest.mark.parametrize(("text", "redacted", "secret"), SHAPED)
+def test_typed_shapes_are_redacted_in_text_json_and_json_in_json(text: str, redacted: str, secret: str) -> None:
+    assert redact(f"it is {text} - see?") == f"it is {redacted} - see?"
+    # The marker replaces the secret inside the JSON string; the JSON around it stays intact.
+    assert orjson.loads(redact(in_json(text))) == orjson.loads(in_json(redacted))
+    outer = orjson.loads(redact(in_json_in_json(text)))
+    assert orjson.loads(outer["response"]) == {"config": {"value": f"it is {redacted} - see?"}}
+    assert orjson.loads(redact_messages(in_messages(text))) == orjson.loads(in_messages(redacted))
+    assert orjson.loads(redact_messages(in_tool_parts(text))) == orjson.loads(in_tool_parts(redacted))
+    for form in (in_json, in_json_in_json, in_messages, in_tool_parts):
+        assert secret not in redact_messages(form(text)), form.__name__
+
+
+@pytest.mark.parametrize(("block", "lines"), PRIVATE_KEYS)
+def test_no_line_of_a_private_key_survives_at_any_depth_of_json(block: str, lines: list[str]) -> None:
+    deeper = to_json({"x": in_json_in_json(block)})
+    for text in (block, in_json(block), in_json_in_json(block), deeper, in_tool_parts(block)):
+        out = redact(text)
+        assert "[REDACTED:private_key]" in out
+        assert not [line for line in lines if line in out], out
+        assert "PRIVATE" not in out
+
+
+@pytest.mark.parametrize("form", [lambda t: t, in_json, in_json_in_json], ids=["text", "json", "json-in-json"])
+def test_a_private_key_cut_short_goes_up_to_where_its_base64_stops(form: Callable[[str], str]) -> None:
+    # An output cut at its length limit, or a block pasted without its END line, is still a key.
+    block, lines = pem("RSA PRIVATE KEY")
+    cut = block.split("-----END")[0][:-30]
+    out = redact(form(cut + '" and the rest'))
+    assert "[REDACTED:private_key]" in out
+    assert not [line[:30] for line in lines if line[:30] in out]
+    assert "and the rest" in out  # a quote ends it
+
+
+def test_text_after_a_complete_private_key_is_kept() -> None:
+    block, _ = pem("EC PRIVATE KEY")
+    cert, _ = pem("CERTIFICATE", seed=3)
+    text = f"Here it is:\n{block}\nThanks, Bob\n{cert}\n"
+    assert redact(text) == f"Here it is:\n[REDACTED:private_key]\nThanks, Bob\n{cert}\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("https://user@example.com/x", id="url-user-without-password"),
+        pytest.param("https://user:@example.com/x", id="url-empty-password"),
+        # User info ends where the path starts: `a:b@c` is part of the path, not a password.
+        pytest.param("https://example.com/a:b@c", id="url-colon-and-at-in-path"),
+        pytest.param("http://localhost:8080/signup?email=bob@example.com", id="url-port-and-email-in-query"),
+        pytest.param("https://example.com:443/?next=a:b@c#x:y@z", id="url-query-and-fragment"),
+        pytest.param("ssh://git@github.com:22/org/repo.git and git@github.com:org/repo", id="ssh-urls"),
+        pytest.param("mailto:bob@example.com, time 10:30@office", id="no-scheme-slashes"),
+        pytest.param("AIza" + GOOGLE_KEY[4:-1], id="google-key-too-short"),
+        pytest.param(GOOGLE_KEY + "x", id="google-key-inside-a-longer-token"),
+        pytest.param("the AIzaSy prefix", id="google-prefix-alone"),
+        pytest.param("sk_live alone, sk_live_ and sk_test_short", id="stripe-too-short"),
+        pytest.param("pk_live_51H8xYzAbCdEfGhIjKlMnOpQr", id="stripe-publishable-key"),
+        pytest.param("desk_live_streaming and risk_test_suite_v2 in snake_case", id="stripe-look-alike-words"),
+        pytest.param("whsec_ and whsec_short", id="whsec-too-short"),
+        pytest.param(pem("PUBLIC KEY")[0], id="pem-public-key"),
+        pytest.param(pem("RSA PUBLIC KEY")[0], id="pem-rsa-public-key"),
+        pytest.param(pem("CERTIFICATE")[0], id="pem-certificate"),
+        pytest.param(pem("PGP PUBLIC KEY BLOCK")[0], id="pgp-public-key"),
+        pytest.param("Put the PRIVATE KEY in Vault, never in a -----BEGIN line of a prompt", id="pem-words"),
+    ],
+)
+def test_near_misses_of_typed_shapes_are_left_alone(text: str) -> None:
+    for form in (text, in_json(text), in_json_in_json(text), in_messages(text)):
+        assert redact(form) == form
+
+
+def test_older_shapes_keep_the_plain_marker_beside_typed_ones() -> None:
+    text = "key sk-proj-" + "Ab1" * 8 + " and postgres://app:" + "sk-proj-" + "Cd2" * 8 + "@db/prod"
+    assert redact(text) == "key [REDACTED] and postgres://app:[REDACTED:password]@db/prod"
+
+
+TYPED_SECRETS = [
+    "postgres://app:s3cret@db",
+    "redis://:s3cret@cache",
+    GOOGLE_KEY,
+    "sk_live_" + "Zz9" * 8,
+    "rk_test_" + "Zz9" * 8,
+    "whsec_" + "Zz9" * 8,
+    pem("OPENSSH PRIVATE KEY")[0],
+]
+TYPED_FILLERS = ["", "@", "me@example.com", "VAT", "pizza", "snake_case", "_" * 40, "://", "http://h:80/", "k_", "\\n"]
+
+
+@pytest.mark.parametrize("secret", TYPED_SECRETS)
+@pytest.mark.parametrize("before", TYPED_FILLERS)
+@pytest.mark.parametrize("after", ["", " and more", ", tail", "/tail", "\\n"])
+def test_the_cheap_gates_never_hide_a_typed_shape(secret: str, before: str, after: str) -> None:
+    for text in (f"{before}{secret}{after}", f"{before} {secret}{after}", secret):
+        out = redact(text)
+        assert "[REDACTED:" in out and "s3cret" not in out and "Zz9Zz9" not in out and "PRIVATE" not in out, text
+
+
+MARKER = "[REDACTED:private_key]"
+LOOK_ALIKES = [
+    # (a megabyte of text that looks like a secret, what it becomes: None for unchanged)
+    pytest.param("@ " + "://u:" + "p" * 1_000_000, None, id="url-one-long-run-without-at"),
+    pytest.param("@ " + "://u:p" * 200_000, None, id="url-many-starts"),
+    pytest.param("://" + "a:b@" * 250_000, "://a:[REDACTED:password]@", id="url-many-ats"),
+    pytest.param(("https://host:80/a:b@c " * 50_000) + "@", None, id="url-paths"),
+    pytest.param("-----BEGIN RSA PRIVATE KEY-----" * 33_000, MARKER * 33_000, id="pem-many-begins"),
+    pytest.param("-----BEGIN " + "A " * 500_000 + "PRIVATE KEY-----", None, id="pem-long-label"),
+    pytest.param("-----BEGIN PRIVATE KEY-----\n" + "Ab:c-" * 200_000, MARKER, id="pem-header-like-body"),
+    pytest.param("-----BEGIN PRIVATE KEY-----" + "\\" * 1_000_000, MARKER + "\\" * 1_000_000, id="pem-backslashes"),
+    pytest.param("AIza" * 250_000, None, id="google-prefixes"),
+    pytest.param("sk_live_" * 125_000, None, id="stripe-prefixes"),
+    pytest.param("whsec_" * 170_000, None, id="whsec-prefixes"),
+]
+
+
+@pytest.mark.parametrize(("text", "redacted"), LOOK_ALIKES)
+def test_a_megabyte_of_look_alikes_is_scanned_in_one_pass(text: str, redacted: str | None) -> None:
+    # Every pattern is linear: one that backtracked over its runs would take hours on these.
+    assert redact(text) == (text if redacted is None else redacted)
+
+
+# -- end to end: the real capture path into a real store ---------------------------------------------
+
+
+def test_typed_secrets_never_reach_the_store_from_any_part_of_a_trace(db_path: Path) -> None:
+    # Each secret rides in the entry point's input and output, a nested traced call's arguments and
+    # result (as JSON text, and JSON text inside it), an LLM call's prompt, tool call arguments in
+    # both directions and tool response, a streamed answer, and an exception's message.
+    block, lines = pem("OPENSSH PRIVATE KEY", seed=11)
+    google = "AIza" + "E2eGoogle4417" * 2 + "abcdefghi"
+    stripe = "sk_live_" + "E2eStripe4417" * 2
+    restricted = "rk_test_" + "E2eRestricted4417"
+    webhook = "whsec_" + "E2eWebhook4417" * 2
+    dsn = "postgres://app:e2e-pw-4417@db.internal/prod"
+    secrets = "; ".join([dsn, google, stripe, restricted, webhook, block])
+    fragments = ["e2e-pw-4417", "E2eGoogle4417", "E2eStripe4417", "E2eRestricted4417", "E2eWebhook4417", *lines]
+    ids: list[str | None] = []
+    casebank.init()
+    with FakeLLM() as llm, openai.OpenAI(api_key=API_KEY, base_url=llm.openai_url, max_retries=0) as client:
+        arguments = {"config": secrets, "as_json": to_json({"env": secrets})}
+        llm.reply = Reply(text=f"Try {dsn} and {google}", tool_calls=[ToolCall(name="deploy", arguments=arguments)])
+
+        @casebank.trace
+        def read_config(name: str, settings: dict[str, str]) -> str:
+            return to_json({"name": name, "raw": secrets, "inner": to_json({"raw": secrets})})
+
+        @casebank.trace
+        def support(question: str, settings: dict[str, str]) -> dict[str, str]:
+            ids.append(casebank.current_trace_id())
+            config = read_config("prod", settings)
+            call = {"id": "c1", "type": "function", "function": {"name": "read_config", "arguments": to_json(settings)}}
+            messages: Any = [
+                {"role": "system", "content": f"Config: {secrets}"},
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "c1", "content": config},
+            ]
+            answer = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+            list(client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True))
+            return {"answer": answer.choices[0].message.content or "", "echo": secrets}
+
+        @casebank.trace
+        def connect(target: str) -> None:
+            raise ConnectionError(f"cannot reach {secrets}")
+
+        support(f"Why does {secrets} fail?", {"dsn": secrets, "note": to_json({"key": secrets})})
+        with pytest.raises(ConnectionError):
+            connect(dsn)
+    assert casebank.flush()
+
+    stored = b"".join(path.read_bytes() for path in db_path.parent.glob(db_path.name + "*"))
+    assert b"deploy" in stored and b"read_config" in stored  # the spans are there
+    assert [f for f in fragments if f.encode() in stored] == []
+    with Store() as store:
+        trace = store.get_trace(ids[0] or "")
+        spans = store.trace_spans(ids[0] or "")
+        failed = store.recent_traces(limit=1)[0]
+        failed_spans = store.trace_spans(failed.trace_id)
+    assert trace is not None and failed.name == "connect"
+    assert [s["name"] for s in spans] == ["support", "read_config", "chat gpt-4o-mini", "chat gpt-4o-mini"]
+    chat, streamed = spans[2]["attributes"], spans[3]["attributes"]
+    config = orjson.loads(orjson.loads(spans[1]["attributes"]["casebank.output"]))  # JSON text, stored as JSON
+    places = {
+        "input": trace.input["question"],
+        "input-json-text": orjson.loads(trace.input["settings"]["note"])["key"],
+        "output": trace.output["echo"],
+        "nested-call-arguments": spans[1]["attributes"]["casebank.input"],
+        "nested-call-result": spans[1]["attributes"]["casebank.output"],
+        "nested-call-result-json-in-json": config["inner"],
+        **{f"prompt-{m['role']}": to_json(m) for m in orjson.loads(chat["gen_ai.input.messages"])},
+        "tool-call-arguments": chat["gen_ai.output.messages"],
+        "streamed-tool-call-arguments": streamed["gen_ai.output.messages"],
+        "error": failed.error,
+        "status-message": failed_spans[0]["status_message"],
+    }
+    assert {"prompt-system", "prompt-user", "prompt-assistant", "prompt-tool"} <= places.keys()
+    markers = [
+        "postgres://app:[REDACTED:password]@db.internal/prod",
+        "[REDACTED:google_api_key]",
+        "[REDACTED:stripe_key]",
+        "[REDACTED:webhook_secret]",
+        "[REDACTED:private_key]",
+    ]
+    missing = {place: [m for m in markers if m not in (text or "")] for place, text in places.items()}
+    assert {place: found for place, found in missing.items() if found} == {}
+
+
+def test_an_error_quoting_a_secret_is_redacted_in_the_span_status_too(db_path: Path) -> None:
+    # The exception's text reaches a span twice: the casebank.error attribute and the OTel status
+    # description, which the store keeps as the span's status_message.
+    casebank.init()
+
+    @casebank.trace
+    def connect(target: str) -> None:
+        raise ConnectionError("refused for sk-proj-" + "Err9" * 6)
+
+    with pytest.raises(ConnectionError):
+        connect("db")
+    assert casebank.flush()
+    stored = b"".join(path.read_bytes() for path in db_path.parent.glob(db_path.name + "*"))
+    assert b"refused for [REDACTED]" in stored
+    assert b"Err9Err9" not in stored
