@@ -12,7 +12,7 @@ import pytest
 import casebank
 from casebank._json import to_json
 from casebank.capture._redact import REDACTED, redact, redact_messages
-from casebank.store import Store
+from casebank.store import open_store
 from tests.fakes import API_KEY, FakeLLM, Reply, ToolCall
 
 
@@ -390,7 +390,7 @@ def test_typed_secrets_never_reach_the_store_from_any_part_of_a_trace(db_path: P
     stored = b"".join(path.read_bytes() for path in db_path.parent.glob(db_path.name + "*"))
     assert b"deploy" in stored and b"read_config" in stored  # the spans are there
     assert [f for f in fragments if f.encode() in stored] == []
-    with Store() as store:
+    with open_store() as store:
         trace = store.get_trace(ids[0] or "")
         spans = store.trace_spans(ids[0] or "")
         failed = store.recent_traces(limit=1)[0]
