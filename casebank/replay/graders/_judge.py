@@ -18,6 +18,10 @@ close the fence early, because it cannot know the token. tests/replay/graders/te
 ships such injection cases against a fake judge that obeys any instruction it finds outside a
 fence: with the fence they fail, without it they pass.
 
+Only the provider's own SDK is needed: a judge on an OpenAI-compatible endpoint runs where
+`anthropic` is not installed, and the other way round; a provider whose SDK is missing is refused
+when the grader is built, with the install line.
+
 Verdicts are cached by the hash of everything the judge's answer depends on - template version,
 provider, model, rubric, expected output, output - in memory, or in the store when a run calls
 `caching_in_store(store)`. The pass rule is applied after the cache, so changing it re-uses answers.
@@ -29,6 +33,8 @@ waits for that answer instead of paying for the same call again.
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
 import json
 import os
 import re
@@ -366,11 +372,25 @@ def _ask(provider: str, base_url: str | None, model: str, system: str, user: str
     return str(completion.choices[0].message.content or "") if completion.choices else ""
 
 
-def _api_errors() -> tuple[type[BaseException], ...]:
-    import anthropic
-    import openai
+_SDKS = {"openai": "OpenAIError", "anthropic": "AnthropicError"}
 
-    return (openai.OpenAIError, anthropic.AnthropicError)
+
+def _api_errors() -> tuple[type[BaseException], ...]:
+    """The base error of each provider SDK that is installed: a judge needs only its own."""
+    errors: list[type[BaseException]] = []
+    for module, error in _SDKS.items():
+        try:
+            errors.append(getattr(importlib.import_module(module), error))
+        except ImportError:
+            continue
+    return tuple(errors)
+
+
+def _sdk_missing(provider: str) -> bool:
+    try:
+        return importlib.util.find_spec(provider) is None
+    except (ImportError, ValueError):  # a finder that refuses the name, or a module without a spec
+        return True
 
 
 # -- the grader -----------------------------------------------------------------------------------
@@ -421,6 +441,11 @@ class LLMJudge(Grader):
             raise self.invalid(
                 "pass", rule, f"cannot read {str(exc)!r}: use 'verdict == PASS', 'score >= 0.7' or both joined by 'and'"
             ) from None
+        if _sdk_missing(self.provider):
+            raise InvalidInput(
+                f"grader 'llm_judge' provider {self.provider} needs the {self.provider} package - "
+                f"pip install {self.provider}"
+            )
 
     def cache_key(self, output: Any, expected: Any) -> str:
         """`sha256:` over everything the judge's answer depends on (not the pass rule, not the URL)."""
