@@ -13,11 +13,10 @@ solution the promote-time check can prove that the tests pass a good answer and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from casebank.replay.graders._base import Grader, Verdict, fenced_source, register, shorten
+from casebank.replay.graders._base import Grader, Verdict, fenced_source, shorten
+from casebank.replay.graders._options import Integer, Number
 
 __all__ = ["PythonCompiles", "PythonTests", "code_of"]
 
@@ -31,11 +30,11 @@ def _not_code(output: Any) -> Verdict:
     return Verdict(passed=False, score=0.0, reason=f"output is a {type(output).__name__}, not Python source text")
 
 
-@register
 class PythonCompiles(Grader):
     """The output is Python source that compiles (it is not run)."""
 
     name = "python_compiles"
+    summary = "the output is Python source that compiles (it is not run)"
 
     def grade(self, output: Any, expected: Any) -> Verdict:
         code = code_of(output)
@@ -53,20 +52,14 @@ class PythonCompiles(Grader):
         return Verdict(passed=True, score=1.0, reason=f"output compiles ({len(code.splitlines())} lines)")
 
 
-@register
 class PythonTests(Grader):
     """The expected test code passes against the output, run in a sandboxed subprocess."""
 
     name = "python_tests"
-    known_options = frozenset({"timeout", "memory_mb"})
-
-    def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
-        super().__init__(options, base_dir=base_dir)
-        self.timeout = self.number_option("timeout", 10.0, minimum=0.1) or 10.0
-        if self.timeout > 600:
-            raise self.invalid("timeout", self.options["timeout"], "use at most 600 seconds")
-        memory = self.number_option("memory_mb", 512, minimum=64) or 512
-        self.memory_mb = int(memory)
+    summary = "the expected test code passes against the output, sandboxed (time, memory, no network)"
+    expected_help = 'the test code, or `{"tests": CODE, "solution": CODE}`'
+    timeout = Number(10.0, minimum=0.1, maximum=600, above="use at most 600 seconds", help="seconds the tests may run")
+    memory_mb = Integer(512, minimum=64, help="memory the test process may use, in MB")
 
     def reference(self, expected: Any) -> Any:
         if isinstance(expected, dict) and isinstance(expected.get("solution"), str):

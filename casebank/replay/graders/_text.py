@@ -10,17 +10,20 @@ output: the promote-time check grades the expected output itself, and no text is
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from casebank.errors import InvalidInput
-from casebank.replay.graders._base import Grader, Verdict, as_text, register, shorten, truthy
+from casebank.replay.graders._base import Grader, Verdict, as_text, shorten
+from casebank.replay.graders._options import REQUIRED, Choice, Flag, Text, Texts
 
 __all__ = ["Contains", "Exact", "NotContains", "OneOf", "Regex"]
 
 _NORMALIZE = ("none", "whitespace", "case", "both")
+_NORMALIZE_HELP = "what to ignore when comparing"
+_IGNORE_CASE_HELP = "ignore the difference between upper and lower case"
 
 
 def _normalizer(mode: str) -> Callable[[str], str]:
@@ -40,21 +43,20 @@ def _same(output: Any, expected: Any, normalize: Callable[[str], str]) -> bool:
     return bool(output == expected)
 
 
-@register
 class Exact(Grader):
     """Output equals the expected output (strings as text, anything else as JSON values)."""
 
     name = "exact"
+    summary = "the output equals the expected output (text as text, anything else as JSON values)"
+    expected_help = "the output it must equal"
     instant = True
-    known_options = frozenset({"normalize"})
+    normalize = Choice("none", _NORMALIZE, help=_NORMALIZE_HELP)
 
-    def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
-        super().__init__(options, base_dir=base_dir)
-        self.mode = self.choice_option("normalize", _NORMALIZE, "none")
-        self.normalize = _normalizer(self.mode)
+    def prepare(self) -> None:
+        self.compare_as = _normalizer(self.normalize)
 
     def grade(self, output: Any, expected: Any) -> Verdict:
-        if _same(output, expected, self.normalize):
+        if _same(output, expected, self.compare_as):
             return Verdict(passed=True, score=1.0, reason="output equals expected")
         return Verdict(
             passed=False,
@@ -63,18 +65,17 @@ class Exact(Grader):
         )
 
 
-@register
 class OneOf(Grader):
     """Output equals one of the expected outputs (the expected value is a list of accepted answers)."""
 
     name = "one_of"
+    summary = "the output equals one of the accepted answers"
+    expected_help = """the accepted answers, a JSON list: `--expected-json '["yes", "y"]'`"""
     instant = True
-    known_options = frozenset({"normalize"})
+    normalize = Choice("none", _NORMALIZE, help=_NORMALIZE_HELP)
 
-    def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
-        super().__init__(options, base_dir=base_dir)
-        self.mode = self.choice_option("normalize", _NORMALIZE, "none")
-        self.normalize = _normalizer(self.mode)
+    def prepare(self) -> None:
+        self.compare_as = _normalizer(self.normalize)
 
     def reference(self, expected: Any) -> Any:
         return expected[0] if isinstance(expected, list) and expected else expected
@@ -87,7 +88,7 @@ class OneOf(Grader):
                 reason="grader 'one_of' needs the expected output to be a non-empty list of accepted answers - "
                 'annotate with --expected-json \'["yes", "y"]\'',
             )
-        if any(_same(output, accepted, self.normalize) for accepted in expected):
+        if any(_same(output, accepted, self.compare_as) for accepted in expected):
             return Verdict(passed=True, score=1.0, reason="output equals one of the accepted answers")
         accepted = ", ".join(repr(shorten(as_text(a), 30)) for a in expected[:5])
         more = f" (+{len(expected) - 5} more)" if len(expected) > 5 else ""
@@ -96,43 +97,43 @@ class OneOf(Grader):
         )
 
 
-@register
 class Contains(Grader):
     """The expected text (or option `substring`) appears in the output."""
 
     name = "contains"
+    summary = "the output contains a text"
+    expected_help = "the text it must contain (with `substring=`, an example of a good output)"
     instant = True
-    known_options = frozenset({"substring", "ignore_case"})
+    substring = Text(help="the text, when `--expected` is an example of a good output instead")
+    ignore_case = Flag(help=_IGNORE_CASE_HELP)
 
     def grade(self, output: Any, expected: Any) -> Verdict:
-        needle = as_text(self.options.get("substring", expected))
+        needle = self.substring if self.substring is not None else as_text(expected)
         haystack = as_text(output)
-        if truthy(self.options.get("ignore_case")):
+        if self.ignore_case:
             needle, haystack = needle.casefold(), haystack.casefold()
         if needle in haystack:
             return Verdict(passed=True, score=1.0, reason=f"output contains {shorten(needle, 60)!r}")
         return Verdict(passed=False, score=0.0, reason=f"output does not contain {shorten(needle, 60)!r}")
 
 
-@register
 class NotContains(Grader):
     """None of the forbidden texts in option `substring` (a text or a list of texts) appears in the output."""
 
     name = "not_contains"
+    summary = "none of the forbidden texts is in the output"
     instant = True
-    known_options = frozenset({"substring", "ignore_case"})
+    substring = Texts(
+        REQUIRED,
+        help="the forbidden text, or a JSON list of texts",
+        missing="grader 'not_contains' needs --option substring=TEXT (or a JSON list of texts): "
+        "the text the output must not contain",
+    )
+    ignore_case = Flag(help=_IGNORE_CASE_HELP)
 
-    def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
-        super().__init__(options, base_dir=base_dir)
-        raw = self.options.get("substring")
-        needles = [raw] if isinstance(raw, str) else raw
-        if not isinstance(needles, list) or not needles or not all(isinstance(n, str) and n for n in needles):
-            raise InvalidInput(
-                "grader 'not_contains' needs --option substring=TEXT (or a JSON list of texts): "
-                "the text the output must not contain"
-            )
-        self.ignore_case = truthy(self.options.get("ignore_case"))
-        self.needles = [n.casefold() for n in needles] if self.ignore_case else list(needles)
+    def prepare(self) -> None:
+        assert self.substring is not None  # required
+        self.needles = [n.casefold() for n in self.substring] if self.ignore_case else list(self.substring)
 
     def grade(self, output: Any, expected: Any) -> Verdict:
         haystack = as_text(output)
@@ -145,27 +146,27 @@ class NotContains(Grader):
         return Verdict(passed=True, score=1.0, reason=f"output does not contain {shown}")
 
 
-@register
 class Regex(Grader):
     """The output matches option `pattern` (`match`: search, the default, or full)."""
 
     name = "regex"
+    summary = "the output matches option pattern (Python's re syntax)"
     instant = True
-    known_options = frozenset({"pattern", "match", "ignore_case"})
+    pattern = Text(
+        REQUIRED,
+        help="the pattern",
+        placeholder="REGEX",
+        missing="grader 'regex' needs --option pattern=REGEX (the expected output is an example it must match)",
+    )
+    match = Choice("search", ("search", "full"), help="search the output for it, or match the whole output")
+    ignore_case = Flag(help=_IGNORE_CASE_HELP)
 
-    def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
-        super().__init__(options, base_dir=base_dir)
-        pattern = self.options.get("pattern")
-        if not isinstance(pattern, str) or not pattern:
-            raise InvalidInput(
-                "grader 'regex' needs --option pattern=REGEX (the expected output is an example it must match)"
-            )
-        self.match = self.choice_option("match", ("search", "full"), "search")
-        flags = re.IGNORECASE if truthy(self.options.get("ignore_case")) else 0
+    def prepare(self) -> None:
+        flags = re.IGNORECASE if self.ignore_case else 0
         try:
-            self.regex = re.compile(pattern, flags)
+            self.regex = _compiled(self.pattern, flags)
         except re.error as exc:
-            raise InvalidInput(f"grader 'regex' pattern {pattern!r} does not compile: {exc}") from None
+            raise InvalidInput(f"grader 'regex' pattern {self.pattern!r} does not compile: {exc}") from None
 
     def grade(self, output: Any, expected: Any) -> Verdict:
         text = as_text(output)
@@ -174,3 +175,9 @@ class Regex(Grader):
         if found:
             return Verdict(passed=True, score=1.0, reason=f"output does {how} /{self.regex.pattern}/")
         return Verdict(passed=False, score=0.0, reason=f"output does not {how} /{self.regex.pattern}/")
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str, flags: int) -> re.Pattern[str]:
+    # Compiled once per pattern and flags, however many cases share it.
+    return re.compile(pattern, flags)

@@ -96,7 +96,7 @@ def test_a_failing_exact_verdict_shows_both_values() -> None:
         pytest.param({"name": "regex", "options": {"pattern": "("}}, "does not compile", id="regex-bad-pattern"),
         pytest.param({"name": "regex", "options": {"pattern": "x", "match": "all"}}, "match='all'", id="regex-match"),
         pytest.param({"name": "not_contains"}, "needs --option substring=TEXT", id="not-contains-no-substring"),
-        pytest.param({"name": "not_contains", "options": {"substring": [1]}}, "needs --option", id="not-contains-bad"),
+        pytest.param({"name": "not_contains", "options": {"substring": [""]}}, "needs --option", id="not-contains-bad"),
         pytest.param({"name": "one_of", "options": {"normalize": "x"}}, "normalize='x' - use one of", id="one-of-bad"),
         pytest.param(["exact"], "must be an object with a name", id="spec-not-an-object"),
     ],
