@@ -6,29 +6,33 @@ incident behind. Expected output comes from exactly one place: `--expected` (tex
 `--expected-json`, `--expected-file`, or, on a terminal only, `$EDITOR` with a template that
 shows what was flagged; a script that forgets the option gets a usage error, not a hung editor.
 
-This module also holds what the incident commands share (the ID argument, how a value is shown),
-because `_incidents` registers `annotate` between `show` and `dismiss`, keeping the loop's order
-in `cases --help`.
+The graders part of `cases annotate --help` is generated from the grader registry when help is
+asked for (`AnnotateCommand`), so a plug-in grader is listed and nothing is written down twice;
+the registry is not consulted for a plain `cases annotate`. This module also holds what the
+incident commands share (the ID argument, how a value is shown), because `_incidents` registers
+`annotate` between `show` and `dismiss`, keeping the loop's order in `cases --help`.
 """
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Annotated, Any
 
 import click
 import orjson
 import typer
+from typer.core import TyperCommand
 
 from casebank.cli._common import DbOption, SuiteOption, is_interactive, open_store, parse_options
 from casebank.cli._traces import preview
 from casebank.errors import InvalidInput, UsageError
 from casebank.replay._promote import sanity_check
 from casebank.replay._suite import DEFAULT_SUITE
-from casebank.replay.graders import GRADERS, make_grader
+from casebank.replay.graders import DEFAULT_GRADER, make_grader
 from casebank.store import Incident
 
-__all__ = ["IdArgument", "annotate", "indented", "readable"]
+__all__ = ["AnnotateCommand", "IdArgument", "annotate", "indented", "readable"]
 
 IdArgument = Annotated[
     str,
@@ -168,8 +172,13 @@ def annotate(
     ] = None,
     grader: Annotated[
         str,
-        typer.Option("--grader", "-g", metavar="NAME", help=f"How a replay is judged: {', '.join(sorted(GRADERS))}."),
-    ] = "exact",
+        typer.Option(
+            "--grader",
+            "-g",
+            metavar="NAME",
+            help="How a replay is judged: one of the graders above, or MODULE:NAME of a grader of your own.",
+        ),
+    ] = DEFAULT_GRADER,
     option: Annotated[
         list[str] | None,
         typer.Option(
@@ -189,23 +198,25 @@ def annotate(
 
     Give the expected output with exactly one of --expected, --expected-json or --expected-file.
     On a terminal, with none of them, $EDITOR opens on a template showing the input, the
-    reasons and the bad output. Graders: exact (--option normalize=whitespace|case|both),
-    contains (--option ignore_case=true), not_contains (--option substring=TEXT), regex
-    (--option pattern=REGEX), one_of (expected: a JSON list), json_valid, json_schema (--option
-    schema=JSON or schema_file=PATH), json_fields (expected: {"path.to[0].field": value}, --option
-    tolerance=N), numeric (--option abs=N rel=N), python_compiles, python_tests (expected: test
-    code), sql_rows (--option database=PATH), embedding (--option threshold=0.8
-    numbers=strict|off base_url=URL model=NAME), llm_judge (--option rubric=TEXT|rubric_file=PATH
-    model=NAME provider=openai|anthropic pass='score >= 0.7'), python (--option
-    function=MODULE:NAME), all / any (--option graders=JSON). File paths are relative to the
-    suite folder (--suite, default evals/). Annotating again replaces the annotation; annotating a dismissed incident
-    reopens it.
+    reasons and the bad output. What the expected output is depends on the grader (listed
+    below): for most it is an example of a good output; for regex it is the pattern, for
+    not_contains the forbidden text, for python_tests the test code. Annotating again replaces
+    the annotation; annotating a dismissed incident reopens it.
+
+    A grader of your own: --grader MODULE:NAME names a Grader subclass or a function of
+    (output, expected) that returns a bool, a score in [0, 1] or a Verdict; a package can also
+    offer graders by name through the entry point group casebank.graders. The case file keeps
+    the name or MODULE:NAME, so a run imports the same grader.
 
     \b
     Example:
-        cases annotate 3f9a --expected "Refunds are accepted within 30 days." --tag refunds
-        cases annotate 3f9a --grader regex --option pattern='30 days' --expected "within 30 days"
-        cases annotate 3f9a --suite qa/ -g json_schema -o schema_file=refund.json --expected-json '{"days": 30}'
+        cases annotate 3f9a --expected "Refunds within 30 days." --tag refunds
+        cases annotate 3f9a --grader regex --expected '\\b30 days\\b'
+        cases annotate 3f9a -g not_contains --expected "14 days"
+        cases annotate 3f9a -g python_tests --expected-file tests.py \\
+            -o solution_file=solution.py
+        cases annotate 3f9a -g json_schema -o schema_file=refund.json \\
+            --suite qa/ --expected-json '{"days": 30}'
     """
     value = _expected_from_options(expected, expected_json, expected_file)
     spec = make_grader({"name": grader, "options": parse_options(option or [])}, base_dir=suite).spec()
@@ -235,3 +246,23 @@ def annotate(
         )
     else:
         typer.echo(f"warning: {check.problem()} - promote would refuse this case", err=True)
+
+
+class AnnotateCommand(TyperCommand):
+    """`cases annotate`, whose help lists the graders, generated from the registry when help is shown."""
+
+    # Typed loosely: typer's Command is its own copy of click's, whose types are private to typer.
+    def format_help_text(self, ctx: Any, formatter: Any) -> None:
+        if not getattr(self, "_graders_listed", False):
+            self.help = with_graders(self.help or "")
+            self._graders_listed = True
+        super().format_help_text(ctx, formatter)
+
+
+def with_graders(help_text: str) -> str:
+    """The annotate help with the registry's graders block put before its examples."""
+    from casebank.replay.graders._help import annotate_graders_help
+
+    text = inspect.cleandoc(help_text)
+    intro, marker, examples = text.partition("\n\b\nExample")
+    return f"{intro.rstrip()}\n\n{annotate_graders_help()}\n{marker}{examples}"

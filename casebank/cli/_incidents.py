@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 
 from casebank.cli import app
-from casebank.cli._annotate import IdArgument, annotate, indented, readable
+from casebank.cli._annotate import AnnotateCommand, IdArgument, annotate, indented, readable
 from casebank.cli._common import DbOption, JsonFlag, SuiteOption, open_store, print_json
 from casebank.cli._traces import console, preview, short_time
 from casebank.cli._tree import span_tree
@@ -167,7 +167,7 @@ def _next_step(incident: Incident) -> str:
 
 # -- annotate (casebank/cli/_annotate.py), registered here: the loop's order in `cases --help` ------
 
-app.command()(annotate)
+app.command(cls=AnnotateCommand)(annotate)
 
 
 # -- dismiss / promote ---------------------------------------------------------------------------
