@@ -1,7 +1,8 @@
 """`cases annotate`: what the answer should have been, and how a replay is judged against it.
 
 `annotate` checks everything it was given - the expected output parses, the grader exists and
-accepts its options - before it writes anything, so a typo never leaves a half-annotated
+accepts its options, the expected value is one that grader can grade with (a pattern that
+compiles, test code) - before it writes anything, so a typo never leaves a half-annotated
 incident behind. Expected output comes from exactly one place: `--expected` (text),
 `--expected-json`, `--expected-file`, or, on a terminal only, `$EDITOR` with a template that
 shows what was flagged; a script that forgets the option gets a usage error, not a hung editor.
@@ -219,7 +220,10 @@ def annotate(
             --suite qa/ --expected-json '{"days": 30}'
     """
     value = _expected_from_options(expected, expected_json, expected_file)
-    spec = make_grader({"name": grader, "options": parse_options(option or [])}, base_dir=suite).spec()
+    chosen = make_grader({"name": grader, "options": parse_options(option or [])}, base_dir=suite)
+    if value is not ...:
+        chosen.check_expected(value)
+    spec = chosen.spec()
     with open_store(db) as store:
         incident = store.resolve_incident(incident_id)
         if incident.status == "promoted":
@@ -237,13 +241,12 @@ def annotate(
             if value is ...:
                 typer.echo(f"no expected output given - incident {incident.id} is unchanged")
                 return
+            chosen.check_expected(value)
         incident = store.annotate(incident.id, expected=value, grader=spec, tags=tag or [])
     typer.echo(f"annotated incident {incident.id} (grader {spec['name']})")
     check = sanity_check(incident, base_dir=suite)
     if check.holds:
-        typer.echo(
-            f"the grader passes the expected output and fails the flagged one - next: cases promote {incident.id}"
-        )
+        typer.echo(f"{check.passed_text()} - next: cases promote {incident.id}")
     else:
         typer.echo(f"warning: {check.problem()} - promote would refuse this case", err=True)
 
