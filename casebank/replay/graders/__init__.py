@@ -30,10 +30,8 @@ from casebank.replay.graders._registry import (
     DEFAULT_GRADER,
     ENTRY_POINT_GROUP,
     GRADERS,
-    grader_class,
     make_grader,
     register,
-    registry,
 )
 
 __all__ = [
@@ -57,8 +55,6 @@ __all__ = [
     "batches",
     "grade_batch_safely",
     "grade_safely",
-    "grader_class",
     "make_grader",
     "register",
-    "registry",
 ]

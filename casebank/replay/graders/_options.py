@@ -203,7 +203,7 @@ class Texts(Option[T]):
 
     def parse(self, grader: Grader, raw: Any) -> T:
         texts = [_as_text(t) for t in raw] if isinstance(raw, list) else [_as_text(raw)]
-        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t for t in texts):
+        if not texts or not all(isinstance(t, str) and t for t in texts):
             raise self.refuse(grader, raw, "give a text or a JSON list of texts")
         return list(texts)  # type: ignore[return-value]
 

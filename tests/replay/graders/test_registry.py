@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from casebank.errors import InvalidInput
-from casebank.replay.graders import GRADERS, Grader, Verdict, grade_safely, make_grader, register, registry
-from casebank.replay.graders._registry import BUILTIN, Registry
+from casebank.replay.graders import GRADERS, Grader, Verdict, grade_safely, make_grader, register
+from casebank.replay.graders._registry import BUILTIN, Registry, registry
 from tests.cli.conftest import PROJECT_ROOT
 
 MODULE = '''
