@@ -1,9 +1,16 @@
 """Promotion: an annotated incident becomes a frozen case, if its grader would have caught it.
 
-The sanity check runs the case's own grader twice: on the annotated expected output (it must
-pass) and on the bad output that was flagged (it must fail). A case that fails either check
-would not guard against the incident it came from, so it is refused unless forced; a forced
-promotion records which check did not hold, so a reviewer sees it in the diff.
+The sanity check runs the case's own grader twice: on a good output (the grader's reference for
+the expected value: the expected output itself for most graders) it must pass, and on the bad
+output that was flagged it must fail. A case that fails either check would not guard against the
+incident it came from, so it is refused unless forced; a forced promotion records which check did
+not hold, so a reviewer sees it in the diff.
+
+Where the expected value is no example of a good output - a pattern, a forbidden text - there is
+no good output to grade (`NoReference`): only the bad-output half is checked, the messages say
+so, and the case file records `expected_passes: null`. The bad output must still fail. Where a
+good output was possible but is missing (tests without a reference solution), the check does not
+hold, and the refusal gives the command that adds one.
 """
 
 from __future__ import annotations
@@ -13,38 +20,95 @@ from pathlib import Path
 
 from casebank.errors import InvalidInput, PromotionRefused, UsageError
 from casebank.replay._case import Case, write_case
-from casebank.replay.graders import Verdict, grade_safely, make_grader
-from casebank.store import Incident, Store, utc_now
+from casebank.replay.graders import NoReference, Verdict, grade_safely, make_grader
+from casebank.store import Incident, Store, check_can_promote, utc_now
 
 __all__ = ["SanityCheck", "promote", "promote_checked", "sanity_check"]
 
 
 @dataclass(kw_only=True, frozen=True)
 class SanityCheck:
-    on_expected: Verdict
+    """The two halves of the promote-time check; `on_expected` is None when there was no good output to grade."""
+
+    on_expected: Verdict | None
     on_bad_output: Verdict
+    no_reference: NoReference | None = None
+    incident_id: str = "ID"
+
+    @property
+    def only_bad_output(self) -> bool:
+        """Whether only the bad-output half could be checked (the expected value is no example output)."""
+        return self.on_expected is None and self.no_reference is not None and not self.no_reference.fix
 
     @property
     def holds(self) -> bool:
-        return self.on_expected.passed and not self.on_bad_output.passed
+        good_passes = self.on_expected.passed if self.on_expected is not None else self.only_bad_output
+        return good_passes and not self.on_bad_output.passed
 
     def problem(self) -> str:
         problems = []
-        if not self.on_expected.passed:
+        if self.on_expected is not None and not self.on_expected.passed:
             problems.append(f"the grader fails the expected output ({self.on_expected.reason})")
+        if self.no_reference is not None and self.no_reference.fix:
+            fix = self.no_reference.fix.format(id=self.incident_id)
+            problems.append(f"{self.no_reference.why} - add one: {fix}")
         if self.on_bad_output.passed:
-            problems.append(f"the grader passes the flagged bad output ({self.on_bad_output.reason})")
+            problem = f"the grader passes the flagged bad output ({self.on_bad_output.reason})"
+            if self.only_bad_output:
+                problem += f"; only that half could be checked: {self.why_only_bad_output()}"
+            problems.append(problem)
         return "; ".join(problems)
+
+    def refusal(self) -> str:
+        """Why promote refuses, and the way out."""
+        lead = f"refused to promote incident {self.incident_id}:"
+        missing = self.no_reference is not None and bool(self.no_reference.fix)
+        if missing and not self.on_bad_output.passed:  # it may well catch the incident; there is no proof yet
+            return f"{lead} {self.problem()} (or pass --force to promote it unchecked)"
+        return (
+            f"{lead} this case would not have caught the incident - {self.problem()}; change the expected output "
+            "or grader with 'cases annotate', or pass --force"
+        )
+
+    def why_only_bad_output(self) -> str:
+        return self.no_reference.why if self.no_reference is not None else ""
+
+    def passed_text(self) -> str:
+        """What a check that holds proved, for `cases annotate` to print."""
+        if self.only_bad_output:
+            return (
+                "the grader fails the flagged output; only that half was checked, as there is no good output to "
+                f"grade: {self.why_only_bad_output()}"
+            )
+        return "the grader passes the expected output and fails the flagged one"
 
 
 def sanity_check(incident: Incident, base_dir: Path | None = None) -> SanityCheck:
-    """Grade what a good output looks like (the grader's reference for the expected value: the
-    expected output itself for most graders, a known-good solution for test-code graders) and
-    the flagged bad output; `base_dir` is the suite folder that file options resolve against."""
+    """Grade a good output (the grader's reference for the expected value: the expected output itself
+    for most graders, a known-good solution for test-code graders, none for a pattern) and the
+    flagged bad output; `base_dir` is the suite folder that file options resolve against."""
     grader = make_grader(incident.grader or {"name": "exact"}, base_dir=base_dir)
+    on_bad_output = grade_safely(grader, incident.output, incident.expected)
+    try:
+        grader.check_expected(incident.expected)
+        reference = grader.reference(incident.expected)
+    except InvalidInput as exc:  # an expected value this grader can never grade with
+        return SanityCheck(
+            on_expected=Verdict(passed=False, reason=str(exc)), on_bad_output=on_bad_output, incident_id=incident.id
+        )
+    except Exception as exc:  # a grader bug fails the check, as in grade_safely
+        reason = f"grader '{grader.name}' crashed: {type(exc).__name__}: {exc}"
+        return SanityCheck(
+            on_expected=Verdict(passed=False, reason=reason), on_bad_output=on_bad_output, incident_id=incident.id
+        )
+    if isinstance(reference, NoReference):
+        return SanityCheck(
+            on_expected=None, on_bad_output=on_bad_output, no_reference=reference, incident_id=incident.id
+        )
     return SanityCheck(
-        on_expected=grade_safely(grader, grader.reference(incident.expected), incident.expected),
-        on_bad_output=grade_safely(grader, incident.output, incident.expected),
+        on_expected=grade_safely(grader, reference, incident.expected),
+        on_bad_output=on_bad_output,
+        incident_id=incident.id,
     )
 
 
@@ -60,10 +124,7 @@ def promote_checked(
     _check_promotable(incident)
     check = sanity_check(incident, base_dir=suite_dir)
     if not check.holds and not force:
-        raise PromotionRefused(
-            f"refused to promote incident {incident.id}: this case would not have caught the incident - "
-            f"{check.problem()}; change the expected output or grader with 'cases annotate', or pass --force"
-        )
+        raise PromotionRefused(check.refusal())
     assert incident.entrypoint is not None  # _check_promotable
     case = Case(
         id=incident.id,
@@ -80,7 +141,8 @@ def promote_checked(
             "bad_output": incident.output,
             "error": incident.error,
             "sanity_check": {
-                "expected_passes": check.on_expected.passed,
+                # None: there was no good output to grade (the expected value is a pattern, a forbidden text, ...).
+                "expected_passes": check.on_expected.passed if check.on_expected is not None else None,
                 "bad_output_fails": not check.on_bad_output.passed,
                 "forced": not check.holds,
             },
@@ -92,12 +154,10 @@ def promote_checked(
 
 
 def _check_promotable(incident: Incident) -> None:
+    """Refuse before a case file is written; the store checks the transition again when it is marked."""
     if incident.status == "promoted" and incident.case_path and Path(incident.case_path).exists():
         raise UsageError(f"incident {incident.id} is already promoted as '{incident.case_path}' - a case is frozen")
-    if incident.status == "dismissed":
-        raise UsageError(f"incident {incident.id} was dismissed - annotate it again to reopen it before promoting")
-    if not incident.has_expected:
-        raise UsageError(f"incident {incident.id} has no expected output - run 'cases annotate {incident.id}' first")
+    check_can_promote(incident)
     if not incident.entrypoint:
         raise InvalidInput(
             f"incident {incident.id} has no entry point to replay - decorate the app's entry function with "

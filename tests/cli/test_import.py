@@ -84,7 +84,7 @@ def test_bad_rows_are_listed_with_their_line_and_nothing_is_written(cases: Cases
         '{"input": "refund?", "expected": "14 days"}\n'
         "{oops\n"
         '{"input": {"questoin": "hi"}, "expected": "x"}\n'
-        '{"input": "hi", "expected": "x", "grader": "regex"}\n'
+        '{"input": "hi", "expected": "x", "grader": {"name": "exact", "options": {"normalize": "upper"}}}\n'
     )
     result = cases("import", "golden.jsonl", "--entrypoint", "shop_bot:answer")
     assert (result.code, result.out) == (2, "")
@@ -92,7 +92,7 @@ def test_bad_rows_are_listed_with_their_line_and_nothing_is_written(cases: Cases
     assert lines[0].startswith("golden.jsonl:2: not valid JSON")
     assert lines[1:] == [
         "golden.jsonl:3: the entry point takes no argument 'questoin' (it takes: question, locale)",
-        "golden.jsonl:4: grader 'regex' needs --option pattern=REGEX (the expected output is an example it must match)",
+        "golden.jsonl:4: grader 'exact' option normalize='upper' - use one of: none, whitespace, case, both",
         "error: cannot import 'golden.jsonl': 3 row(s) cannot be imported (listed above), so nothing was written - "
         "fix them and import again",
     ]

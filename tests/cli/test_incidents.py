@@ -303,7 +303,30 @@ def test_annotate_warns_when_promote_would_refuse(cases: Cases, db: Path, flagge
         pytest.param(["--expected", "x", "--option", "normalize"], 2, ["'normalize' is not KEY=VALUE"], id="no-equals"),
         pytest.param(["--expected", "x", "--option", "nomalize=case"], 2, ["no option 'nomalize'"], id="typo-option"),
         pytest.param(["--expected", "x", "-o", "normalize=upper"], 2, ["normalize='upper'"], id="bad-option-value"),
-        pytest.param(["--expected", "x", "--grader", "regex"], 2, ["needs --option pattern"], id="regex-no-pattern"),
+        pytest.param(
+            ["--expected", ".*", "--grader", "regex"],
+            2,
+            ["pattern '.*' matches an empty output", "e.g. --expected '\\d+ days'"],
+            id="regex-matches-empty",
+        ),
+        pytest.param(
+            ["--expected", "(", "--grader", "regex"],
+            2,
+            ["pattern '(' does not compile", "fix it, e.g. --expected '\\d+ days'"],
+            id="regex-expected-does-not-compile",
+        ),
+        pytest.param(
+            ["--expected-json", '{"a": 1}', "--grader", "not_contains"],
+            2,
+            ["needs the text the output must not contain", "annotate with --expected '14 days'"],
+            id="not-contains-not-text",
+        ),
+        pytest.param(
+            ["--expected-json", '{"solution": "x = 1"}', "--grader", "python_tests"],
+            2,
+            ["needs test code as the expected output", "--expected-file tests.py --option solution_file=solution.py"],
+            id="python-tests-without-tests",
+        ),
         pytest.param(
             ["--expected", "x", "--grader", "regex", "--option", "pattern=("], 2, ["does not compile"], id="bad-regex"
         ),
@@ -331,6 +354,132 @@ def test_a_promoted_incident_cannot_be_annotated_or_dismissed(
     assert_one_line_error(cases("annotate", annotated, "--expected", "x"), 2, "already promoted", "frozen")
     assert_one_line_error(cases("dismiss", annotated, "--reason", "x"), 2, "already promoted")
     assert store_snapshot(db) == before
+
+
+def test_cases_help_lists_the_incident_commands_in_the_loops_order(cases: Cases) -> None:
+    # annotate lives in its own module but is registered between show and dismiss.
+    listed = [line.split()[0] for line in cases("--help").out.splitlines() if line.startswith("  ")]
+    loop = ["list", "show", "annotate", "dismiss", "promote"]
+    assert [name for name in listed if name in loop] == loop
+    assert listed.index("promote") - listed.index("list") == 4
+
+
+# -- what --expected is to regex, not_contains and python_tests (issue 13, section 6) ----------------
+
+
+def case_file(tmp_path: Path, promoted: str) -> dict[str, object]:
+    data: dict[str, object] = orjson.loads((tmp_path / promoted.strip()).read_bytes())
+    return data
+
+
+@pytest.mark.parametrize(
+    ("args", "grader", "expected"),
+    [
+        pytest.param(["--grader", "regex", "--expected", r"\b30 days\b"], "regex", r"\b30 days\b", id="regex"),
+        pytest.param(["-g", "not_contains", "--expected", "14 days"], "not_contains", "14 days", id="not-contains"),
+        pytest.param(
+            ["-g", "not_contains", "--expected-json", '["14 days", "60 days"]'],
+            "not_contains",
+            ["14 days", "60 days"],
+            id="not-contains-list",
+        ),
+    ],
+)
+def test_a_pattern_or_forbidden_text_in_expected_is_checked_on_the_bad_output_only_and_promoted(
+    cases: Cases, db: Path, flagged: str, tmp_path: Path, args: list[str], grader: str, expected: object
+) -> None:
+    result = cases("annotate", flagged, *args)
+    assert result.code == 0, result.err
+    assert result.err == ""
+    what = "pattern an output must match" if grader == "regex" else "text an output must not contain"
+    assert result.out.splitlines()[1] == (
+        "the grader fails the flagged output; only that half was checked, as there is no good output to grade: "
+        f"the expected value is the {what}, not an example of one - next: cases promote {flagged}"
+    )
+    assert incident(db, flagged)["grader"] == {"name": grader, "options": {}}
+    promoted = cases("promote", flagged)
+    assert promoted.code == 0, promoted.err
+    case = case_file(tmp_path, promoted.out)
+    assert case["expected"] == expected
+    assert case["source"]["sanity_check"] == {  # type: ignore[index]
+        "expected_passes": None,
+        "bad_output_fails": True,
+        "forced": False,
+    }
+
+
+def test_a_pattern_the_bad_output_matches_is_refused_at_promote_saying_only_that_half_was_checked(
+    cases: Cases, db: Path, flagged: str
+) -> None:
+    result = cases("annotate", flagged, "--grader", "regex", "--expected", r"within \d+ days")
+    assert result.code == 0, result.err
+    assert result.err == (
+        "warning: the grader passes the flagged bad output (output does match /within \\d+ days/); only that half "
+        "could be checked: the expected value is the pattern an output must match, not an example of one - "
+        "promote would refuse this case\n"
+    )
+    before = store_snapshot(db)
+    refused = cases("promote", flagged)
+    assert_one_line_error(refused, 1, "this case would not have caught the incident", "only that half could be checked")
+    assert store_snapshot(db) == before
+
+
+def test_the_pattern_option_keeps_its_meaning_the_expected_output_is_an_example(cases: Cases, flagged: str) -> None:
+    result = cases("annotate", flagged, "-g", "regex", "-o", "pattern=30 days", "--expected", "within 30 days")
+    assert result.code == 0, result.err
+    assert "the grader passes the expected output and fails the flagged one" in result.out
+
+
+TESTS_PY = "def test_refund_window():\n    assert refund_days() == 30\n"
+SOLUTION_PY = "def refund_days():\n    return 30\n"
+
+
+def test_python_tests_without_a_solution_warns_and_promote_refuses_with_the_command_that_works(
+    cases: Cases, db: Path, flagged: str, tmp_path: Path
+) -> None:
+    (tmp_path / "tests.py").write_text(TESTS_PY)
+    result = cases("annotate", flagged, "--grader", "python_tests", "--expected-file", "tests.py")
+    assert result.code == 0, result.err
+    fix = f"cases annotate {flagged} --grader python_tests --expected-file tests.py --option solution_file=solution.py"
+    assert result.err == (
+        "warning: there is no reference solution to check that the tests pass a good answer - add one: "
+        f"{fix} - promote would refuse this case\n"
+    )
+    before = store_snapshot(db)
+    refused = cases("promote", flagged)
+    assert_one_line_error(refused, 1)
+    assert refused.err == (
+        f"error: refused to promote incident {flagged}: there is no reference solution to check that the tests pass "
+        f"a good answer - add one: {fix} (or pass --force to promote it unchecked)\n"
+    )
+    assert store_snapshot(db) == before
+
+    # The command it gives works as it stands, once solution.py is in the suite folder.
+    (tmp_path / "evals").mkdir()
+    (tmp_path / "evals" / "solution.py").write_text(SOLUTION_PY)
+    again = cases(*fix.split()[1:])
+    assert again.code == 0, again.err
+    assert "the grader passes the expected output and fails the flagged one" in again.out
+    promoted = cases("promote", flagged)
+    assert promoted.code == 0, promoted.err
+    case = case_file(tmp_path, promoted.out)
+    assert case["expected"] == TESTS_PY.rstrip("\n")
+    assert case["grader"] == {"name": "python_tests", "options": {"solution_file": "solution.py"}}
+    assert case["source"]["sanity_check"]["expected_passes"] is True  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--expected", TESTS_PY, "--option", f"solution={SOLUTION_PY}"], id="solution-option"),
+        pytest.param(["--expected-json", json.dumps({"tests": TESTS_PY, "solution": SOLUTION_PY})], id="older-json"),
+    ],
+)
+def test_python_tests_with_a_solution_is_promoted(cases: Cases, flagged: str, args: list[str]) -> None:
+    result = cases("annotate", flagged, "--grader", "python_tests", *args)
+    assert result.code == 0, result.err
+    assert "the grader passes the expected output and fails the flagged one" in result.out
+    assert cases("promote", flagged).code == 0
 
 
 # -- annotate in $EDITOR ---------------------------------------------------------------------------

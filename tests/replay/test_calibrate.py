@@ -12,6 +12,7 @@ from casebank.errors import SuiteError, UsageError
 from casebank.replay import Case, write_case
 from casebank.replay._calibrate import calibrate, calibration_status, cohen_kappa, config_hash, labelled_outputs
 from casebank.replay.graders import _judge as judge_module
+from casebank.replay.graders import _judge_prompt as prompt_module
 from casebank.store import open_store
 from tests.cli.conftest import TraceMaker
 from tests.fakes_openai_compat import FakeCompat
@@ -116,9 +117,9 @@ def test_an_honest_judge_agrees_with_people_and_the_result_is_stored(
 def test_a_gullible_judge_shows_up_as_disagreements(
     fake: FakeCompat, suite: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fence = judge_module._fence
+    fence = prompt_module._fence
     unfenced = lambda text, label, token: text if label == "OUTPUT" else fence(text, label, token)  # noqa: E731
-    monkeypatch.setattr(judge_module, "_fence", unfenced)  # an output left unfenced...
+    monkeypatch.setattr(prompt_module, "_fence", unfenced)  # an output left unfenced...
     fake.mode = "naive"  # ...that obeys what it reads
     with open_store(db_path) as store:
         result = calibrate(store, judge_spec(fake), suite_dir=suite)

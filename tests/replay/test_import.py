@@ -142,7 +142,11 @@ def test_a_changed_row_is_a_new_case_and_the_same_content_on_another_line_too(bo
         ),
         pytest.param({"input": {"locale": "fr"}, "expected": "x"}, "parameter 'question'", id="missing-argument"),
         pytest.param({"input": "x", "expected": "x", "grader": "nope"}, "unknown grader 'nope'", id="unknown-grader"),
-        pytest.param({"input": "x", "expected": "x", "grader": "regex"}, "needs --option pattern", id="bad-option"),
+        pytest.param(
+            {"input": "x", "expected": "x", "grader": {"name": "exact", "options": {"normalize": "upper"}}},
+            "option normalize='upper' - use one of",
+            id="bad-option",
+        ),
         pytest.param({"input": "x", "expected": "x", "grader": 5}, "'grader' must be a name", id="grader-a-number"),
         pytest.param({"input": "x", "expected": "x", "tags": [1]}, "'tags' must be a list", id="bad-tags"),
     ],

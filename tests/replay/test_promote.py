@@ -193,3 +193,73 @@ def test_an_unwritable_suite_leaves_the_incident_annotated(store: Store, tmp_pat
     with pytest.raises(SuiteError, match="cannot write case into suite folder"):
         promote(store, incident, tmp_path / "evals" / "sub")
     assert store.get_incident(incident.id).status == "annotated"
+
+
+# -- graders whose expected value is no example of a good output -----------------------------------
+
+
+def test_a_pattern_in_expected_is_checked_on_the_bad_output_only_and_recorded_as_such(
+    store: Store, tmp_path: Path
+) -> None:
+    incident = annotate(store, flag_trace(store), r"\b30 days\b", "regex")
+    check = sanity_check(incident)
+    assert (check.on_expected, check.holds, check.only_bad_output) == (None, True, True)
+    assert check.passed_text() == (
+        "the grader fails the flagged output; only that half was checked, as there is no good output to grade: "
+        "the expected value is the pattern an output must match, not an example of one"
+    )
+    case = load_case(promote(store, incident, tmp_path / "evals"))
+    assert case.source["sanity_check"] == {"expected_passes": None, "bad_output_fails": True, "forced": False}
+
+
+def test_the_bad_output_must_still_fail_when_only_it_can_be_checked(store: Store, tmp_path: Path) -> None:
+    incident = annotate(store, flag_trace(store), "30 days", "not_contains")
+    with pytest.raises(PromotionRefused) as info:
+        promote(store, incident, tmp_path / "evals")
+    assert str(info.value) == (
+        f"refused to promote incident {incident.id}: this case would not have caught the incident - the grader "
+        "passes the flagged bad output (output does not contain '30 days'); only that half could be checked: the "
+        "expected value is the text an output must not contain, not an example of one; change the expected output "
+        "or grader with 'cases annotate', or pass --force"
+    )
+
+
+def test_tests_without_a_reference_solution_are_refused_with_the_command_that_adds_one(
+    store: Store, tmp_path: Path
+) -> None:
+    incident = annotate(store, flag_trace(store), "def test_x():\n    assert days() == 30\n", "python_tests")
+    check = sanity_check(incident)
+    assert check.on_expected is None and not check.only_bad_output and not check.holds
+    with pytest.raises(PromotionRefused) as info:
+        promote(store, incident, tmp_path / "evals")
+    assert str(info.value) == (
+        f"refused to promote incident {incident.id}: there is no reference solution to check that the tests pass a "
+        f"good answer - add one: cases annotate {incident.id} --grader python_tests --expected-file tests.py "
+        "--option solution_file=solution.py (or pass --force to promote it unchecked)"
+    )
+    case = load_case(promote(store, incident, tmp_path / "evals", force=True))
+    assert case.source["sanity_check"] == {"expected_passes": None, "bad_output_fails": True, "forced": True}
+
+
+def test_an_expected_value_the_grader_cannot_use_fails_the_good_half_with_the_fix(store: Store) -> None:
+    incident = annotate(store, flag_trace(store), "(", "regex")  # stored through the API, past annotate's check
+    check = sanity_check(incident)
+    assert check.on_expected is not None and not check.on_expected.passed
+    assert check.problem().startswith(
+        r"the grader fails the expected output (grader 'regex' pattern '(' does not compile: missing ), unterminated "
+        r"subpattern at position 0 - fix it, e.g. --expected '\d+ days')"
+    )
+
+
+def test_a_grader_whose_reference_crashes_fails_the_check_instead_of_raising(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from casebank.replay.graders._text import OneOf
+
+    def broken(self: OneOf, expected: Any) -> Any:
+        raise KeyError("first")
+
+    monkeypatch.setattr(OneOf, "reference", broken)
+    check = sanity_check(annotate(store, flag_trace(store), ["yes"], "one_of"))
+    assert check.on_expected is not None
+    assert check.on_expected.reason == "grader 'one_of' crashed: KeyError: 'first'" and not check.holds

@@ -1,40 +1,55 @@
-"""Graders: each turns (output, expected) into a Verdict. Importing this registers them all.
+"""Graders: each turns (output, expected) into a Verdict. One registry finds them by name.
 
     text        exact, contains, not_contains, regex, one_of           _text.py
     structured  json_valid, json_schema, json_fields, numeric          _structured.py
     programs    python_compiles, python_tests (sandboxed), sql_rows    _program.py, _sandbox.py, _sql.py
-    custom      python (your function), all, any                      _custom.py
-    meaning     embedding (local model or endpoint), llm_judge          _embedding.py, _judge.py
+    custom      python (your function), all, any; function plug-ins    _custom.py
+    meaning     embedding (local model or endpoint), llm_judge          _embedding.py, _judge*.py
 
-Heavy libraries (jsonschema, sqlglot) are imported when a grader that needs them is built.
+What every grader shares (Verdict, Grader) is `_base.py`; how it declares its options (Number,
+Text, Choice, ... - exported here for a team's own graders) is `_options.py`; which grader a
+name, an entry point (group `casebank.graders`) or an import path `module:name` means is
+`_registry.py`; the help and README table generated from that is `_help.py` (`python -m
+casebank.replay.graders` prints the table). A grader's module is imported when it is first asked
+for, and heavy libraries (jsonschema, sqlglot, a model) when a grader that needs them is built
+or first grades.
 """
 
-from casebank.replay.graders import (  # noqa: F401  (register)
-    _custom,
-    _embedding,
-    _judge,
-    _program,
-    _sql,
-    _structured,
-    _text,
-)
 from casebank.replay.graders._base import (
     DEFAULT_BASE_DIR,
-    GRADERS,
     Grader,
+    NoReference,
     Verdict,
     as_text,
     batches,
     grade_batch_safely,
     grade_safely,
+)
+from casebank.replay.graders._options import REQUIRED, Choice, File, Flag, Integer, Json, Number, Text, Texts
+from casebank.replay.graders._registry import (
+    DEFAULT_GRADER,
+    ENTRY_POINT_GROUP,
+    GRADERS,
     make_grader,
     register,
 )
 
 __all__ = [
     "DEFAULT_BASE_DIR",
+    "REQUIRED",
+    "Choice",
+    "File",
+    "Flag",
+    "Integer",
+    "Json",
+    "Number",
+    "Text",
+    "Texts",
+    "DEFAULT_GRADER",
+    "ENTRY_POINT_GROUP",
     "GRADERS",
     "Grader",
+    "NoReference",
     "Verdict",
     "as_text",
     "batches",

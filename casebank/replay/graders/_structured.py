@@ -16,14 +16,13 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from casebank.errors import InvalidInput
-from casebank.replay.graders._base import Grader, Verdict, as_text, fenced_source, register, shorten
+from casebank.replay.graders._base import Grader, Verdict, as_text, fenced_source, shorten
+from casebank.replay.graders._options import File, Json, Number
 
 __all__ = ["JsonFields", "JsonSchema", "JsonValid", "Numeric", "first_number", "parse_json_output"]
 
@@ -49,11 +48,11 @@ def _fail(reason: str) -> Verdict:
     return Verdict(passed=False, score=0.0, reason=reason)
 
 
-@register
 class JsonValid(Grader):
     """The output is valid JSON (text that parses, or a value the entry point returned)."""
 
     name = "json_valid"
+    summary = "the output is JSON (a reply wrapped whole in a code fence is unwrapped)"
     instant = True
 
     def grade(self, output: Any, expected: Any) -> Verdict:
@@ -65,33 +64,29 @@ class JsonValid(Grader):
         return Verdict(passed=True, score=1.0, reason=f"output is valid JSON ({kind})")
 
 
-@register
 class JsonSchema(Grader):
     """The output validates against a JSON schema: option `schema` (inline) or `schema_file` (suite-relative)."""
 
     name = "json_schema"
+    summary = "the output validates against a JSON Schema"
     instant = True
-    known_options = frozenset({"schema", "schema_file"})
+    exactly_one = (("schema", "schema_file"),)
+    schema = Json(
+        types=(dict, bool), help="the schema, inline", fix='give a JSON object, e.g. schema=\'{"type": "object"}\''
+    )
+    schema_file = File(help="the schema in a JSON file")
 
-    def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
-        super().__init__(options, base_dir=base_dir)
-        if ("schema" in self.options) == ("schema_file" in self.options):
-            raise InvalidInput(
-                "grader 'json_schema' needs exactly one of --option schema=JSON or --option schema_file=PATH "
-                "(relative to the suite folder)"
-            )
-        if "schema" in self.options:
-            schema = self.options["schema"]
-            if not isinstance(schema, (dict, bool)):
-                raise self.invalid("schema", schema, 'give a JSON object, e.g. schema=\'{"type": "object"}\'')
-            where = "schema"
-        else:
-            path = self.path_option("schema_file")
+    def prepare(self) -> None:
+        schema: Any = self.schema
+        where = "schema"
+        if self.schema_file is not None:
             try:
-                schema = orjson.loads(path.read_bytes())
+                schema = orjson.loads(self.schema_file.read_bytes())
             except (OSError, orjson.JSONDecodeError) as exc:
-                raise self.invalid("schema_file", self.options["schema_file"], f"'{path}' is not JSON: {exc}") from None
-            where = f"schema_file '{path}'"
+                raise self.invalid(
+                    "schema_file", self.options["schema_file"], f"'{self.schema_file}' is not JSON: {exc}"
+                ) from None
+            where = f"schema_file '{self.schema_file}'"
         from jsonschema import exceptions, validators
 
         cls = validators.validator_for(schema)
@@ -187,17 +182,14 @@ def _matches(actual: Any, expected: Any, tolerance: float) -> bool:
     return bool(type(actual) is type(expected) and actual == expected)
 
 
-@register
 class JsonFields(Grader):
     """Each path of the expected object (`invoice.total`, `items[0].sku`) has that value in the output."""
 
     name = "json_fields"
+    summary = "each path of the expected object has that value in the output"
+    expected_help = """an object of paths to values: `--expected-json '{"invoice.total": 120.5}'`"""
     instant = True
-    known_options = frozenset({"tolerance"})
-
-    def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
-        super().__init__(options, base_dir=base_dir)
-        self.tolerance = self.number_option("tolerance", 0.0) or 0.0
+    tolerance = Number(0.0, help="how far a number may be off")
 
     def reference(self, expected: Any) -> Any:
         """The smallest document that has every expected path (negative indexes cannot be built)."""
@@ -266,18 +258,15 @@ def _fmt(number: float) -> str:
     return str(int(number)) if number.is_integer() and abs(number) < 1e15 else repr(number)
 
 
-@register
 class Numeric(Grader):
     """The first number in the output is within `abs` or `rel` tolerance of the expected number."""
 
     name = "numeric"
+    summary = "the first number in the output is within tolerance of the expected number"
+    expected_help = "the number: `--expected-json 120.5`"
     instant = True
-    known_options = frozenset({"abs", "rel"})
-
-    def __init__(self, options: Mapping[str, Any] | None = None, *, base_dir: Path | None = None) -> None:
-        super().__init__(options, base_dir=base_dir)
-        self.abs = self.number_option("abs", 0.0) or 0.0
-        self.rel = self.number_option("rel", 0.0) or 0.0
+    abs = Number(0.0, help="how far off it may be")
+    rel = Number(0.0, help="how far off it may be, as a share of the expected number")
 
     def grade(self, output: Any, expected: Any) -> Verdict:
         want = first_number(expected)

@@ -211,7 +211,9 @@ def test_a_composite_reference_comes_from_the_child_that_describes_it() -> None:
         pytest.param({"graders": "json_valid"}, "a JSON list of grader specs", id="not-a-list"),
         pytest.param({"graders": ["nope"]}, "grader 'all' option graders[0]: unknown grader 'nope'", id="unknown"),
         pytest.param(
-            {"graders": ["json_valid", {"name": "regex"}]}, "option graders[1]: grader 'regex' needs", id="child-option"
+            {"graders": ["json_valid", {"name": "regex", "options": {"pattern": "("}}]},
+            "option graders[1]: grader 'regex' pattern '(' does not compile",
+            id="child-option",
         ),
         pytest.param({"graders": [3]}, "option graders[0]: a grader spec must be an object", id="not-a-spec"),
     ],

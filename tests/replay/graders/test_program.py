@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from casebank.errors import InvalidInput
-from casebank.replay.graders import make_grader
+from casebank.replay.graders import NoReference, make_grader
 
 ADD = "def add(a, b):\n    return a + b\n"
 TESTS = "def test_add():\n    assert add(2, 3) == 5\n\ndef test_zero():\n    assert add(-1, 1) == 0\n"
@@ -168,11 +168,57 @@ def test_reference_solution_in_the_expected_output_is_what_promote_checks() -> N
     assert not grader.grade("def add(a, b):\n    return 0\n", expected).passed
 
 
-def test_tests_alone_cannot_pass_as_their_own_solution_and_the_reason_says_what_to_add() -> None:
-    grader = make_grader({"name": "python_tests"})
-    verdict = grader.grade(TESTS, TESTS)
-    assert not verdict.passed
-    assert verdict.reason.startswith("no reference solution to run the tests against")
+def test_without_a_reference_solution_there_is_no_reference_and_the_fix_is_the_command_that_adds_one() -> None:
+    reference = make_grader({"name": "python_tests"}).reference(TESTS)
+    assert isinstance(reference, NoReference)
+    assert reference.why == "there is no reference solution to check that the tests pass a good answer"
+    assert reference.fix == (
+        "cases annotate {id} --grader python_tests --expected-file tests.py --option solution_file=solution.py"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        pytest.param({"solution": ADD}, TESTS, id="solution-option"),
+        pytest.param({"solution_file": "solution.py"}, TESTS, id="solution-file-in-the-suite-folder"),
+        pytest.param({}, {"tests": TESTS, "solution": ADD}, id="older-case-files-expected-json"),
+    ],
+)
+def test_the_reference_solution_is_what_the_tests_must_pass(
+    tmp_path: Path, options: dict[str, Any], expected: Any
+) -> None:
+    (tmp_path / "solution.py").write_text(ADD)
+    grader = make_grader({"name": "python_tests", "options": {"timeout": 5, **options}}, base_dir=tmp_path)
+    grader.check_expected(expected)
+    assert grader.reference(expected) == ADD
+    assert grader.grade(grader.reference(expected), expected).passed
+
+
+@pytest.mark.parametrize(
+    ("options", "expected", "message"),
+    [
+        pytest.param(
+            {},
+            {"solution": ADD},
+            "grader 'python_tests' needs test code as the expected output, not ",
+            id="no-tests",
+        ),
+        pytest.param(
+            {"solution": ADD},
+            {"tests": TESTS, "solution": ADD},
+            "got a reference solution twice (in the expected JSON and as an option) - give it once: "
+            "--expected-file tests.py --option solution_file=solution.py",
+            id="solution-twice",
+        ),
+    ],
+)
+def test_check_expected_refuses_what_python_tests_cannot_run(
+    options: dict[str, Any], expected: Any, message: str
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "python_tests", "options": options}).check_expected(expected)
+    assert message in str(raised.value)
 
 
 @pytest.mark.parametrize(
@@ -182,11 +228,21 @@ def test_tests_alone_cannot_pass_as_their_own_solution_and_the_reason_says_what_
         pytest.param({"timeout": 601}, "option timeout='601' - use at most 600 seconds", id="timeout-huge"),
         pytest.param({"memory_mb": 8}, "option memory_mb='8' - use a number >= 64", id="memory-small"),
         pytest.param({"network": True}, "has no option 'network'", id="unknown"),
+        pytest.param(
+            {"solution": ADD, "solution_file": "s.py"},
+            "takes one of --option solution=CODE or --option solution_file=PATH, not both",
+            id="two-solutions",
+        ),
+        pytest.param(
+            {"solution_file": "nope.py"}, "option solution_file='nope.py' - no file at", id="no-solution-file"
+        ),
     ],
 )
-def test_python_tests_refuses_bad_options(options: dict[str, Any], message: str) -> None:
-    with pytest.raises(InvalidInput, match=message):
-        make_grader({"name": "python_tests", "options": options})
+def test_python_tests_refuses_bad_options(options: dict[str, Any], message: str, tmp_path: Path) -> None:
+    (tmp_path / "s.py").write_text(ADD)
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "python_tests", "options": options}, base_dir=tmp_path)
+    assert message in str(raised.value)
 
 
 def test_python_tests_needs_test_code_as_the_expected_output() -> None:

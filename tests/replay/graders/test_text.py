@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from casebank.errors import InvalidInput
-from casebank.replay.graders import GRADERS, Grader, Verdict, as_text, grade_safely, make_grader
+from casebank.replay.graders import GRADERS, Grader, NoReference, Verdict, as_text, grade_safely, make_grader
 
 
 def grade(name: str, output: Any, expected: Any, **options: Any) -> Verdict:
@@ -91,19 +91,32 @@ def test_a_failing_exact_verdict_shows_both_values() -> None:
         pytest.param({"name": "exact", "options": {"nomalize": "case"}}, "no option 'nomalize'", id="typo"),
         pytest.param({"name": "exact", "options": {"normalize": "upper"}}, "normalize='upper'", id="bad-normalize"),
         pytest.param({"name": "contains", "options": {"pattern": "x"}}, "no option 'pattern'", id="contains-option"),
-        pytest.param({"name": "regex"}, "needs --option pattern=REGEX", id="regex-no-pattern"),
-        pytest.param({"name": "regex", "options": {"pattern": ""}}, "needs --option pattern", id="regex-empty"),
-        pytest.param({"name": "regex", "options": {"pattern": "("}}, "does not compile", id="regex-bad-pattern"),
+        pytest.param(
+            {"name": "regex", "options": {"pattern": ""}},
+            r"option pattern='' - give the pattern, e.g. --option pattern='\d+ days', or put it in --expected",
+            id="regex-empty",
+        ),
+        pytest.param(
+            {"name": "regex", "options": {"pattern": "("}},
+            r"grader 'regex' pattern '(' does not compile: missing ), unterminated subpattern at position 0 - fix it, "
+            r"e.g. --option pattern='\d+ days'",
+            id="regex-bad-pattern",
+        ),
         pytest.param({"name": "regex", "options": {"pattern": "x", "match": "all"}}, "match='all'", id="regex-match"),
-        pytest.param({"name": "not_contains"}, "needs --option substring=TEXT", id="not-contains-no-substring"),
-        pytest.param({"name": "not_contains", "options": {"substring": [1]}}, "needs --option", id="not-contains-bad"),
+        pytest.param(
+            {"name": "not_contains", "options": {"substring": [""]}},
+            "option substring='[\"\"]' - give the text the output must not contain, or a JSON list of texts, "
+            "e.g. --option substring='14 days'",
+            id="not-contains-bad",
+        ),
         pytest.param({"name": "one_of", "options": {"normalize": "x"}}, "normalize='x' - use one of", id="one-of-bad"),
         pytest.param(["exact"], "must be an object with a name", id="spec-not-an-object"),
     ],
 )
 def test_a_bad_grader_spec_is_refused_when_the_grader_is_built(spec: dict[str, Any], message: str) -> None:
-    with pytest.raises(InvalidInput, match=message.replace("(", r"\(")):
+    with pytest.raises(InvalidInput) as raised:
         make_grader(spec)
+    assert message in str(raised.value)
 
 
 def test_a_crashing_grader_is_a_failed_verdict_not_an_exception() -> None:
@@ -165,3 +178,127 @@ def test_every_registered_grader_takes_base_dir_and_reports_a_typo_in_its_option
     for name in GRADERS:
         with pytest.raises(InvalidInput, match=f"grader '{name}' has no option 'nonsense'"):
             make_grader({"name": name, "options": {"nonsense": 1}}, base_dir=tmp_path)
+
+
+# -- the expected value as the pattern / the forbidden text (issue 13, section 6) -------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "output", "expected", "passed", "reason"),
+    [
+        pytest.param("regex", {}, "within 30 days.", r"\d+ days", True, r"output does match /\d+ days/", id="regex"),
+        pytest.param("regex", {}, "within a month", r"\d+ days", False, r"output does not match /\d+ days/", id="no"),
+        pytest.param("regex", {"match": "full"}, "30 days", r"\d+ days", True, "fully match", id="regex-full"),
+        pytest.param("regex", {"ignore_case": True}, "30 DAYS", "days", True, "does match", id="regex-ignore-case"),
+        pytest.param(
+            "regex", {"pattern": "30"}, "in 30 days", r"\d+ weeks", True, "/30/", id="option-wins-expected-is-example"
+        ),
+        pytest.param("not_contains", {}, "within 30 days", "14 days", True, "does not contain '14 days'", id="nc"),
+        pytest.param("not_contains", {}, "in 14 days", "14 days", False, "contains forbidden '14 days'", id="nc-found"),
+        pytest.param("not_contains", {}, "in 60 days", ["14 days", "60 days"], False, "forbidden '60", id="nc-list"),
+        pytest.param(
+            "not_contains", {"ignore_case": True}, "14 DAYS", "14 days", False, "forbidden '14 days'", id="nc-case"
+        ),
+        pytest.param(
+            "not_contains", {"substring": "60"}, "in 14 days", "14 days", True, "does not contain '60'", id="nc-option"
+        ),
+    ],
+)
+def test_regex_and_not_contains_take_their_text_from_the_expected_value(
+    name: str, options: dict[str, Any], output: str, expected: Any, passed: bool, reason: str
+) -> None:
+    verdict = grade(name, output, expected, **options)
+    assert verdict.passed is passed
+    assert reason in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected", "message"),
+    [
+        pytest.param(
+            {"name": "regex"},
+            ".*",
+            r"grader 'regex' pattern '.*' matches an empty output, so it cannot tell a bad answer from none - "
+            r"make it require some text, e.g. --expected '\d+ days'",
+            id="regex-matches-empty",
+        ),
+        pytest.param(
+            {"name": "regex", "options": {"match": "full"}},
+            r"\d*",
+            "matches an empty output",
+            id="regex-full-matches-empty",
+        ),
+        pytest.param(
+            {"name": "regex", "options": {"pattern": "^$"}},
+            "an example",
+            r"matches an empty output, so it cannot tell a bad answer from none - make it require some text, "
+            r"e.g. --option pattern='\d+ days'",
+            id="regex-option-matches-empty",
+        ),
+        pytest.param(
+            {"name": "regex"},
+            "(",
+            r"grader 'regex' pattern '(' does not compile: missing ), unterminated subpattern at position 0 - "
+            r"fix it, e.g. --expected '\d+ days'",
+            id="regex-does-not-compile",
+        ),
+        pytest.param(
+            {"name": "regex"},
+            {"days": 30},
+            r"""grader 'regex' needs a pattern as the expected output, not '{"days":30}' - annotate with """
+            r"--expected '\d+ days' (or give --option pattern=REGEX and an example output)",
+            id="regex-not-text",
+        ),
+        pytest.param(
+            {"name": "not_contains"},
+            "",
+            "grader 'not_contains' needs the text the output must not contain, not '' - annotate with "
+            """--expected '14 days' (or --expected-json '["14 days", "60 days"]')""",
+            id="not-contains-empty",
+        ),
+        pytest.param({"name": "not_contains"}, ["14", 3], "must not contain, not '[\"14\",3]'", id="not-contains-list"),
+    ],
+)
+def test_check_expected_refuses_a_value_the_grader_cannot_grade_with_and_says_what_works(
+    spec: dict[str, Any], expected: Any, message: str
+) -> None:
+    grader = make_grader(spec)
+    with pytest.raises(InvalidInput) as raised:
+        grader.check_expected(expected)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+    verdict = grader.grade("within 30 days", expected)  # a run of such a case fails it, with the same words
+    if "empty output" not in message:
+        assert not verdict.passed and verdict.reason == str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param({"name": "regex"}, r"\d+ days", id="regex"),
+        pytest.param({"name": "regex", "options": {"pattern": r"\d+"}}, "in 30 days", id="regex-option"),
+        pytest.param({"name": "not_contains"}, ["14 days", "60 days"], id="not-contains"),
+        pytest.param({"name": "contains"}, "", id="contains-is-not-checked"),
+    ],
+)
+def test_check_expected_accepts_what_the_grader_can_grade_with(spec: dict[str, Any], expected: Any) -> None:
+    make_grader(spec).check_expected(expected)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param({"name": "regex"}, id="regex"),
+        pytest.param({"name": "not_contains"}, id="not-contains"),
+        pytest.param({"name": "all", "options": {"graders": ["json_valid", "regex"]}}, id="inside-all"),
+    ],
+)
+def test_a_pattern_or_forbidden_text_has_no_reference_output(spec: dict[str, Any]) -> None:
+    reference = make_grader(spec).reference("14 days")
+    assert isinstance(reference, NoReference)
+    assert "not an example of one" in reference.why and reference.fix == ""
+
+
+def test_a_number_given_where_a_text_is_meant_is_its_text() -> None:
+    # `--option substring=14` arrives as the number 14: it meant the text "14".
+    assert grade("not_contains", "in 14 days", "ignored", substring=14).reason == "output contains forbidden '14'"
+    assert grade("contains", "in 14 days", "ignored", substring=14).passed
