@@ -526,6 +526,32 @@ def test_runs_resolve_by_latest_or_prefix_and_list_newest_first(store: Store) ->
     assert store.counts().runs == 3
 
 
+@pytest.mark.parametrize(
+    ("run", "result", "message"),
+    [
+        pytest.param({"colour": "red"}, {}, "runs has no column 'colour' - pass the fields a run report has", id="run"),
+        pytest.param(
+            {}, {"colour": "red"}, "results has no column 'colour' - pass the fields a run report has", id="result"
+        ),
+        pytest.param(
+            {},
+            {"passed) VALUES (1); --": 1},
+            "results has no column 'passed) VALUES (1); --' - pass the fields a run report has",
+            id="not-a-name",
+        ),
+        pytest.param({}, {3: 1}, "results has no column 3 - pass the fields a run report has", id="not-text"),
+    ],
+)
+def test_a_run_with_a_field_the_store_does_not_know_is_refused_and_nothing_is_kept(
+    store: Store, run: dict[Any, Any], result: dict[Any, Any], message: str
+) -> None:
+    good_run = {"id": "ab12", "started_at": "2024-05-01T12:00:00", "suite": "evals"}
+    good_result = {"run_id": "ab12", "case_id": "a", "epoch": 0, "passed": 1}
+    with refused(InvalidInput, message):
+        store.record_run({**good_run, **run}, [good_result, {**good_result, "epoch": 1, **result}])
+    assert (store.list_runs(), store.run_results("ab12")) == ([], [])
+
+
 def test_trace_ids_resolve_by_unique_prefix(store: Store) -> None:
     ids = [write_trace(store, f"prefix{n}") for n in range(17)]
     assert store.resolve_trace_id(ids[0][:10].upper()) == ids[0]
