@@ -84,6 +84,12 @@ def test_without_a_url_casebank_db_decides(tmp_path: Path, monkeypatch: pytest.M
             id="postgres",
         ),
         pytest.param(
+            "postgresql://app:s3cret@[::1]:5432/prod",
+            "store 'postgresql://app:***@[::1]:5432/prod' is a PostgreSQL database, which needs casebank[postgres] - "
+            "this casebank stores in SQLite only: pass a file path",
+            id="an-ipv6-host-keeps-its-brackets",
+        ),
+        pytest.param(
             "postgresql://app:s3cret@/prod",
             "store 'postgresql://app:***@/prod' is a PostgreSQL database, which needs casebank[postgres] - "
             "this casebank stores in SQLite only: pass a file path",
