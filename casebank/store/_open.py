@@ -116,10 +116,9 @@ def _without_password(url: str) -> str:
         parts = urlsplit(url)
         if parts.password is None:
             return url
-        host = parts.hostname or ""
-        if parts.port is not None:
-            host = f"{host}:{parts.port}"
-        netloc = f"{parts.username or ''}:***@{host}"
+        # The host and port as written (hostname would drop an IPv6 address's brackets).
+        user_part, _, host = parts.netloc.rpartition("@")
+        netloc = f"{user_part.partition(':')[0]}:***@{host}"
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     except ValueError:
         return re.sub(r"//([^/:@]*):[^/@]*@", r"//\1:***@", url)

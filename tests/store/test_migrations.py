@@ -14,7 +14,7 @@ import pytest
 from casebank.errors import StoreError
 from casebank.store import SPAN_COLUMNS, TRACE_COLUMNS, open_store
 from casebank.store._sqlite import _connection
-from casebank.store._sqlite._fresh import create_fresh
+from casebank.store._sqlite._fresh import FRESH_SQL, create_fresh, fresh_sql
 from casebank.store._sqlite._schema import MARKER_TABLE, SCHEMA_VERSION, apply_migrations
 
 TABLES = {
@@ -181,6 +181,12 @@ def test_a_new_store_is_exactly_what_the_migrations_make(tmp_path: Path) -> None
         assert abs(dt.datetime.fromisoformat(str(applied_at)) - now) < dt.timedelta(minutes=1)
 
 
+def test_make_fresh_store_would_leave_the_committed_sql_as_it_is() -> None:
+    # `make fresh-store` writes fresh_sql(); the store test above compares what it builds, this one
+    # the text itself, so that a migration added without running it fails here by name.
+    assert fresh_sql() == FRESH_SQL.read_text(encoding="utf-8"), "run `make fresh-store`"
+
+
 def test_a_store_another_process_made_meanwhile_is_opened_as_it_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -206,6 +212,25 @@ def test_a_store_another_process_made_meanwhile_is_opened_as_it_is(
     with open_store(path) as store:
         assert store.counts().dropped_spans == 3
     assert contents(path) == made_by_other
+
+
+def test_a_store_an_older_casebank_made_meanwhile_is_migrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two versions of an app starting on one new store: the older one was quicker.
+    path = tmp_path / "casebank.db"
+
+    def made_first_by_an_older_casebank(conn: sqlite3.Connection) -> bool:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("PRAGMA journal_mode = WAL")
+        apply_migrations(other, stop_before="m006_span_locality")
+        other.execute("PRAGMA user_version = 5")
+        other.close()
+        return create_fresh(conn)
+
+    monkeypatch.setattr(_connection, "create_fresh", made_first_by_an_older_casebank)
+    open_store(path).close()
+    assert [m[1] for m in migrations_applied(path)] == MIGRATIONS
+    assert pragma(path, "user_version") == SCHEMA_VERSION
+    assert schema(path)["spans"] == [*SPAN_COLUMNS, "trace_key"]
 
 
 def _open_new_store(path: str, start: Any, results: Any) -> None:

@@ -21,10 +21,11 @@ _JSON_RESULT_COLUMNS = ("output", "expected", "tags")
 class Runs(Connected):
     def record_run(self, run: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> None:
         with self.transaction() as conn:
-            _insert(conn, "runs", run)
+            _insert(conn, "runs", _columns(conn, "runs"), run)
+            result_columns = _columns(conn, "results")
             for result in results:
                 encoded = {c: _encoded(c, v) for c, v in result.items()}
-                _insert(conn, "results", encoded)
+                _insert(conn, "results", result_columns, encoded)
 
     def list_runs(self, limit: int | None = 20) -> list[dict[str, Any]]:
         rows = self.conn.execute(
@@ -64,10 +65,16 @@ def _decoded(row: sqlite3.Row) -> dict[str, Any]:
     return result
 
 
-def _insert(conn: sqlite3.Connection, table: str, row: Mapping[str, Any]) -> None:
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {info[1] for info in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _insert(conn: sqlite3.Connection, table: str, known: set[str], row: Mapping[str, Any]) -> None:
     columns = list(row)
-    for column in columns:  # names go into the SQL text: they must be names
-        if not (isinstance(column, str) and column.isidentifier()):
+    # Names go into the SQL text, so they must be the table's own; and a field the table lacks is
+    # the caller's mistake (InvalidInput), not the store's (a bare sqlite3.OperationalError).
+    for column in columns:
+        if column not in known:
             raise InvalidInput(f"{table} has no column {column!r} - pass the fields a run report has")
     conn.execute(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
