@@ -9,7 +9,7 @@ cache creation), as the semconv asks; the cache parts are also given on their ow
 The anthropic SDK can emit its own OpenTelemetry span per call (`anthropic.messages.create`,
 on the app's global tracer provider). casebank's span is its parent; the SDK's carries no
 message content by default, so when casebank shares that provider the store keeps casebank's
-span for the call and leaves the SDK's out (see `_core`).
+span for the call and leaves the SDK's out (see `_duplicates`).
 """
 
 from __future__ import annotations
@@ -32,13 +32,9 @@ from casebank.capture._attributes import (
     SYSTEM_INSTRUCTIONS,
     arguments,
 )
-from casebank.integrations._core import (
-    INCOMPLETE,
-    Endpoint,
-    dumps,
-    get,
-    given,
-)
+from casebank.integrations._attributes import INCOMPLETE
+from casebank.integrations._provider import Endpoint
+from casebank.integrations._values import dumps, get, given
 
 PROVIDER = "anthropic"
 

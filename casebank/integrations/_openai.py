@@ -34,14 +34,10 @@ from casebank.capture._attributes import (
     SYSTEM_INSTRUCTIONS,
     arguments,
 )
-from casebank.integrations import _core
-from casebank.integrations._core import (
-    INCOMPLETE,
-    Endpoint,
-    dumps,
-    get,
-    given,
-)
+from casebank.integrations import _values
+from casebank.integrations._attributes import INCOMPLETE
+from casebank.integrations._provider import Endpoint
+from casebank.integrations._values import dumps, get, given
 
 PROVIDER = "openai"
 API_TYPE = "openai.api.type"
@@ -176,7 +172,7 @@ def _materialised(kwargs: dict[str, Any], key: str) -> Any:
     value = kwargs.get(key)
     if type(value) is list:
         return value
-    if value is not None and not isinstance(value, (tuple, str, dict)) and not isinstance(value, _core.sentinels):
+    if value is not None and not isinstance(value, (tuple, str, dict)) and not isinstance(value, _values.sentinels):
         value = list(value)
         kwargs[key] = value
     return value
@@ -200,7 +196,7 @@ def chat_request(kwargs: dict[str, Any], capture: bool) -> tuple[Any, dict[str, 
             attributes[OUTPUT_TYPE] = output_type
     if capture:
         messages = _materialised(kwargs, "messages")
-        if messages is not None and not isinstance(messages, _core.sentinels):
+        if messages is not None and not isinstance(messages, _values.sentinels):
             attributes[INPUT_MESSAGES] = dumps(chat_messages(messages))
     return model, attributes
 
@@ -279,7 +275,7 @@ def chat_prepare(kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     if not stream_usage:
         return kwargs, False
     options = kwargs.get("stream_options")
-    if options is None or isinstance(options, _core.sentinels):
+    if options is None or isinstance(options, _values.sentinels):
         return {**kwargs, "stream_options": {"include_usage": True}}, True
     if isinstance(options, dict) and "include_usage" not in options:
         return {**kwargs, "stream_options": {**options, "include_usage": True}}, True

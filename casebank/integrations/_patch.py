@@ -22,8 +22,9 @@ from typing import Any
 
 import wrapt
 
-from casebank.integrations import _anthropic, _core, _openai, _wrappers
-from casebank.integrations._core import Endpoint, warn
+from casebank.integrations import _anthropic, _openai, _values, _wrappers
+from casebank.integrations._failures import warn
+from casebank.integrations._provider import Endpoint
 
 logger = logging.getLogger("casebank")
 
@@ -121,7 +122,7 @@ def _sentinels(package: str) -> None:
     types = sys.modules.get(SENTINEL_MODULES[package])
     if types is None:
         types = importlib.import_module(SENTINEL_MODULES[package])
-    _core.register_sentinels(*(t for t in (getattr(types, "Omit", None), getattr(types, "NotGiven", None)) if t))
+    _values.register_sentinels(*(t for t in (getattr(types, "Omit", None), getattr(types, "NotGiven", None)) if t))
 
 
 def _on_import(package: str, module: Any) -> None:
