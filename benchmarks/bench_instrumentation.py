@@ -226,7 +226,7 @@ def _app_thread() -> dict[str, Any]:
 
     from casebank import __version__
     from casebank.capture._setup import state
-    from casebank.integrations import _openai, _patch, _wrappers
+    from casebank.integrations import _openai_chat, _patch, _wrappers
     from tests.fakes import Reply, _wire
 
     provider = TracerProvider(sampler=ALWAYS_ON, shutdown_on_exit=False)  # as casebank.init() makes it
@@ -239,7 +239,7 @@ def _app_thread() -> dict[str, Any]:
     events = _wire.chat_completion_chunks({**body, "stream_options": {"include_usage": True}}, reply)
     chunks = [ChatCompletionChunk.model_validate(json.loads(d) if isinstance(d, str) else d) for _, d in events[:-1]]
     resource = openai.OpenAI(api_key="sk-unused", base_url="http://127.0.0.1:9/v1").chat.completions
-    wrapper = _wrappers.sync_call(_openai.CHAT)
+    wrapper = _wrappers.sync_call(_openai_chat.CHAT)
 
     def plain(*args: Any, **kwargs: Any) -> Any:
         return answer

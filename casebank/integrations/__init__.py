@@ -29,11 +29,11 @@ def instrument_openai(*, stream_usage: bool = True) -> bool:
     """Instrument the `openai` package (all clients). False if it is not installed.
 
     `stream_usage`: ask for token usage in chat completion streams when the caller did not; the
-    extra usage chunk is kept from the app (see `casebank.integrations._openai`)."""
+    extra usage chunk is kept from the app (see `casebank.integrations._openai_chat`)."""
     try:
-        from casebank.integrations import _openai
+        from casebank.integrations import _openai_chat
 
-        _openai.stream_usage = stream_usage
+        _openai_chat.stream_usage = stream_usage
     except Exception as exc:
         logger.warning("casebank: could not instrument openai - %r", exc)
         return False

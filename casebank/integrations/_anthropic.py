@@ -1,4 +1,5 @@
-"""Anthropic: `messages.create` (plain and `stream=True`) and the `messages.stream` helper.
+"""Anthropic: `messages.create` (plain and `stream=True`) and the `messages.stream` helper, sync
+and async, as GenAI semconv attributes.
 
 `gen_ai.usage.input_tokens` counts every input token, cached or not (input + cache read +
 cache creation), as the semconv asks; the cache parts are also given on their own.
@@ -10,6 +11,9 @@ The anthropic SDK can emit its own OpenTelemetry span per call (`anthropic.messa
 on the app's global tracer provider). casebank's span is its parent; the SDK's carries no
 message content by default, so when casebank shares that provider the store keeps casebank's
 span for the call and leaves the SDK's out (see `_duplicates`).
+
+The `messages.stream` helper sends its request from the HTTP layer, not through `create`, so
+it has an endpoint of its own: its manager starts the span when the request is made.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from casebank.capture._attributes import (
 )
 from casebank.integrations._attributes import INCOMPLETE
 from casebank.integrations._provider import Endpoint
-from casebank.integrations._values import dumps, get, given
+from casebank.integrations._values import dumps, get, given, join_text_parts
 
 PROVIDER = "anthropic"
 
@@ -54,12 +58,6 @@ _FINISH = {
 }
 
 
-def _result_text(content: Any) -> Any:
-    if isinstance(content, list):
-        return "".join(t for t in (get(b, "text") for b in content) if isinstance(t, str))
-    return content
-
-
 def _block(block: Any) -> dict[str, Any]:
     kind = get(block, "type")
     if kind == "text":
@@ -72,7 +70,7 @@ def _block(block: Any) -> dict[str, Any]:
             "arguments": get(block, "input"),
         }
     if kind == "tool_result":
-        response = _result_text(get(block, "content"))
+        response = join_text_parts(get(block, "content"))
         return {"type": "tool_call_response", "id": get(block, "tool_use_id"), "response": response}
     if kind == "thinking":
         return {"type": "reasoning", "content": get(block, "thinking")}

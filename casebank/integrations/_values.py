@@ -45,3 +45,11 @@ def dumps(value: Any) -> str:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:  # an object orjson cannot take (a pydantic model in a message, ...)
         return to_json(value)
+
+
+def join_text_parts(content: Any) -> Any:
+    """A list of content parts as the text of its text parts, joined; anything else as it is
+    (a tool result's content may be either)."""
+    if isinstance(content, list):
+        return "".join(t for t in (get(p, "text") for p in content) if isinstance(t, str))
+    return content
