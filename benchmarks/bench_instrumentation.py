@@ -226,13 +226,15 @@ def _app_thread() -> dict[str, Any]:
 
     from casebank import __version__
     from casebank.capture._setup import state
-    from casebank.integrations import _openai_chat, _patch, _wrappers
+    from casebank.integrations import _openai_chat, _patch, _registry, _wrappers
     from tests.fakes import Reply, _wire
 
     provider = TracerProvider(sampler=ALWAYS_ON, shutdown_on_exit=False)  # as casebank.init() makes it
     provider.add_span_processor(SpanProcessor())  # does nothing
     state.tracer, state.provider, state.owns_provider = provider.get_tracer("casebank", __version__), provider, True
-    _patch._sentinels("openai")
+    provider_of_openai = _registry.lookup("openai")
+    assert provider_of_openai is not None
+    _patch._register_sentinels(provider_of_openai)
     reply = Reply(text=ANSWER.strip(), input_tokens=180, output_tokens=36)
     body = {"model": "gpt-4o-mini", "messages": MESSAGES}
     answer = ChatCompletion.model_validate(_wire.chat_completion(body, reply))

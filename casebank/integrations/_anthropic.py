@@ -1,5 +1,5 @@
 """Anthropic: `messages.create` (plain and `stream=True`) and the `messages.stream` helper, sync
-and async, as GenAI semconv attributes.
+and async, as GenAI semconv attributes; the provider registration at the end names the methods.
 
 `gen_ai.usage.input_tokens` counts every input token, cached or not (input + cache read +
 cache creation), as the semconv asks; the cache parts are also given on their own.
@@ -37,7 +37,8 @@ from casebank.capture._attributes import (
     arguments,
 )
 from casebank.integrations._attributes import INCOMPLETE
-from casebank.integrations._provider import Endpoint
+from casebank.integrations._provider import Endpoint, Provider, resource_targets
+from casebank.integrations._registry import register
 from casebank.integrations._values import dumps, get, given, join_text_parts
 
 PROVIDER = "anthropic"
@@ -242,4 +243,19 @@ MESSAGES_HELPER = Endpoint(
     request=helper_request,
     response=messages_response,
     accumulator=MessageStream,
+)
+
+
+register(
+    Provider(
+        name="anthropic",
+        sentinels=("anthropic._types:Omit", "anthropic._types:NotGiven"),
+        targets=resource_targets(
+            "anthropic.resources.messages",
+            "Messages",
+            client_path=("messages",),
+            calls={"create": MESSAGES},
+            stream_helpers={"stream": MESSAGES_HELPER},
+        ),
+    )
 )

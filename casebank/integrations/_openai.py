@@ -1,4 +1,4 @@
-"""OpenAI: the endpoints of the `openai` SDK, and embeddings.
+"""OpenAI: which methods of the `openai` SDK casebank wraps, and the embeddings endpoint.
 
 Covered: chat completions (`create`, `parse`, the `stream` helper; `_openai_chat`), the
 Responses API (`create`, `parse`, `stream`; `_openai_responses`) and embeddings (here); sync
@@ -16,10 +16,9 @@ from casebank.capture._attributes import INPUT_TOKENS, REQUEST_MODEL
 from casebank.integrations._openai_chat import CHAT
 from casebank.integrations._openai_responses import RESPONSES
 from casebank.integrations._openai_shared import PROVIDER, identity
-from casebank.integrations._provider import Endpoint
+from casebank.integrations._provider import Endpoint, Provider, resource_targets
+from casebank.integrations._registry import register
 from casebank.integrations._values import get, given
-
-__all__ = ["CHAT", "EMBEDDINGS", "RESPONSES"]  # what _patch wraps the SDK methods with
 
 
 def embeddings_request(kwargs: dict[str, Any], capture: bool) -> tuple[Any, dict[str, Any]]:
@@ -53,4 +52,31 @@ def embeddings_response(result: Any, capture: bool) -> dict[str, Any]:
 
 EMBEDDINGS = Endpoint(
     provider=PROVIDER, operation="embeddings", request=embeddings_request, response=embeddings_response
+)
+
+
+register(
+    Provider(
+        name="openai",
+        sentinels=("openai._types:Omit", "openai._types:NotGiven"),
+        targets=(
+            *resource_targets(
+                "openai.resources.chat.completions",
+                "Completions",
+                client_path=("chat", "completions"),
+                calls={"create": CHAT, "parse": CHAT},
+                stream_helpers={"stream": None},
+            ),
+            *resource_targets(
+                "openai.resources.responses",
+                "Responses",
+                client_path=("responses",),
+                calls={"create": RESPONSES, "parse": RESPONSES},
+                stream_helpers={"stream": None},
+            ),
+            *resource_targets(
+                "openai.resources.embeddings", "Embeddings", client_path=("embeddings",), calls={"create": EMBEDDINGS}
+            ),
+        ),
+    )
 )
