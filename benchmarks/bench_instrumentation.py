@@ -226,20 +226,22 @@ def _app_thread() -> dict[str, Any]:
 
     from casebank import __version__
     from casebank._runtime import state
-    from casebank.integrations import _openai, _patch, _wrappers
+    from casebank.integrations import _openai_chat, _patch, _registry, _wrappers
     from tests.fakes import Reply, _wire
 
     provider = TracerProvider(sampler=ALWAYS_ON, shutdown_on_exit=False)  # as casebank.init() makes it
     provider.add_span_processor(SpanProcessor())  # does nothing
     state.tracer, state.provider, state.owns_provider = provider.get_tracer("casebank", __version__), provider, True
-    _patch._sentinels("openai")
+    provider_of_openai = _registry.lookup("openai")
+    assert provider_of_openai is not None
+    _patch._register_sentinels(provider_of_openai)
     reply = Reply(text=ANSWER.strip(), input_tokens=180, output_tokens=36)
     body = {"model": "gpt-4o-mini", "messages": MESSAGES}
     answer = ChatCompletion.model_validate(_wire.chat_completion(body, reply))
     events = _wire.chat_completion_chunks({**body, "stream_options": {"include_usage": True}}, reply)
     chunks = [ChatCompletionChunk.model_validate(json.loads(d) if isinstance(d, str) else d) for _, d in events[:-1]]
     resource = openai.OpenAI(api_key="sk-unused", base_url="http://127.0.0.1:9/v1").chat.completions
-    wrapper = _wrappers.sync_call(_openai.CHAT)
+    wrapper = _wrappers.sync_call(_openai_chat.CHAT)
 
     def plain(*args: Any, **kwargs: Any) -> Any:
         return answer

@@ -4,7 +4,7 @@ casebank's own fields live under `casebank.*`. For the LLM call itself it writes
 semantic-convention names (v1.37); other instrumentations write the same facts under older or
 their own names (OpenLLMetry `llm.request.type` + `gen_ai.system`, OpenInference
 `openinference.span.kind` + `llm.provider`), listed here once for the two that read them: the
-duplicate check on the app's request path (`casebank.integrations._core`) and the writer's view
+duplicate check on the app's request path (`casebank.integrations._duplicates`) and the writer's view
 of foreign spans (`casebank.capture._attach`). `inference_provider` is the one place that
 decides whether a span is an inference span (one model call) of some instrumentation.
 

@@ -1,4 +1,5 @@
-"""Anthropic: `messages.create` (plain and `stream=True`) and the `messages.stream` helper.
+"""Anthropic: `messages.create` (plain and `stream=True`) and the `messages.stream` helper, sync
+and async, as GenAI semconv attributes; the provider registration at the end names the methods.
 
 `gen_ai.usage.input_tokens` counts every input token, cached or not (input + cache read +
 cache creation), as the semconv asks; the cache parts are also given on their own.
@@ -9,7 +10,10 @@ cache creation), as the semconv asks; the cache parts are also given on their ow
 The anthropic SDK can emit its own OpenTelemetry span per call (`anthropic.messages.create`,
 on the app's global tracer provider). casebank's span is its parent; the SDK's carries no
 message content by default, so when casebank shares that provider the store keeps casebank's
-span for the call and leaves the SDK's out (see `_core`).
+span for the call and leaves the SDK's out (see `_duplicates`).
+
+The `messages.stream` helper sends its request from the HTTP layer, not through `create`, so
+it has an endpoint of its own: its manager starts the span when the request is made.
 """
 
 from __future__ import annotations
@@ -32,13 +36,10 @@ from casebank.capture._attributes import (
     SYSTEM_INSTRUCTIONS,
     arguments,
 )
-from casebank.integrations._core import (
-    INCOMPLETE,
-    Endpoint,
-    dumps,
-    get,
-    given,
-)
+from casebank.integrations._attributes import INCOMPLETE
+from casebank.integrations._provider import Endpoint, Provider, resource_targets
+from casebank.integrations._registry import register
+from casebank.integrations._values import dumps, get, given, join_text_parts
 
 PROVIDER = "anthropic"
 
@@ -58,12 +59,6 @@ _FINISH = {
 }
 
 
-def _result_text(content: Any) -> Any:
-    if isinstance(content, list):
-        return "".join(t for t in (get(b, "text") for b in content) if isinstance(t, str))
-    return content
-
-
 def _block(block: Any) -> dict[str, Any]:
     kind = get(block, "type")
     if kind == "text":
@@ -76,7 +71,7 @@ def _block(block: Any) -> dict[str, Any]:
             "arguments": get(block, "input"),
         }
     if kind == "tool_result":
-        response = _result_text(get(block, "content"))
+        response = join_text_parts(get(block, "content"))
         return {"type": "tool_call_response", "id": get(block, "tool_use_id"), "response": response}
     if kind == "thinking":
         return {"type": "reasoning", "content": get(block, "thinking")}
@@ -248,4 +243,19 @@ MESSAGES_HELPER = Endpoint(
     request=helper_request,
     response=messages_response,
     accumulator=MessageStream,
+)
+
+
+register(
+    Provider(
+        name="anthropic",
+        sentinels=("anthropic._types:Omit", "anthropic._types:NotGiven"),
+        targets=resource_targets(
+            "anthropic.resources.messages",
+            "Messages",
+            client_path=("messages",),
+            calls={"create": MESSAGES},
+            stream_helpers={"stream": MESSAGES_HELPER},
+        ),
+    )
 )

@@ -25,7 +25,9 @@ from typing import Any
 import wrapt
 
 from casebank._runtime import state
-from casebank.integrations._core import Call, Endpoint, start, warn
+from casebank.integrations._call import Call, start
+from casebank.integrations._failures import warn
+from casebank.integrations._provider import Endpoint
 
 RAW_HEADER = "X-Stainless-Raw-Response"
 

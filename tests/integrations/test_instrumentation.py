@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 import casebank
 from casebank.integrations import (
-    _openai,
+    _openai_chat,
     instrument_anthropic,
     instrument_installed,
     instrument_openai,
@@ -373,12 +373,12 @@ def test_a_failure_in_casebanks_own_code_never_reaches_the_app(
     def broken(*args: Any) -> Any:
         raise RuntimeError("casebank bug")
 
-    monkeypatch.setattr(_openai.CHAT, "response", broken)
-    monkeypatch.setattr(_openai.ChatStream, "add", broken)
+    monkeypatch.setattr(_openai_chat.CHAT, "response", broken)
+    monkeypatch.setattr(_openai_chat.ChatStream, "add", broken)
     with caplog.at_level(logging.WARNING, logger="casebank"):
         chat(openai_client)
         chunks = list(openai_client.chat.completions.create(model="gpt-4o-mini", messages=ASK, stream=True))  # type: ignore[call-overload]
-        monkeypatch.setattr(_openai.CHAT, "request", broken)
+        monkeypatch.setattr(_openai_chat.CHAT, "request", broken)
         chat(openai_client)
     assert len(chunks) == 7
     assert len(fake_llm.requests) == 3
@@ -529,12 +529,12 @@ def test_failures_around_streams_and_span_processors_never_reach_the_app(
 
     with caplog.at_level(logging.WARNING, logger="casebank"):
         chat(openai_client)  # the exploding processor runs after the in-memory one
-        monkeypatch.setattr(_openai.CHAT, "hide", broken)
+        monkeypatch.setattr(_openai_chat.CHAT, "hide", broken)
         assert stream()[-1].choices == []  # the hiding broke: the app now sees the usage chunk
-        monkeypatch.setattr(_openai.ChatStream, "attributes", broken)
+        monkeypatch.setattr(_openai_chat.ChatStream, "attributes", broken)
         assert len(stream()) == 8
-        monkeypatch.setattr(_openai.CHAT, "accumulator", broken)
-        monkeypatch.setattr(_openai.CHAT, "prepare", broken)
+        monkeypatch.setattr(_openai_chat.CHAT, "accumulator", broken)
+        monkeypatch.setattr(_openai_chat.CHAT, "prepare", broken)
         assert len(stream()) == 7
     assert len(caught.llm()) == 4
     assert len(fake_llm.requests) == 4

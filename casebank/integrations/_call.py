@@ -1,4 +1,4 @@
-"""One LLM call = one span, recorded once when the call ends, and the attribute names.
+"""One LLM call = one span, recorded once when the call ends.
 
 Everything here runs on the app's request path, so it does the least it can. When the call
 starts: one look at the current span (for duplicates), the tracer's sampler, fresh ids, and the
@@ -10,16 +10,12 @@ per attribute), most of what an SDK span costs and so most of what an instrument
 costs; the processors (casebank's store writer, an OTLP exporter, the app's own when casebank
 shares its provider) see the same finished span. They get no `on_start` for it.
 
-One call, one LLM span in the store, whichever instrumentation wraps outermost. When another
-instrumentation's inference span encloses casebank's wrapper and reaches the store (casebank
-shares the app's provider), that span is the call's: casebank records none, and gives it the
-messages if it has none of its own. When the other opens its span inside the call (OpenInference,
-the anthropic SDK's own tracing), casebank's stays the call's span and the store leaves the other
-out (`repeats_a_call`); the app's own exporters see both, as the app set them up.
+When another instrumentation's span already covers the call, `start` returns a call that records
+no span of its own and only lends that span the messages (see `_duplicates`).
 
 Message content is converted to the GenAI semconv shape (role + parts) and serialised once with
 orjson, only when `capture_content` is on. Nothing here may raise into the app: a failure is
-logged once, counted, and the app's call goes on.
+logged once, counted, and the app's call goes on (`_failures`).
 
 Attributes follow the OpenTelemetry GenAI semantic conventions v1.37 (`gen_ai.provider.name`,
 `gen_ai.input.messages`, ...); casebank's own fields are `casebank.*`.
@@ -27,15 +23,12 @@ Attributes follow the OpenTelemetry GenAI semantic conventions v1.37 (`gen_ai.pr
 
 from __future__ import annotations
 
-import collections
 import contextvars
-import logging
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import Event, ReadableSpan
@@ -43,133 +36,29 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from casebank._json import to_json
 from casebank._runtime import state
-from casebank.capture._attributes import (
-    INPUT_MESSAGES,
-    MESSAGE_PREFIXES,
-    OPERATION,
-    OUTPUT_MESSAGES,
-    PROVIDER,
-    SCOPE,
-    SEMCONV_VERSION,
-    SYSTEM_INSTRUCTIONS,
-    inference_provider,
+from casebank.capture._attributes import OPERATION, PROVIDER, SCOPE, SEMCONV_VERSION
+from casebank.integrations._attributes import (
+    ERROR_TYPE,
+    FIRST_CHUNK_MS,
+    HTTP_STATUS,
+    SEMCONV,
+    SERVER_ADDRESS,
+    SERVER_PORT,
+    STREAM,
+    STREAM_END,
 )
+from casebank.integrations._duplicates import already_captured, lend_content, remember
+from casebank.integrations._failures import warn
+from casebank.integrations._provider import Endpoint
+from casebank.integrations._server import server_of
 
-__all__ = [
-    "Call",
-    "Endpoint",
-    "INCOMPLETE",
-    "dumps",
-    "get",
-    "given",
-    "register_sentinels",
-    "repeats_a_call",
-    "sentinels",
-    "start",
-    "warn",
-]
-
-logger = logging.getLogger("casebank")
-
-ERROR_TYPE = "error.type"
-HTTP_STATUS = "http.response.status_code"
-SERVER_ADDRESS = "server.address"
-SERVER_PORT = "server.port"
-
-# casebank's own
-SEMCONV = "casebank.semconv_version"
-STREAM = "casebank.stream"  # True on a streamed call
-STREAM_END = "casebank.stream_end"  # how the stream's span ended: exhausted, closed, exited, collected, error
-FIRST_CHUNK_MS = "casebank.time_to_first_chunk_ms"
-
-INCOMPLETE = "incomplete"  # finish reason of an answer whose stream ended before the model gave one
-
-# The SDKs' "not given" markers (openai/anthropic `Omit`, `NotGiven`), registered on instrument.
-sentinels: tuple[type, ...] = ()
-
-
-def register_sentinels(*types: type) -> None:
-    global sentinels
-    sentinels = tuple({*sentinels, *types})
-
-
-def given(value: Any) -> bool:
-    return value is not None and not isinstance(value, sentinels)
-
-
-def get(obj: Any, key: str) -> Any:
-    """`obj[key]` of a request dict or `obj.key` of an SDK model, None when absent."""
-    if isinstance(obj, dict):
-        return obj.get(key)
-    return getattr(obj, key, None)
-
-
-def dumps(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # a key that is not a string: OPT_NON_STR_KEYS is a quarter slower, so only now
-        pass
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:  # an object orjson cannot take (a pydantic model in a message, ...)
-        return to_json(value)
-
-
-# -- errors in casebank's own code -------------------------------------------------------------------
-
-errors = 0
-_warned = False
-
-
-def warn(exc: BaseException) -> None:
-    """Count a failure of casebank's own code; log the first one. The app's call is unaffected."""
-    global errors, _warned
-    errors += 1
-    if not _warned:
-        _warned = True
-        logger.warning("casebank: could not record an LLM call (the app is unaffected): %r", exc)
-
-
-# -- the call ----------------------------------------------------------------------------------------
-
-
-class Endpoint:
-    """One API method: how its request and its answer become span attributes.
-
-    `request(kwargs, capture)` -> (model, attributes); `response(result, capture)` -> attributes;
-    `accumulator()` -> an object whose `add(item)` takes each streamed item and whose
-    `attributes(capture)` describes the answer so far; `prepare(kwargs)` -> (kwargs to send,
-    whether casebank added a request the app did not make), for streams; `hide(item)` -> True
-    for a streamed item the app would not have had without that addition.
-    """
-
-    __slots__ = ("accumulator", "hide", "operation", "prepare", "provider", "request", "response")
-
-    def __init__(
-        self,
-        *,
-        provider: str,
-        operation: str,
-        request: Callable[[dict[str, Any], bool], tuple[Any, dict[str, Any]]],
-        response: Callable[[Any, bool], dict[str, Any]],
-        accumulator: Callable[[], Any] | None = None,
-        prepare: Callable[[dict[str, Any]], tuple[dict[str, Any], bool]] | None = None,
-        hide: Callable[[Any], bool] | None = None,
-    ) -> None:
-        self.provider = provider
-        self.operation = operation
-        self.request = request
-        self.response = response
-        self.accumulator = accumulator
-        self.prepare = prepare
-        self.hide = hide
-
+__all__ = ["Call", "start"]
 
 # True while a casebank wrapper runs the SDK call: a second casebank wrapper below it (a client
-# wrapped and also instrumented globally, or a wrapper another package's unwrap left behind)
-# must not record the same call again, whatever spans other instrumentation opened in between.
+# wrapped and also instrumented globally, a provider's function calling an SDK that is also
+# instrumented, or a wrapper another package's unwrap left behind) must not record the same call
+# again, whatever spans other instrumentation opened in between.
 _inside: contextvars.ContextVar[bool] = contextvars.ContextVar("casebank_llm_call", default=False)
 
 
@@ -248,7 +137,7 @@ class Call:
 
     def _record(self, status: Status, events: tuple[Event, ...] = (), end_ns: int | None = None) -> None:
         if self.target is not None:
-            self._lend_content()
+            lend_content(self.target, self.attributes)
             return
         try:
             tracer = self.tracer
@@ -267,20 +156,6 @@ class Call:
             )
             tracer.span_processor.on_end(span)
         except Exception as exc:  # a processor that raises must not reach the app
-            warn(exc)
-
-    def _lend_content(self) -> None:
-        """Give the enclosing span of another instrumentation the messages, if it has none of its
-        own (OTel contrib records none by default): it is the call's only span in the store. On a
-        shared provider casebank's own spans carry them to the same exporters, so this sends
-        nowhere what casebank would not have sent anyway."""
-        target = self.target
-        try:
-            if not target.is_recording() or any(k.startswith(_CONTENT_KEYS) for k in target.attributes or ()):
-                return
-            attributes = self.attributes
-            target.set_attributes({k: attributes[k] for k in _LENT if k in attributes})
-        except Exception as exc:
             warn(exc)
 
     def finish(self, result: Any) -> None:
@@ -359,9 +234,6 @@ class Call:
         self._record(_OK, end_ns=end_ns)
 
 
-_LENT = (INPUT_MESSAGES, SYSTEM_INSTRUCTIONS, OUTPUT_MESSAGES)
-# Attribute names (or their starts) of message content, in each instrumentation's own names.
-_CONTENT_KEYS = (INPUT_MESSAGES, OUTPUT_MESSAGES, *MESSAGE_PREFIXES, "input.value")
 _OK = Status(StatusCode.UNSET)
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSAMPLED = TraceFlags(TraceFlags.DEFAULT)
@@ -402,7 +274,7 @@ def start(endpoint: Endpoint, tracer: Any, kwargs: dict[str, Any], instance: Any
         current = otel_trace.get_current_span(started_in)
         capture = state.capture_content
         shared = not state.owns_provider
-        if shared and _already_captured(current, endpoint.provider):
+        if shared and already_captured(current, endpoint.provider):
             return _lending(endpoint, tracer, kwargs, current, started_in) if capture else None
         model, attributes = endpoint.request(kwargs, capture)
         attributes[OPERATION] = endpoint.operation
@@ -410,7 +282,7 @@ def start(endpoint: Endpoint, tracer: Any, kwargs: dict[str, Any], instance: Any
         attributes[SEMCONV] = SEMCONV_VERSION
         if stream:
             attributes[STREAM] = True
-        server = _server(instance)
+        server = server_of(instance)
         if server is not None:
             attributes[SERVER_ADDRESS], attributes[SERVER_PORT] = server
         name = f"{endpoint.operation} {model}" if isinstance(model, str) and model else endpoint.operation
@@ -431,7 +303,7 @@ def start(endpoint: Endpoint, tracer: Any, kwargs: dict[str, Any], instance: Any
             flags = _SAMPLED if decision.is_sampled() else _UNSAMPLED
             context = SpanContext(trace_id, ids.generate_span_id(), False, flags, sampled.trace_state)
         if shared:
-            _remember(context.span_id)
+            remember(context.span_id)
         return Call(tracer, endpoint, name, context, parent, started_in, attributes, capture)
     except Exception as exc:
         warn(exc)
@@ -444,71 +316,3 @@ def _lending(endpoint: Endpoint, tracer: Any, kwargs: dict[str, Any], enclosing:
     call = Call(tracer, endpoint, "", enclosing.get_span_context(), None, started_in, attributes, True)
     call.target = enclosing
     return call
-
-
-def _already_captured(current: Any, provider: str) -> bool:
-    """Whether the current span is another instrumentation's inference span for this very call
-    (its wrapper runs outside casebank's). It counts only when that span reaches casebank's store
-    (casebank shares its provider): otherwise skipping ours would lose the call from the store."""
-    if state.owns_provider or state.provider is None or not current.is_recording():
-        return False
-    other = inference_provider(getattr(current, "attributes", None))
-    if other is None or other not in ("", provider):
-        return False
-    return getattr(current, "_span_processor", None) is getattr(state.provider, "_active_span_processor", False)
-
-
-# -- a second span for a call casebank records ---------------------------------------------------------
-# When casebank's wrapper is the outer one, another instrumentation can open its inference span
-# inside the call: OpenInference patches `OpenAI.request` and the anthropic SDK traces in its
-# HTTP layer, both below `create`; OpenLLMetry and the OTel contrib wrappers sit below casebank's
-# when they were installed first. casebank cannot know that before the SDK runs, so its span
-# stays the call's span in the store (it has the messages, which those often leave out) and the
-# store leaves the other one out (`repeats_a_call`); the app's own exporters still get both.
-# Only on a provider casebank shares: on its own provider the other spans never reach the store.
-
-_MAX_REMEMBERED = 4096
-# Span ids of the latest calls casebank recorded on a shared provider, oldest first. Kept past the
-# end of casebank's span: a stream helper's exit ends casebank's span before the SDK's own.
-_remembered: collections.OrderedDict[int, None] = collections.OrderedDict()
-
-
-def _remember(span_id: int) -> None:
-    remembered = _remembered
-    remembered[span_id] = None
-    if len(remembered) > _MAX_REMEMBERED:
-        remembered.popitem(last=False)
-
-
-def repeats_a_call(span: ReadableSpan) -> bool:
-    """Whether `span` is another instrumentation's inference span opened right inside an LLM call
-    that casebank records itself: the same call a second time, to keep out of the store."""
-    parent = span.parent
-    if parent is None or parent.span_id not in _remembered:
-        return False
-    scope = span.instrumentation_scope
-    return (scope is None or scope.name != SCOPE) and inference_provider(span.attributes) is not None
-
-
-_servers: dict[int, tuple[Any, tuple[str, int] | None]] = {}
-
-
-def _server(instance: Any) -> tuple[str, int] | None:
-    """(host, port) of the client's base URL, cached by URL object (clients keep theirs)."""
-    client = getattr(instance, "_client", None)
-    url = getattr(client, "_base_url", None)  # the SDKs keep it there; openai's `base_url` is a computed property
-    if url is None:
-        url = getattr(client, "base_url", None)
-        if url is None:
-            return None
-    cached = _servers.get(id(url))
-    if cached is not None and cached[0] is url:
-        return cached[1]
-    host, port = getattr(url, "host", None), getattr(url, "port", None)
-    if not isinstance(port, int):
-        port = 443 if getattr(url, "scheme", None) == "https" else 80
-    server = (host, port) if isinstance(host, str) and host else None
-    if len(_servers) > 64:
-        _servers.clear()
-    _servers[id(url)] = (url, server)
-    return server
