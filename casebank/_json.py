@@ -1,4 +1,4 @@
-"""How the entry point's arguments and return value become JSON, on the app's thread.
+"""`recorded_json`: how the entry point's arguments and return value become JSON, on the app's thread.
 
 orjson does the work (about a microsecond for a typical request): dataclasses, datetimes,
 enums and UUIDs natively, pydantic models through `model_dump(mode="json")`. Anything else is
@@ -34,7 +34,7 @@ def _safe_repr(obj: Any) -> str:
         return f"<unrepresentable {type(obj).__qualname__}>"
 
 
-def to_json(value: Any) -> str:
+def recorded_json(value: Any) -> str:
     """JSON text for `value`; a value orjson cannot take at all becomes a marked repr."""
     try:
         return orjson.dumps(value, default=_default, option=_OPTIONS).decode()

@@ -22,7 +22,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Status, StatusCode
 
-from casebank._json import to_json
+from casebank._json import recorded_json
 from casebank._runtime import state
 from casebank.capture._attributes import ENTRYPOINT, ERROR, INPUT, IS_ROOT, OUTPUT
 
@@ -113,13 +113,13 @@ def _wrap(func: F, name: str | None) -> F:
 
 def _bind(signature: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     if signature is None:
-        return to_json({"args": args, "kwargs": kwargs})
+        return recorded_json({"args": args, "kwargs": kwargs})
     try:
         bound = signature.bind(*args, **kwargs)
     except TypeError:  # the call itself is wrong; the function will raise it, we just record
-        return to_json({"args": args, "kwargs": kwargs})
+        return recorded_json({"args": args, "kwargs": kwargs})
     bound.apply_defaults()
-    return to_json(bound.arguments)
+    return recorded_json(bound.arguments)
 
 
 def _enter(
@@ -152,7 +152,7 @@ def _leave(handle: _Handle | None, *, result: Any = None, error: BaseException |
             _entry_span.reset(inside)
         otel_context.detach(token)  # type: ignore[arg-type]
         if error is None:
-            span.set_attribute(OUTPUT, to_json(result))
+            span.set_attribute(OUTPUT, recorded_json(result))
         else:
             message = f"{type(error).__name__}: {error}"
             span.set_attribute(ERROR, message)

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from casebank._json import to_json
+from casebank._json import recorded_json
 
 # The SDKs' "not given" markers, registered on instrument. Read as `_values.sentinels` where the
 # tuple is used: registering rebinds it.
@@ -44,7 +44,7 @@ def dumps(value: Any) -> str:
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:  # an object orjson cannot take (a pydantic model in a message, ...)
-        return to_json(value)
+        return recorded_json(value)
 
 
 def join_text_parts(content: Any) -> Any:

@@ -54,7 +54,7 @@ from typing import Any
 
 import orjson
 
-from casebank._json import to_json
+from casebank._json import recorded_json
 from casebank.errors import CasebankError, InvalidInput, SuiteError, TargetImportError
 from casebank.replay import _retries
 from casebank.replay._case import Case
@@ -136,7 +136,7 @@ def run_suite(
 def jsonable(value: object) -> JSONValue:
     """`value` exactly as capture records it: JSON-compatible, anything JSON cannot hold as `{"$repr": ...}`."""
     # One serializer for both sides: a replayed output must compare with the recorded one as like with like.
-    normalised: JSONValue = orjson.loads(to_json(value))
+    normalised: JSONValue = orjson.loads(recorded_json(value))
     return normalised
 
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 import casebank
-from casebank._json import to_json
+from casebank._json import recorded_json
 from casebank.capture._redact import REDACTED, redact, redact_messages
 from casebank.store import open_store
 from tests.fakes import API_KEY, FakeLLM, Reply, ToolCall
@@ -46,14 +46,14 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
     assert redact(text) == text
 
 
-def test_to_json_never_raises_and_marks_what_it_cannot_represent() -> None:
+def test_recorded_json_never_raises_and_marks_what_it_cannot_represent() -> None:
     class Broken:
         def __repr__(self) -> str:
             raise RuntimeError("no repr")
 
-    assert to_json({"a": {1, 2}, "b": b"xy"}) == '{"a":[1,2],"b":{"$repr":"b\'xy\'"}}'
-    assert to_json(Broken()).startswith('{"$repr":"<unrepresentable ')
-    assert to_json({1: "int key"}) == '{"1":"int key"}'
+    assert recorded_json({"a": {1, 2}, "b": b"xy"}) == '{"a":[1,2],"b":{"$repr":"b\'xy\'"}}'
+    assert recorded_json(Broken()).startswith('{"$repr":"<unrepresentable ')
+    assert recorded_json({1: "int key"}) == '{"1":"int key"}'
 
 
 SECRETS = [
@@ -91,7 +91,7 @@ def test_the_cheap_gates_never_hide_a_secret_shape(secret: str, before: str, aft
             {"type": "tool_call", "name": "login", "arguments": '{"token": "hunter2!"}'}, id="arguments-as-text"
         ),
         pytest.param(
-            {"type": "tool_call_response", "response": to_json({"accounts": [1, "x", {"password": "hunter2!"}]})},
+            {"type": "tool_call_response", "response": recorded_json({"accounts": [1, "x", {"password": "hunter2!"}]})},
             id="in-a-list-in-text",
         ),
         pytest.param(
@@ -103,16 +103,16 @@ def test_the_cheap_gates_never_hide_a_secret_shape(secret: str, before: str, aft
 def test_messages_redact_secret_keys_inside_tool_calls(part: dict[str, object]) -> None:
     # The key net is skipped for casebank's own message JSON unless a tool part is there: this
     # fails if the skip misses one (the secret is not secret-shaped, only its key tells).
-    messages = to_json([{"role": "assistant", "parts": [{"type": "text", "content": "Logging in"}, part]}])
+    messages = recorded_json([{"role": "assistant", "parts": [{"type": "text", "content": "Logging in"}, part]}])
     out = redact_messages(messages)
     assert "hunter2!" not in out
     assert REDACTED in out
 
 
 def test_a_history_with_tool_parts_and_no_secret_comes_back_unchanged() -> None:
-    response = to_json({"status": "shipped", "items": [{"sku": "X1", "qty": 2}], "note": "[1, 2]"})
+    response = recorded_json({"status": "shipped", "items": [{"sku": "X1", "qty": 2}], "note": "[1, 2]"})
     parts = [{"type": "tool_call", "name": "lookup", "arguments": {"order_id": "A-17", "max_tokens": 5}}]
-    messages = to_json(
+    messages = recorded_json(
         [
             {"role": "assistant", "parts": parts},
             {"role": "tool", "parts": [{"type": "tool_call_response", "response": response}]},
@@ -122,7 +122,7 @@ def test_a_history_with_tool_parts_and_no_secret_comes_back_unchanged() -> None:
 
 
 def test_messages_without_tool_parts_keep_their_text() -> None:
-    messages = to_json([{"role": "user", "parts": [{"type": "text", "content": "my password is hunter2!"}]}])
+    messages = recorded_json([{"role": "user", "parts": [{"type": "text", "content": "my password is hunter2!"}]}])
     assert redact_messages(messages) == messages
 
 
@@ -201,21 +201,21 @@ SHAPED = [
 
 
 def in_json(text: str) -> str:
-    return to_json({"note": f"it is {text} - see?", "n": 3})
+    return recorded_json({"note": f"it is {text} - see?", "n": 3})
 
 
 def in_json_in_json(text: str) -> str:
-    return to_json({"tool": "lookup", "response": to_json({"config": {"value": f"it is {text} - see?"}})})
+    return recorded_json({"tool": "lookup", "response": recorded_json({"config": {"value": f"it is {text} - see?"}})})
 
 
 def in_messages(text: str) -> str:
-    return to_json([{"role": "user", "parts": [{"type": "text", "content": f"it is {text} - see?"}]}])
+    return recorded_json([{"role": "user", "parts": [{"type": "text", "content": f"it is {text} - see?"}]}])
 
 
 def in_tool_parts(text: str) -> str:
     call = {"type": "tool_call", "name": "deploy", "arguments": {"note": f"it is {text} - see?"}}
     response = {"type": "tool_call_response", "response": in_json_in_json(text)}
-    return to_json([{"role": "assistant", "parts": [call]}, {"role": "tool", "parts": [response]}])
+    return recorded_json([{"role": "assistant", "parts": [call]}, {"role": "tool", "parts": [response]}])
 
 
 @pytest.mark.parametrize(("text", "redacted", "secret"), SHAPED)
@@ -233,7 +233,7 @@ def test_typed_shapes_are_redacted_in_text_json_and_json_in_json(text: str, reda
 
 @pytest.mark.parametrize(("block", "lines"), PRIVATE_KEYS)
 def test_no_line_of_a_private_key_survives_at_any_depth_of_json(block: str, lines: list[str]) -> None:
-    deeper = to_json({"x": in_json_in_json(block)})
+    deeper = recorded_json({"x": in_json_in_json(block)})
     for text in (block, in_json(block), in_json_in_json(block), deeper, in_tool_parts(block)):
         out = redact(text)
         assert "[REDACTED:private_key]" in out
@@ -356,18 +356,22 @@ def test_typed_secrets_never_reach_the_store_from_any_part_of_a_trace(db_path: P
     ids: list[str | None] = []
     casebank.init()
     with FakeLLM() as llm, openai.OpenAI(api_key=API_KEY, base_url=llm.openai_url, max_retries=0) as client:
-        arguments = {"config": secrets, "as_json": to_json({"env": secrets})}
+        arguments = {"config": secrets, "as_json": recorded_json({"env": secrets})}
         llm.reply = Reply(text=f"Try {dsn} and {google}", tool_calls=[ToolCall(name="deploy", arguments=arguments)])
 
         @casebank.trace
         def read_config(name: str, settings: dict[str, str]) -> str:
-            return to_json({"name": name, "raw": secrets, "inner": to_json({"raw": secrets})})
+            return recorded_json({"name": name, "raw": secrets, "inner": recorded_json({"raw": secrets})})
 
         @casebank.trace
         def support(question: str, settings: dict[str, str]) -> dict[str, str]:
             ids.append(casebank.current_trace_id())
             config = read_config("prod", settings)
-            call = {"id": "c1", "type": "function", "function": {"name": "read_config", "arguments": to_json(settings)}}
+            call = {
+                "id": "c1",
+                "type": "function",
+                "function": {"name": "read_config", "arguments": recorded_json(settings)},
+            }
             messages: Any = [
                 {"role": "system", "content": f"Config: {secrets}"},
                 {"role": "user", "content": question},
@@ -382,7 +386,7 @@ def test_typed_secrets_never_reach_the_store_from_any_part_of_a_trace(db_path: P
         def connect(target: str) -> None:
             raise ConnectionError(f"cannot reach {secrets}")
 
-        support(f"Why does {secrets} fail?", {"dsn": secrets, "note": to_json({"key": secrets})})
+        support(f"Why does {secrets} fail?", {"dsn": secrets, "note": recorded_json({"key": secrets})})
         with pytest.raises(ConnectionError):
             connect(dsn)
     assert casebank.flush()
@@ -406,7 +410,7 @@ def test_typed_secrets_never_reach_the_store_from_any_part_of_a_trace(db_path: P
         "nested-call-arguments": spans[1]["attributes"]["casebank.input"],
         "nested-call-result": spans[1]["attributes"]["casebank.output"],
         "nested-call-result-json-in-json": config["inner"],
-        **{f"prompt-{m['role']}": to_json(m) for m in orjson.loads(chat["gen_ai.input.messages"])},
+        **{f"prompt-{m['role']}": recorded_json(m) for m in orjson.loads(chat["gen_ai.input.messages"])},
         "tool-call-arguments": chat["gen_ai.output.messages"],
         "streamed-tool-call-arguments": streamed["gen_ai.output.messages"],
         "error": failed.error,
