@@ -3,7 +3,8 @@
     text        exact, contains, not_contains, regex, one_of           _text.py
     structured  json_valid, json_schema, json_fields, numeric          _structured.py
     programs    python_compiles, python_tests (sandboxed), sql_rows    _program.py, _sandbox.py, _sql.py
-    custom      python (your function), all, any; function plug-ins    _custom.py
+    custom      python (your function); function plug-ins               _custom.py
+    composite   all, any                                               _composite.py
     meaning     embedding (local model or endpoint), llm_judge          _embedding.py, _judge*.py
 
 What every grader shares (Verdict, Grader) is `_base.py`; how it declares its options (Number,

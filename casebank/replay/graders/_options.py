@@ -15,23 +15,36 @@ for the grader's name) is then the whole error for an absent or a bad value, nam
 options of which exactly one must be given (`rubric`, `rubric_file`) are the grader's
 `exactly_one`; any other rule that ties options together is the grader's own `prepare()`.
 
-Nothing here imports the rest of the graders: `_base` imports this module.
+Nothing here imports the rest of the graders: `_base` imports this module, and an option sees
+the grader being built only as the small `Holder` it needs.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast, overload
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast, overload
 
 from casebank.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from casebank.replay.graders._base import Grader
 
 __all__ = ["REQUIRED", "Choice", "File", "Flag", "Integer", "Json", "Number", "Option", "Text", "Texts", "truthy"]
 
 T = TypeVar("T")
+
+
+class Holder(Protocol):
+    """What an option reads of the grader being built (`Grader` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def options(self) -> Mapping[str, Any]: ...
+
+    def invalid(self, option: str, value: Any, fix: str) -> InvalidInput: ...
+
+    def path_option(self, option: str) -> Path: ...
 
 
 class _Required:
@@ -94,7 +107,7 @@ class Option(Generic[T]):
     def required(self) -> bool:
         return self.default is REQUIRED
 
-    def read(self, grader: Grader) -> T:
+    def read(self, grader: Holder) -> T:
         """This option's value for `grader`: parsed from its options, else the default."""
         if self.option not in grader.options:
             if self.required:
@@ -102,10 +115,10 @@ class Option(Generic[T]):
             return self.default  # type: ignore[no-any-return]
         return self.parse(grader, grader.options[self.option])
 
-    def parse(self, grader: Grader, raw: Any) -> T:
+    def parse(self, grader: Holder, raw: Any) -> T:
         return raw  # type: ignore[no-any-return]
 
-    def refuse(self, grader: Grader, raw: Any, fix: str) -> InvalidInput:
+    def refuse(self, grader: Holder, raw: Any, fix: str) -> InvalidInput:
         """The error for a bad value: the `missing` text when the option has one, else the value and `fix`."""
         if self.missing is not None:
             return InvalidInput(self.missing.format(name=grader.name))
@@ -176,7 +189,7 @@ class Text(Option[T]):
     ) -> None:
         super().__init__(default, help=help, option=option, placeholder=placeholder, missing=missing, fix=fix)
 
-    def parse(self, grader: Grader, raw: Any) -> T:
+    def parse(self, grader: Holder, raw: Any) -> T:
         text = _as_text(raw)
         if not isinstance(text, str) or not text.strip():
             raise self.refuse(grader, raw, "give a non-empty text")
@@ -201,7 +214,7 @@ class Texts(Option[T]):
     ) -> None:
         super().__init__(default, help=help, option=option, placeholder=placeholder, missing=missing, fix=fix)
 
-    def parse(self, grader: Grader, raw: Any) -> T:
+    def parse(self, grader: Holder, raw: Any) -> T:
         texts = [_as_text(t) for t in raw] if isinstance(raw, list) else [_as_text(raw)]
         if not texts or not all(isinstance(t, str) and t for t in texts):
             raise self.refuse(grader, raw, "give a text or a JSON list of texts")
@@ -256,7 +269,7 @@ class Number(Option[T]):
         self.maximum = maximum
         self.above = above or (f"use a number <= {maximum:g}" if maximum is not None else "")
 
-    def parse(self, grader: Grader, raw: Any) -> T:
+    def parse(self, grader: Holder, raw: Any) -> T:
         try:
             number = float(raw) if not isinstance(raw, bool) else math.nan
         except (TypeError, ValueError):
@@ -290,7 +303,7 @@ class Integer(Option[int]):
         super().__set_name__(owner, name)
         self.number.__set_name__(owner, self.option)
 
-    def parse(self, grader: Grader, raw: Any) -> int:
+    def parse(self, grader: Holder, raw: Any) -> int:
         return int(self.number.parse(grader, raw))
 
 
@@ -303,7 +316,7 @@ class Flag(Option[bool]):
     def __init__(self, default: bool = False, *, help: str, option: str | None = None) -> None:
         super().__init__(default, help=help, option=option)
 
-    def parse(self, grader: Grader, raw: Any) -> bool:
+    def parse(self, grader: Holder, raw: Any) -> bool:
         return truthy(raw)
 
 
@@ -326,7 +339,7 @@ class Choice(Option[T]):
         super().__init__(default, help=help, option=option, placeholder="|".join(choices))
         self.choices = choices
 
-    def parse(self, grader: Grader, raw: Any) -> T:
+    def parse(self, grader: Holder, raw: Any) -> T:
         if raw not in self.choices:
             raise grader.invalid(self.option, raw, f"use one of: {', '.join(self.choices)}")
         return str(raw)  # type: ignore[return-value]
@@ -358,12 +371,12 @@ class File(Option[T]):
     ) -> None:
         super().__init__(default, help=help, option=option, placeholder=placeholder)
 
-    def read(self, grader: Grader) -> T:
+    def read(self, grader: Holder) -> T:
         if self.option not in grader.options and self.required:
             return self.parse(grader, None)  # the same message as for an empty path
         return super().read(grader)
 
-    def parse(self, grader: Grader, raw: Any) -> T:
+    def parse(self, grader: Holder, raw: Any) -> T:
         return grader.path_option(self.option)  # type: ignore[return-value]
 
 
@@ -387,7 +400,7 @@ class Json(Option[T]):
         super().__init__(default, help=help, option=option, placeholder=placeholder, missing=missing, fix=fix)
         self.types = types
 
-    def parse(self, grader: Grader, raw: Any) -> T:
+    def parse(self, grader: Holder, raw: Any) -> T:
         if not isinstance(raw, self.types) or (isinstance(raw, list) and not raw):
             raise self.refuse(grader, raw, f"give JSON of type {' or '.join(t.__name__ for t in self.types)}")
         return cast(T, raw)

@@ -68,8 +68,8 @@ BUILTIN: dict[str, str] = {
     "embedding": _HOME + "_embedding:Embedding",
     "llm_judge": _HOME + "_judge:LLMJudge",
     "python": _HOME + "_custom:PythonFunction",
-    "all": _HOME + "_custom:All",
-    "any": _HOME + "_custom:Any_",
+    "all": _HOME + "_composite:All",
+    "any": _HOME + "_composite:Any_",
 }
 
 
