@@ -302,3 +302,28 @@ def test_the_run_from_pytest_reads_back_as_cases_run_would_show_it(project: Path
     loaded = orjson.loads(report.out)
     assert (loaded["origin"], loaded["total"], loaded["summary"]["pass_rate"]) == ("pytest", 2, 0.5)
     assert [result["case_id"] for result in loaded["results"]] == ["c2refund", "c3ship"]
+
+
+def test_a_case_whose_entry_point_is_gone_fails_alone_saying_so(project: Path) -> None:
+    case = Case(
+        id="c5gone",
+        created_at="2024-05-01T12:00:00.000+00:00",
+        entrypoint="shop_bot:renamed_since",
+        input={"question": "hello"},
+        expected="Happy to help.",
+        grader={"name": "exact", "options": {}},
+    )
+    write_case(case, project / "evals")
+
+    result = run(project, "--casebank", "-q", "-ra", "-k", "c5gone or c1hello", "-p", "no:cacheprovider")
+
+    assert result.code == 1 and "1 failed, 1 passed" in result.out, result.out + result.err
+    [line] = [line for line in result.out.splitlines() if line.startswith("FAILED")]
+    gone = "evals/renamed_since-c5gone.json"
+    assert line.startswith(f"FAILED {gone}::c5gone - case file '{gone}'")
+    assert "renamed_since" in line and "Traceback" not in result.out
+    [recorded] = runs(project)
+    assert [(r["case_id"], r["passed"], (r["error"] or "").split(":")[0]) for r in recorded["results"]] == [
+        ("c1hello", 1, ""),
+        ("c5gone", 0, "TargetImportError"),
+    ]
