@@ -132,17 +132,9 @@ def run(
     """
     from rich.console import Console
 
-    from casebank.replay._compare import (
-        FAIL_ON,
-        compare,
-        comparison_lines,
-        comparison_markdown,
-        exit_code,
-        load_baseline,
-    )
-    from casebank.replay._records import git_commit, record
+    from casebank.replay._api import run_suite
+    from casebank.replay._compare import FAIL_ON, comparison_lines, comparison_markdown, exit_code
     from casebank.replay._report_table import render_table
-    from casebank.replay._runner import run_suite
     from casebank.replay._select import parse_shard, select
     from casebank.replay._suite import load_suite
 
@@ -153,26 +145,25 @@ def run(
         raise InvalidInput(f"--fail-on {gate} needs a baseline - pass --baseline RUN|latest|PATH.json")
     loaded = select(load_suite(suite), tags=tag or (), case_ids=case or (), shard=parse_shard(shard) if shard else None)
     with open_store(db, create=True) as store:
-        before = load_baseline(store, baseline) if baseline is not None else None
-        with _progress(len(loaded.cases) * epochs) as on_result:
+        with _progress(len(loaded.cases) * epochs) as on_result:  # selected here: the bar needs the count
             report = run_suite(
                 loaded,
                 target=target,
                 concurrency=concurrency,
                 epochs=epochs,
+                baseline=baseline,
                 timeout=timeout,
                 retries=retries,
                 retry_on=retry_on or (),
                 on_result=on_result,
                 handle_sigint=True,
                 store=store,
+                origin="cli",
             )
-        report.git_commit = git_commit()
-        record(store, report)
         store_path = store.location
     console = Console(markup=False, highlight=False, emoji=False)
     render_table(report, console)
-    comparison = compare(before, report) if before is not None else None
+    comparison = report.comparison
     if comparison is not None:
         for line in comparison_lines(comparison):
             console.print(line, soft_wrap=True)

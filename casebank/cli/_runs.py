@@ -40,7 +40,9 @@ def runs(
     db: DbOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List the recorded runs, newest first: id, time, suite hash, target, git commit, pass rate.
+    """List the recorded runs, newest first: id, time, suite hash, target, git commit, pass rate, what ran it.
+
+    What ran a run: cli (`cases run`), pytest (`pytest --casebank`) or api (`casebank.replay.run_suite`).
 
     \b
     Example:
@@ -58,7 +60,8 @@ def runs(
         console().print("no runs yet - record one with 'cases run'")
         return
     table = Table()
-    for heading in ("run", "started (UTC)", "suite hash", "target", "commit", "passed", "pass rate", "status"):
+    headings = ("run", "started (UTC)", "suite hash", "target", "commit", "passed", "pass rate", "status", "from")
+    for heading in headings:
         table.add_column(heading, no_wrap=heading in ("run", "started (UTC)"))
     for row in rows:
         table.add_row(
@@ -70,6 +73,7 @@ def runs(
             f"{row['passed']}/{row['total']}",
             f"{(row['pass_rate'] or 0.0):.1%}",
             row.get("status") or "finished",
+            row.get("origin") or "",
         )
     console().print(table)
 

@@ -39,7 +39,7 @@ _HOME = {
     "RunReport": "_results",
     "DEFAULT_CONCURRENCY": "_runner",
     "jsonable": "_runner",
-    "run_suite": "_runner",
+    "run_suite": "_api",
     "select": "_select",
     "Summary": "_stats",
     "detectable_drop": "_stats",
@@ -55,6 +55,7 @@ _HOME = {
 }
 
 if TYPE_CHECKING:  # what a type checker sees: each name as its module defines it, not __getattr__'s Any
+    from casebank.replay._api import run_suite
     from casebank.replay._case import CASE_SCHEMA_VERSION, Case, content_hash, load_case, write_case
     from casebank.replay._compare import Comparison, compare, exit_code, load_baseline
     from casebank.replay._promote import SanityCheck, promote, sanity_check
@@ -65,7 +66,7 @@ if TYPE_CHECKING:  # what a type checker sees: each name as its module defines i
     from casebank.replay._report_markdown import to_markdown
     from casebank.replay._report_table import render_table
     from casebank.replay._results import CaseResult, RunReport
-    from casebank.replay._runner import DEFAULT_CONCURRENCY, jsonable, run_suite
+    from casebank.replay._runner import DEFAULT_CONCURRENCY, jsonable
     from casebank.replay._select import select
     from casebank.replay._stats import Summary, detectable_drop, mcnemar_exact, summarize, wilson_interval
     from casebank.replay._suite import DEFAULT_SUITE, Suite, count_cases, load_suite

@@ -79,6 +79,7 @@ def merge_reports(reports: Sequence[RunReport]) -> RunReport:
         epochs=max(report.epochs for report in reports),
         git_commit=first.git_commit,
         status="interrupted" if any(r.status == "interrupted" for r in reports) else "finished",
+        origin=first.origin if all(report.origin == first.origin for report in reports) else None,
     )
 
 

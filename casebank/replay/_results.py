@@ -22,9 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from casebank.replay._stats import CaseOutcome, outcomes
+from casebank.replay._stats import CaseOutcome, Summary, outcomes, summarize
+
+if TYPE_CHECKING:
+    from casebank.replay._compare import Comparison
 
 __all__ = ["CaseResult", "JSONValue", "RunReport"]
 
@@ -129,6 +132,9 @@ class RunReport:
     epochs: int = 1
     git_commit: str | None = None
     status: str = "finished"  # or "interrupted": Ctrl-C stopped it; results hold what finished
+    origin: str | None = None  # what ran it: "cli" (`cases run`), "pytest", "api" (a Python call); None: older
+    # Against the baseline `run_suite(baseline=...)` was given; not stored (a baseline is named when read).
+    comparison: Comparison | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunReport:
@@ -148,7 +154,13 @@ class RunReport:
             epochs=int(data.get("epochs") or 1),
             git_commit=data.get("git_commit"),
             status=str(data.get("status") or "finished"),
+            origin=data.get("origin"),
         )
+
+    @property
+    def stats(self) -> Summary:
+        """What the report prints under the table: the pass rate's 95% interval, flaky cases, each tag, power."""
+        return summarize(self.cases(), epochs=self.epochs)
 
     def cases(self) -> list[CaseOutcome]:
         return outcomes(self.results)
@@ -213,4 +225,5 @@ class RunReport:
             "git_commit": self.git_commit,
             "status": self.status,
             "retries": self.retries,
+            "origin": self.origin,
         }

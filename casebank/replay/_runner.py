@@ -68,12 +68,12 @@ from casebank.replay.graders import make_grader
 from casebank.replay.graders._judge import caching_in_store
 from casebank.store import Store, utc_now
 
-__all__ = ["DEFAULT_CONCURRENCY", "jsonable", "run_suite"]
+__all__ = ["DEFAULT_CONCURRENCY", "jsonable", "replay_cases"]
 
 DEFAULT_CONCURRENCY = 8
 
 
-def run_suite(
+def replay_cases(
     suite: Suite,
     *,
     target: str | None = None,
@@ -88,6 +88,9 @@ def run_suite(
     store: Store | None = None,
 ) -> RunReport:
     """Replay every case of `suite` (against `target`, if given, instead of each case's entry point).
+
+    The runner alone: it loads, selects, compares and stores nothing. `casebank.replay.run_suite`
+    (`_api`) does those around it, for `cases run`, the pytest plugin and Python callers.
 
     `on_result` is called on the loop's thread as each result arrives (a progress bar). With
     `handle_sigint` (the CLI, in the main thread), a first Ctrl-C stops launching cases and cancels

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from casebank.errors import SuiteError
 from casebank.replay._case import Case, load_case
 
-__all__ = ["DEFAULT_SUITE", "Suite", "count_cases", "load_suite"]
+__all__ = ["DEFAULT_SUITE", "Suite", "count_cases", "load_suite", "suite_hash"]
 
 DEFAULT_SUITE = Path("evals")
 
@@ -22,8 +23,13 @@ class Suite:
     @property
     def hash(self) -> str:
         """One hash for the whole suite: changes when any case is added, removed or replaced."""
-        joined = "\n".join(sorted(case.hash for case in self.cases))
-        return "sha256:" + hashlib.sha256(joined.encode()).hexdigest()
+        return suite_hash(case.hash for case in self.cases)
+
+
+def suite_hash(case_hashes: Iterable[str]) -> str:
+    """The hash of a suite of cases with these hashes, in any order (`Suite.hash`)."""
+    joined = "\n".join(sorted(case_hashes))
+    return "sha256:" + hashlib.sha256(joined.encode()).hexdigest()
 
 
 def count_cases(folder: Path) -> int:

@@ -149,7 +149,9 @@ class Store(Protocol):
     # -- runs --------------------------------------------------------------------------------------
 
     def record_run(self, run: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> None:
-        """Store a finished run and its results in one transaction; results keep their order."""
+        """Store a finished run and its results in one transaction; results keep their order.
+
+        The run's `origin` says what ran it: "cli" (`cases run`), "pytest" or "api" (None: an older run)."""
         ...
 
     def list_runs(self, limit: int | None = 20) -> list[dict[str, Any]]:

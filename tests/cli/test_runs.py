@@ -56,10 +56,11 @@ def test_runs_lists_each_run_and_report_re_renders_one_in_every_format(tmp_path:
     assert listed.code == 0, listed.err
     assert listed.out.index(second) < listed.out.index(first)  # newest first
     assert "2/3" in listed.out and "3/3" in listed.out
-    assert [(r["id"], r["passed"], r["status"], r["epochs"]) for r in as_json] == [
-        (second, 3, "finished", 1),
-        (first, 2, "finished", 1),
+    assert [(r["id"], r["passed"], r["status"], r["epochs"], r["origin"]) for r in as_json] == [
+        (second, 3, "finished", 1, "cli"),
+        (first, 2, "finished", 1, "cli"),
     ]
+    assert listed.out.count("│ cli") == 2, listed.out
     assert table.code == 0 and "2/3 passed (66.7%) - 1 failed\n" in table.out and "14 days" in table.out, table.out
     assert latest_json["id"] == second and latest_json["summary"]["pass_rate"] == 1.0
     assert junit.find("testsuite") is not None and junit.find("testsuite").get("tests") == "3"  # type: ignore[union-attr]

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from casebank.errors import InvalidInput, SuiteError, TargetImportError
-from casebank.replay import REPLAY_ENV, jsonable, record, run_suite
+from casebank.replay import REPLAY_ENV, jsonable, record
+from casebank.replay._runner import replay_cases
 from casebank.replay.graders import _judge as judge_module
 from casebank.store import Store, open_store
 from tests.fakes_openai_compat import FakeCompat
@@ -29,7 +30,7 @@ def test_a_sync_target_is_called_with_the_recorded_arguments_by_name_and_graded(
     project.add_case("c1", "answer", {"question": "hi", "language": "fr"}, "fr: HI")
     project.add_case("c2", "answer", {"question": "yo"}, "en: nope")
 
-    report = run_suite(project.load())
+    report = replay_cases(project.load())
 
     assert [(r.case_id, r.status, r.output) for r in report.results] == [
         ("c1", "passed", "fr: HI"),
@@ -56,7 +57,7 @@ def test_an_async_target_is_awaited(project: Project) -> None:
     )
     project.add_case("c1", "answer", {"question": "abc"}, "cba")
 
-    report = run_suite(project.load())
+    report = replay_cases(project.load())
 
     assert report.ok
     assert report.results[0].output == "cba"
@@ -74,7 +75,7 @@ def test_an_exception_in_the_target_fails_its_case_and_the_run_goes_on(project: 
     project.add_case("c1", "answer", {"question": "bad"}, "bad")
     project.add_case("c2", "answer", {"question": "good"}, "good")
 
-    report = run_suite(project.load())
+    report = replay_cases(project.load())
 
     errored, passed = report.results
     assert (errored.status, passed.status) == ("errored", "passed")
@@ -97,7 +98,7 @@ def test_a_dotted_qualname_reaches_a_staticmethod(project: Project) -> None:
     )
     project.add_case("c1", "Bot.answer", {"question": "q"}, "static q")
 
-    assert run_suite(project.load()).ok
+    assert replay_cases(project.load()).ok
 
 
 def test_target_replaces_every_cases_entry_point(project: Project) -> None:
@@ -113,7 +114,7 @@ def test_target_replaces_every_cases_entry_point(project: Project) -> None:
     project.add_case("c1", "old", {"question": "q"}, "new")
     project.add_case("c2", "old", {"question": "q"}, "new")
 
-    report = run_suite(project.load(), target=f"{project.module}:new")
+    report = replay_cases(project.load(), target=f"{project.module}:new")
 
     assert report.ok
     assert report.target == f"{project.module}:new"
@@ -132,7 +133,7 @@ def test_the_current_folder_is_on_the_import_path_only_during_the_run(project: P
     project.add_case("c1", "answer", {}, str(project.root))
     assert str(project.root) not in sys.path
 
-    report = run_suite(project.load())
+    report = replay_cases(project.load())
 
     assert report.ok, report.results[0].reason
     assert str(project.root) not in sys.path
@@ -187,7 +188,7 @@ def test_an_unusable_target_is_a_target_import_error_naming_it(project: Project,
     project.add_case("c1", "answer", {}, "a")
 
     with pytest.raises(TargetImportError) as caught:
-        run_suite(project.load(), target=target.format(module=project.module))
+        replay_cases(project.load(), target=target.format(module=project.module))
 
     assert str(caught.value) == message.format(module=project.module)
 
@@ -201,7 +202,7 @@ def test_a_module_that_fails_at_import_is_a_target_import_error(project: Project
     project.add_case("c1", "answer", {}, "a")
 
     with pytest.raises(TargetImportError, match="RuntimeError: missing API key") as caught:
-        run_suite(project.load())
+        replay_cases(project.load())
 
     assert str(caught.value).startswith(f"case file '{Path('evals') / 'answer-c1.json'}': cannot import target")
 
@@ -220,7 +221,7 @@ def test_a_case_with_an_unknown_grader_stops_the_run_before_it_starts(project: P
     project.add_case("c2", "answer", {}, "a", grader="psychic")
 
     with pytest.raises(SuiteError, match=r"answer-c2\.json': unknown grader 'psychic'"):
-        run_suite(project.load())
+        replay_cases(project.load())
 
     assert sys.modules[project.module].CALLS == []
 
@@ -242,7 +243,7 @@ def test_sync_cases_run_in_worker_threads_up_to_the_concurrency(project: Project
     for i in range(n):
         project.add_case(f"c{i:02d}", "answer", {"i": i}, "thread", grader="contains", options={"substring": "replay"})
 
-    report = run_suite(project.load(), concurrency=n)
+    report = replay_cases(project.load(), concurrency=n)
 
     assert report.ok, [r.reason for r in report.results]
     assert len({r.output for r in report.results}) == n
@@ -279,7 +280,7 @@ def test_async_cases_overlap_up_to_the_concurrency_and_never_beyond(project: Pro
     for i in range(3 * n):
         project.add_case(f"c{i:02d}", "answer", {"i": i}, "ok")
 
-    report = run_suite(project.load(), concurrency=n)
+    report = replay_cases(project.load(), concurrency=n)
 
     assert report.ok, [r.reason for r in report.results]
     assert sys.modules[project.module].most_in_flight == n
@@ -306,7 +307,7 @@ def test_results_keep_suite_order_whatever_order_they_finish_in(project: Project
     project.add_case("c0", "answer", {"i": 0}, 0)
     project.add_case("c1", "answer", {"i": 1}, 1)
 
-    report = run_suite(project.load(), concurrency=2)
+    report = replay_cases(project.load(), concurrency=2)
 
     assert [(r.case_id, r.output) for r in report.results] == [("c0", 0), ("c1", 1)]
     assert report.ok
@@ -347,7 +348,7 @@ def test_outputs_are_normalised_to_json_as_capture_records_them(project: Project
     project.add_case("c4", "answer", {"kind": "other"}, {"$repr": "<Opaque>"})
     project.add_case("c5", "answer", {"kind": "int-keys"}, {"1": "one"})
 
-    report = run_suite(project.load())
+    report = replay_cases(project.load())
 
     assert report.ok, [(r.case_id, r.reason) for r in report.results]
 
@@ -371,8 +372,8 @@ def test_a_target_that_mutates_its_arguments_does_not_change_the_case(project: P
     project.add_case("c1", "answer", {"items": []}, 1)
     suite = project.load()
 
-    first = run_suite(suite)
-    second = run_suite(suite)
+    first = replay_cases(suite)
+    second = replay_cases(suite)
 
     assert first.ok and second.ok
     assert suite.cases[0].input == {"items": []}
@@ -392,10 +393,10 @@ def test_targets_import_and_run_with_casebank_replay_set(project: Project, monke
     )
     project.add_case("c1", "answer", {}, ["1", "1"])
 
-    report = run_suite(project.load())
+    report = replay_cases(project.load())
 
     assert report.ok, report.results[0].reason
-    assert REPLAY_ENV not in os.environ  # restored for whoever called run_suite
+    assert REPLAY_ENV not in os.environ  # restored for whoever called replay_cases
 
 
 def test_traced_targets_are_called_normally_and_write_no_traces(
@@ -421,7 +422,7 @@ def test_traced_targets_are_called_normally_and_write_no_traces(
     project.add_case("c1", "answer", {"question": "Hi"}, "HI")
     project.add_case("c2", "answer_async", {"question": "Hi"}, "hi")
 
-    report = run_suite(project.load())
+    report = replay_cases(project.load())
 
     assert report.ok, [r.reason for r in report.results]
     assert not db.exists()  # init() was a no-op under CASEBANK_REPLAY: replays stay out of the store
@@ -432,7 +433,7 @@ def test_concurrency_below_one_is_refused(project: Project) -> None:
     project.add_case("c1", "answer", {}, 1)
 
     with pytest.raises(InvalidInput, match="concurrency 0 is too small"):
-        run_suite(project.load(), concurrency=0)
+        replay_cases(project.load(), concurrency=0)
 
 
 def test_record_stores_the_run_and_every_result(project: Project) -> None:
@@ -448,7 +449,7 @@ def test_record_stores_the_run_and_every_result(project: Project) -> None:
     project.add_case("c2", "answer", {"n": 2}, {"n": 3})
     project.add_case("c3", "answer", {"n": -1}, {"n": -1})
     suite = project.load()
-    report = run_suite(suite, concurrency=3)
+    report = replay_cases(suite, concurrency=3)
 
     with open_store(project.root / "fresh" / "casebank.db", create=True) as store:
         record(store, report)
@@ -472,6 +473,7 @@ def test_record_stores_the_run_and_every_result(project: Project) -> None:
         "git_commit": None,
         "status": "finished",
         "retries": 0,
+        "origin": None,  # the runner alone: run_suite says what ran it
     }
     assert run["started_at"] <= run["finished_at"]
     rows = [{k: v for k, v in r.items() if k != "latency_ms"} for r in results]
@@ -557,7 +559,7 @@ def test_epochs_run_each_case_k_times_in_case_order_and_find_the_flaky_one(proje
     project.add_case("b-flaky", "answer", {"key": "flaky"}, "ok")
     project.add_case("c-broken", "answer", {"key": "broken"}, "ok")
 
-    report = run_suite(project.load(), epochs=3, concurrency=1)
+    report = replay_cases(project.load(), epochs=3, concurrency=1)
 
     assert [(r.case_id, r.epoch, r.passed) for r in report.results] == [
         ("a-steady", 0, True),
@@ -598,7 +600,7 @@ def test_a_case_over_its_timeout_fails_as_timed_out_and_the_run_goes_on(project:
     project.add_case("c", "quick", {"n": 3}, 3)
 
     try:
-        report = run_suite(project.load(), timeout=0.05, concurrency=3)
+        report = replay_cases(project.load(), timeout=0.05, concurrency=3)
     finally:
         sys.modules[project.module].release.set()  # let the abandoned thread finish
 
@@ -618,7 +620,7 @@ def test_a_target_raising_timeout_error_itself_is_an_error_not_a_timeout(project
     )
     project.add_case("a", "answer", {"n": 1}, 1)
 
-    [result] = run_suite(project.load(), timeout=5).results
+    [result] = replay_cases(project.load(), timeout=5).results
 
     assert (result.status, result.timed_out, result.error) == ("errored", False, "TimeoutError: upstream took too long")
 
@@ -655,7 +657,7 @@ def test_transient_errors_are_retried_with_backoff_and_counted(
     project.write_module(TRANSIENT)
     project.add_case("a", "answer", {"key": "a", "failures": failures, "kind": kind}, "ok")
 
-    report = run_suite(project.load(), retries=3, retry_on=retry_on, retry_wait=0.0)
+    report = replay_cases(project.load(), retries=3, retry_on=retry_on, retry_wait=0.0)
 
     [result] = report.results
     assert (result.status, result.retries) == (status, retries)
@@ -667,7 +669,7 @@ def test_a_retried_failure_shows_the_target_s_traceback_without_the_retries(proj
     project.write_module(TRANSIENT)
     project.add_case("a", "answer", {"key": "a", "failures": 5, "kind": "rate"}, "ok")
 
-    [result] = run_suite(project.load(), retries=1, retry_wait=0.0).results
+    [result] = replay_cases(project.load(), retries=1, retry_wait=0.0).results
 
     assert result.status == "errored" and result.traceback is not None
     assert f"{project.module}.py" in result.traceback
@@ -682,7 +684,7 @@ def test_a_stored_run_loads_back_as_it_was_by_prefix_or_latest(project: Project)
     project.write_module("def answer(n):\n    if n < 0:\n        raise ValueError('neg')\n    return n\n")
     project.add_case("c1", "answer", {"n": 1}, 1, tags=["a", "b"])
     project.add_case("c2", "answer", {"n": -1}, -1)
-    report = run_suite(project.load(), epochs=2)
+    report = replay_cases(project.load(), epochs=2)
     report.git_commit = "f" * 40
 
     with open_store(project.root / "s.db") as store:
@@ -723,11 +725,11 @@ def test_embedding_cases_are_graded_in_one_batch_after_the_run_and_cached_in_the
     seen: list[tuple[str, str]] = []
 
     with open_store(project.root / "casebank.db") as store:
-        report = run_suite(
+        report = replay_cases(
             project.load(), epochs=2, store=store, on_result=lambda r: seen.append((r.case_id, r.status))
         )
         first_requests = len(fake.on("/v1/embeddings"))
-        again = run_suite(project.load(), store=store)
+        again = replay_cases(project.load(), store=store)
 
     assert [(r.case_id, r.epoch, r.status) for r in report.results] == [
         ("e1", 0, "passed"),
@@ -777,7 +779,7 @@ def test_a_failing_embedding_endpoint_fails_its_cases_with_a_reason_and_the_run_
     )
     project.add_case("x1", "answer", {"question": "hello"}, "Happy to help with your order")
 
-    report = run_suite(project.load())
+    report = replay_cases(project.load())
 
     e1, x1 = report.results
     assert (e1.status, x1.status) == ("failed", "passed")
@@ -829,15 +831,15 @@ def test_judge_results_are_unreliable_until_the_judge_is_calibrated_with_kappa_o
     suite = project.load()
 
     with open_store(project.root / "casebank.db") as store:
-        uncalibrated = run_suite(suite, store=store)
+        uncalibrated = replay_cases(suite, store=store)
         _calibrate(store, judge, 0.42, suite.folder)
-        poor = run_suite(suite, store=store)
+        poor = replay_cases(suite, store=store)
         _calibrate(store, judge, 0.8, suite.folder)
-        calibrated = run_suite(suite, store=store)
+        calibrated = replay_cases(suite, store=store)
         record(store, uncalibrated)
         stored = load_run(store, uncalibrated.id)
     judge_calls = len(fake.on("/v1/chat/completions"))
-    no_store = run_suite(suite)
+    no_store = replay_cases(suite)
 
     assert [r.status for r in uncalibrated.results] == ["passed", "passed", "passed"]
     not_calibrated = (
@@ -859,7 +861,7 @@ def test_an_errored_judge_case_is_neither_graded_nor_marked(project: Project, fa
     project.add_case("j1", "answer", {"question": "crash"}, "x", grader="llm_judge", options=_judge_options(fake))
 
     with open_store(project.root / "casebank.db") as store:
-        report = run_suite(project.load(), store=store)
+        report = replay_cases(project.load(), store=store)
 
     [result] = report.results
     assert (result.status, result.unreliable) == ("errored", None)
@@ -914,8 +916,8 @@ def test_judge_calls_run_at_once_up_to_the_concurrency_and_are_cached_from_every
     suite = project.load()
 
     with open_store(project.root / "casebank.db") as store:
-        report = run_suite(suite, concurrency=k, store=store)
-        again = run_suite(suite, concurrency=k, store=store)
+        report = replay_cases(suite, concurrency=k, store=store)
+        again = replay_cases(suite, concurrency=k, store=store)
 
     assert not barrier.broken
     assert report.ok, [r.reason for r in report.results]
@@ -939,7 +941,7 @@ def test_an_async_case_goes_on_while_another_cases_judge_is_waiting(project: Pro
     project.add_case("a", "answer_async", {"i": 0}, "Within 30 days.", grader="llm_judge", options=_judge_options(fake))
     project.add_case("b", "meanwhile", {}, "done")
 
-    report = run_suite(project.load(), concurrency=2)
+    report = replay_cases(project.load(), concurrency=2)
 
     assert released == [True]
     assert report.ok, [r.reason for r in report.results]
@@ -963,7 +965,7 @@ def test_ctrl_c_does_not_wait_for_a_judge_and_its_late_verdict_stays_out_of_the_
 
     with open_store(project.root / "casebank.db") as store:
         try:
-            report = run_suite(project.load(), store=store, handle_sigint=True)
+            report = replay_cases(project.load(), store=store, handle_sigint=True)
         finally:
             run_over.set()
         for thread in threading.enumerate():
@@ -972,7 +974,7 @@ def test_ctrl_c_does_not_wait_for_a_judge_and_its_late_verdict_stays_out_of_the_
         fake.before_answer = None
         previous = judge_module.set_verdict_cache(judge_module.MemoryVerdictCache())  # as a new process
         try:
-            again = run_suite(project.load(), store=store)
+            again = replay_cases(project.load(), store=store)
         finally:
             judge_module.set_verdict_cache(previous)
 
@@ -986,7 +988,7 @@ def test_epochs_judged_at_once_ask_the_judge_one_question_once(project: Project,
     project.write_module(JUDGED_BOT)
     project.add_case("j1", "answer", {"i": 0}, "Within 30 days.", grader="llm_judge", options=_judge_options(fake))
 
-    report = run_suite(project.load(), concurrency=4, epochs=4)
+    report = replay_cases(project.load(), concurrency=4, epochs=4)
 
     assert report.ok and len(report.results) == 4
     # the epochs' grades wait for the first one's answer instead of asking again

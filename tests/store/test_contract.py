@@ -507,6 +507,14 @@ def test_run_values_round_trip_as_values_and_results_keep_their_order(store: Sto
     assert store.resolve_run("latest")["id"] == run["id"]
 
 
+def test_a_run_keeps_what_ran_it_and_an_older_run_says_nothing(store: Store) -> None:
+    for run_id, origin in (("aa01", "pytest"), ("aa02", "cli")):
+        store.record_run({"id": run_id, "started_at": f"2024-05-01T12:00:0{run_id[-1]}", "origin": origin}, [])
+    store.record_run({"id": "aa03", "started_at": "2024-05-01T12:00:03", "suite": "evals"}, [])
+    assert [(r["id"], r["origin"]) for r in store.list_runs()] == [("aa03", None), ("aa02", "cli"), ("aa01", "pytest")]
+    assert store.resolve_run("aa01")["origin"] == "pytest"
+
+
 def test_runs_resolve_by_latest_or_prefix_and_list_newest_first(store: Store) -> None:
     with refused(NotFound, f"no runs in store '{store.location}' yet - record one with 'cases run'"):
         store.resolve_run("latest")

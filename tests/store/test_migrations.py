@@ -64,6 +64,7 @@ MIGRATIONS = [
     "m004_grader_caches",
     "m005_result_reliability",
     "m006_span_locality",
+    "m007_run_origin",
 ]
 
 
@@ -104,7 +105,7 @@ def test_a_schema_1_store_gains_trace_attributes_and_keeps_its_rows(tmp_path: Pa
     assert new["traces"] == ["trace_key", *old["traces"], "attributes"] == ["trace_key", *TRACE_COLUMNS]
     assert new["spans"] == [*old["spans"], "trace_key"]
     assert new["trace_attributes"] == ["key", "value", "trace_id"]
-    assert new["runs"] == old["runs"] + ["epochs", "git_commit", "status", "retries"]
+    assert new["runs"] == old["runs"] + ["epochs", "git_commit", "status", "retries", "origin"]
     assert new["results"] == old["results"] + [
         "entrypoint",
         "expected",
@@ -148,6 +149,27 @@ def test_a_schema_5_store_keys_its_spans_by_trace_and_keeps_every_row(tmp_path: 
         indexes = {row[1] for row in store.conn.execute("PRAGMA index_list(spans)")}
     assert keys[old_trace] < keys[new_trace]  # arrival order, not id order
     assert indexes == {"idx_spans_trace_key_span_id"}
+    assert pragma(path, "user_version") == SCHEMA_VERSION
+
+
+def test_a_schema_6_store_keeps_its_runs_which_have_no_origin(tmp_path: Path) -> None:
+    path = tmp_path / "casebank.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    apply_migrations(conn, stop_before="m007_run_origin")
+    conn.execute("PRAGMA user_version = 6")
+    conn.execute(
+        "INSERT INTO runs (id, started_at, suite, status) VALUES ('ab12cd', '2024-05-01T12:00:00', 'evals', 'finished')"
+    )
+    conn.close()
+
+    with open_store(path) as store:
+        [run] = store.list_runs()
+        store.record_run(
+            {"id": "ef34ab", "started_at": "2024-05-02T12:00:00", "suite": "evals", "origin": "pytest"}, []
+        )
+        origins = {row["id"]: row["origin"] for row in store.list_runs()}
+    assert (run["id"], run["status"], run["origin"]) == ("ab12cd", "finished", None)
+    assert origins == {"ab12cd": None, "ef34ab": "pytest"}
     assert pragma(path, "user_version") == SCHEMA_VERSION
 
 

@@ -16,7 +16,7 @@ import sqlite3
 from typing import Any
 
 # Bump together with a new migration below (then `make fresh-store`).
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # A table only a casebank store has; its absence in a non-empty file means "not ours".
 MARKER_TABLE = "casebank_meta"
@@ -250,6 +250,12 @@ def apply_migrations(conn: sqlite3.Connection, *, stop_before: str | None = None
             db.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
         db.execute("CREATE UNIQUE INDEX idx_spans_trace_key_span_id ON spans (trace_key, span_id)")
         db.execute("CREATE INDEX idx_traces_start_ns ON traces (start_ns)")
+
+    @migrations(name="m007_run_origin")
+    def m007_run_origin(db: Any) -> None:
+        # What ran a run: "cli" (`cases run`), "pytest" (`pytest --casebank`) or "api" (a Python
+        # call of `casebank.replay.run_suite`). NULL for runs recorded before it was kept.
+        db["runs"].add_column("origin", str)
 
     migrations.apply(Database(conn), stop_before=stop_before)
     if stop_before is None:

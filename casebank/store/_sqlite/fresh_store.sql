@@ -12,6 +12,7 @@ INSERT INTO "_sqlite_migrations" VALUES(3,'casebank','m003_run_details',strftime
 INSERT INTO "_sqlite_migrations" VALUES(4,'casebank','m004_grader_caches',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
 INSERT INTO "_sqlite_migrations" VALUES(5,'casebank','m005_result_reliability',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
 INSERT INTO "_sqlite_migrations" VALUES(6,'casebank','m006_span_locality',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
+INSERT INTO "_sqlite_migrations" VALUES(7,'casebank','m007_run_origin',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
 CREATE TABLE "calibrations" (
    "id" INTEGER PRIMARY KEY,
    "config_hash" TEXT,
@@ -106,7 +107,7 @@ CREATE TABLE "runs" (
    "failed" INTEGER,
    "errored" INTEGER,
    "pass_rate" REAL
-, "epochs" INTEGER, "git_commit" TEXT, "status" TEXT, "retries" INTEGER);
+, "epochs" INTEGER, "git_commit" TEXT, "status" TEXT, "retries" INTEGER, "origin" TEXT);
 CREATE TABLE "spans" (trace_id TEXT, span_id TEXT, parent_span_id TEXT, name TEXT, kind TEXT, started_at TEXT, start_ns INTEGER, duration_ms FLOAT, status TEXT, status_message TEXT, attributes TEXT, events TEXT, service_name TEXT, trace_key INTEGER NOT NULL);
 CREATE TABLE "trace_attributes" (
    "key" TEXT,
