@@ -108,7 +108,8 @@ def test_a_crashing_function_is_a_failed_verdict(module: str) -> None:
         pytest.param({}, "grader 'python' needs --option function=MODULE:NAME", id="no-function"),
         pytest.param(
             {"function": "nope_module_xyz:f"},
-            "grader 'python' option function='nope_module_xyz:f': cannot import target",
+            "grader 'python' option function='nope_module_xyz:f': cannot import target 'nope_module_xyz:f': "
+            "ModuleNotFoundError: No module named 'nope_module_xyz' - run cases from the project folder",
             id="no-module",
         ),
         pytest.param({"function": "{m}:missing"}, "has no attribute 'missing'", id="no-attribute"),

@@ -104,6 +104,9 @@ def sql_grader(suite: Path, **options: Any) -> Grader:
             "PRAGMA table_info(orders)", EXPECTED, False, "the output query is a PRAGMA statement", id="pragma"
         ),
         pytest.param(
+            "ATTACH DATABASE 'x.db' AS x", EXPECTED, False, "the output query is an ATTACH statement", id="attach"
+        ),
+        pytest.param(
             "SELECT * FROM nowhere", EXPECTED, False, "the output query failed: no such table: nowhere", id="error"
         ),
         pytest.param("SELEC name FROM", EXPECTED, False, "the output query", id="not-sql"),
