@@ -20,7 +20,7 @@ from casebank.cli import app
 from casebank.cli._common import DbOption, JsonFlag, SuiteOption, open_store, parse_pairs, print_json
 from casebank.errors import InvalidInput, UsageError
 from casebank.replay._suite import DEFAULT_SUITE, count_cases
-from casebank.store import TraceSummary
+from casebank.store import Store, TraceSummary
 
 __all__ = ["console", "preview", "short_time"]
 
@@ -182,7 +182,7 @@ def flag(
         str | None,
         typer.Argument(
             metavar="TRACE_ID",
-            help="The 32-hex trace id, as casebank.current_trace_id() returned it.",
+            help="The 32-hex trace id, as casebank.current_trace_id() returned it, or any unique prefix of it.",
             show_default=False,
         ),
     ] = None,
@@ -215,6 +215,13 @@ def flag(
         raise InvalidInput("--reason is empty - say what was wrong with the answer")
     attributes = parse_pairs(where or [], "--where", "ticket_id=123")  # before the store: bad input first
     with open_store(db) as store:
-        target = trace_id if trace_id is not None else store.trace_id_where(attributes)
+        target = _trace_id(store, trace_id) if trace_id is not None else store.trace_id_where(attributes)
         incident = store.flag(target, reason, flagged_by=by)
     typer.echo(incident.id)
+
+
+def _trace_id(store: Store, given: str) -> str:
+    """A full trace id as given, else the one trace whose id starts with the prefix (as git takes commits)."""
+    full = given.strip().lower()
+    # A full id is flagged as it is: its spans may be in the store before its root's trace row.
+    return full if len(full) == 32 else store.resolve_trace_id(full)
