@@ -161,7 +161,7 @@ def _next_step(incident: Incident) -> str:
     if incident.status == "annotated":
         return f"cases promote {incident.id}"
     if incident.status == "dismissed":
-        return f"cases annotate {incident.id} ... reopens it"
+        return f"cases annotate {incident.id} --reopen ... reopens it"
     return "cases run"
 
 
@@ -179,7 +179,7 @@ def dismiss(
     reason: Annotated[str, typer.Option("--reason", "-r", metavar="TEXT", help="Why this is not a bug worth a case.")],
     db: DbOption = None,
 ) -> None:
-    """Close an incident without a case (not a bug, a duplicate, ...). Annotating it reopens it.
+    """Close an incident without a case (not a bug, a duplicate, ...). 'cases annotate --reopen' reopens it.
 
     \b
     Example:

@@ -273,11 +273,33 @@ def test_annotate_with_expected_file(
     assert incident(db, flagged)["expected"] == expected
 
 
-def test_annotating_a_dismissed_incident_reopens_it(cases: Cases, db: Path, flagged: str) -> None:
+def test_annotating_a_dismissed_incident_is_refused_without_reopen(cases: Cases, db: Path, flagged: str) -> None:
     assert cases("dismiss", flagged, "--reason", "not a bug").code == 0
+    before = store_snapshot(db)
+
     result = cases("annotate", flagged, "--expected", "We refund within 30 days.")
+
+    assert_one_line_error(result, 2, f"incident {flagged} is dismissed (not a bug) - pass --reopen")
+    assert store_snapshot(db) == before
+
+
+def test_annotating_a_dismissed_incident_with_reopen_reopens_it_and_says_so(
+    cases: Cases, db: Path, flagged: str
+) -> None:
+    assert cases("dismiss", flagged, "--reason", "not a bug").code == 0
+
+    result = cases("annotate", flagged[:5], "--reopen", "--expected", "We refund within 30 days.")
+
     assert result.code == 0, result.err
+    assert result.out.splitlines()[0] == f"annotated incident {flagged} (grader exact) - reopened: it was dismissed"
     assert incident(db, flagged)["status"] == "annotated"
+
+
+def test_reopen_changes_nothing_for_an_incident_that_is_not_dismissed(cases: Cases, db: Path, flagged: str) -> None:
+    result = cases("annotate", flagged, "--reopen", "--expected", "We refund within 30 days.")
+
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[0] == f"annotated incident {flagged} (grader exact)"
 
 
 def test_annotate_warns_when_promote_would_refuse(cases: Cases, db: Path, flagged: str) -> None:
