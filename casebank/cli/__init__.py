@@ -6,6 +6,7 @@ code (2 usage, 1 failure); nothing else of ours prints a traceback for a user's 
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -27,6 +28,9 @@ app = typer.Typer(
 def _register() -> None:
     # Each module adds its commands to `app` on import.
     from casebank.cli import _demo, _import, _incidents, _judge, _run, _runs, _traces  # noqa: F401
+
+    # After the loop's commands in `cases --help` (registration order): it is about the set-up.
+    importlib.import_module("casebank.cli._config")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,11 +25,10 @@ import orjson
 import typer
 from typer.core import TyperCommand
 
-from casebank.cli._common import DbOption, SuiteOption, is_interactive, open_store, parse_options
+from casebank.cli._common import DbOption, SuiteOption, is_interactive, open_store, parse_options, suite_folder
 from casebank.cli._traces import preview
 from casebank.errors import InvalidInput, InvalidTransition, UsageError
 from casebank.replay._promote import sanity_check
-from casebank.replay._suite import DEFAULT_SUITE
 from casebank.replay.graders import DEFAULT_GRADER, make_grader
 from casebank.store import Incident, check_can_annotate
 
@@ -192,7 +191,7 @@ def annotate(
     tag: Annotated[
         list[str] | None, typer.Option("--tag", "-t", metavar="TAG", help="A tag for the case, repeatable.")
     ] = None,
-    suite: SuiteOption = DEFAULT_SUITE,
+    suite: SuiteOption = None,
     reopen: Annotated[
         bool, typer.Option("--reopen", help="Annotate a dismissed incident, reopening it (else refused).")
     ] = False,
@@ -222,6 +221,7 @@ def annotate(
         cases annotate 3f9a -g json_schema -o schema_file=refund.json \\
             --suite qa/ --expected-json '{"days": 30}'
     """
+    suite = suite_folder(suite)
     value = _expected_from_options(expected, expected_json, expected_file)
     chosen = make_grader({"name": grader, "options": parse_options(option or [])}, base_dir=suite)
     if value is not ...:

@@ -67,6 +67,19 @@ def test_runs_lists_each_run_and_report_re_renders_one_in_every_format(tmp_path:
     assert orjson.loads(from_file.out)["results"] == latest_json["results"]
 
 
+def test_runs_piped_to_a_file_keeps_every_cell_whole(tmp_path: Path, db: Path, cases: Cases) -> None:
+    write_project(tmp_path, CASES)
+    run_id = run_id_of(cases("run", "--target", "shop_bot:answer").out)
+
+    piped = cases("runs", env={"COLUMNS": ""})  # stdout is a pipe, and no width was asked for
+    narrow = cases("runs")  # COLUMNS=80, as a terminal of 80 columns would say
+
+    assert "…" not in piped.out, piped.out
+    [row] = [line.split() for line in piped.out.splitlines() if line.startswith("│ " + run_id)]
+    assert [cell for cell in row if cell != "│"][-4:] == ["shop_bot:answer", "2/3", "66.7%", "finished"]
+    assert "…" in narrow.out  # the same table cut to 80 columns: what the pipe no longer does
+
+
 @pytest.mark.parametrize(
     ("args", "code", "fragments"),
     [
