@@ -152,7 +152,7 @@ def run(
     with the case's recorded input. The run and every result are stored. --suite, --concurrency,
     --epochs, --timeout, --fail-on and --db default to the project config ('cases config').
     When stdout is not a terminal (CI), a progress line goes to stderr at every tenth of the run
-    and at least every 10 seconds.
+    and after any 10 seconds without one.
 
     \b
     Examples:

@@ -784,7 +784,9 @@ def test_the_incident_commands_in_process(cases_in_process: InProcess, flagged: 
     assert annotated.code == 0 and "next: cases promote" in annotated.out
     assert "grader     exact (normalize=both)" in cases_in_process("show", flagged).out
     assert cases_in_process("dismiss", flagged, "--reason", "dup").code == 0
-    assert cases_in_process("annotate", flagged, "--expected-json", '"We refund within 30 days."').code == 0
+    assert f"next: cases annotate {flagged} --reopen" in cases_in_process("show", flagged).out
+    assert cases_in_process("annotate", flagged, "--expected-json", '"We refund within 30 days."').code == 2
+    assert cases_in_process("annotate", flagged, "--reopen", "--expected-json", '"We refund within 30 days."').code == 0
     promoted = cases_in_process("promote", flagged)
     assert promoted.code == 0 and promoted.out == f"evals/answer-{flagged}.json\n"
     shown = cases_in_process("show", flagged)
