@@ -37,6 +37,17 @@ def test_flagging_the_same_trace_again_returns_the_same_incident_with_both_reaso
     assert reasons == [("wrong window", "ana"), ("rude tone", "bo")]
 
 
+def test_flag_takes_a_unique_prefix_of_the_trace_id(db_path: Path) -> None:
+    casebank.init()
+    trace_id = answer("refund?")["trace_id"]
+    assert trace_id is not None
+
+    incident_id = casebank.flag(trace_id[:8], reason="wrong window")
+
+    with open_store(db_path) as store:
+        assert store.get_incident(incident_id).trace_id == trace_id
+
+
 @pytest.mark.parametrize(
     "trace_id",
     [pytest.param("0" * 31 + "1", id="unknown"), pytest.param("not-a-trace", id="malformed")],

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from casebank._words import count
 from casebank.capture._attributes import SCOPE
 from casebank.capture._checkpointer import Checkpointer
 from casebank.store._open import StoreURL, parse_store_url
@@ -194,13 +195,14 @@ class StoreSpanProcessor(SpanProcessor):
             try:
                 prepared = store.prepare_spans(*rows_for(batch, app_busy=self._spans_arriving()), dropped)
             except Exception as exc:  # never let one bad span stop the writer
-                self._failed(f"could not convert {len(batch)} spans: {exc!r}", len(batch) + dropped)
+                self._failed(f"could not convert {count(len(batch), 'span')}: {exc!r}", len(batch) + dropped)
                 continue
             try:
                 store.write_prepared(prepared)
             except Exception as exc:
                 self._failed(
-                    f"could not write {len(batch)} spans to '{self.store_url.shown}': {exc}", len(batch) + dropped
+                    f"could not write {count(len(batch), 'span')} to '{self.store_url.shown}': {exc}",
+                    len(batch) + dropped,
                 )
                 return  # the store may be unusable: try again at the next wake, not in a loop
             self.dropped_total += dropped

@@ -25,11 +25,10 @@ import orjson
 import typer
 from typer.core import TyperCommand
 
-from casebank.cli._common import DbOption, SuiteOption, is_interactive, open_store, parse_options
+from casebank.cli._common import DbOption, SuiteOption, is_interactive, open_store, parse_options, suite_folder
 from casebank.cli._traces import preview
-from casebank.errors import InvalidInput, UsageError
+from casebank.errors import InvalidInput, InvalidTransition, UsageError
 from casebank.replay._promote import sanity_check
-from casebank.replay._suite import DEFAULT_SUITE
 from casebank.replay.graders import DEFAULT_GRADER, make_grader
 from casebank.store import Incident, check_can_annotate
 
@@ -192,7 +191,10 @@ def annotate(
     tag: Annotated[
         list[str] | None, typer.Option("--tag", "-t", metavar="TAG", help="A tag for the case, repeatable.")
     ] = None,
-    suite: SuiteOption = DEFAULT_SUITE,
+    suite: SuiteOption = None,
+    reopen: Annotated[
+        bool, typer.Option("--reopen", help="Annotate a dismissed incident, reopening it (else refused).")
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Record what the answer should have been, and how to judge a replay against it.
@@ -202,7 +204,7 @@ def annotate(
     reasons and the bad output. What the expected output is depends on the grader (listed
     below): for most it is an example of a good output; for regex it is the pattern, for
     not_contains the forbidden text, for python_tests the test code. Annotating again replaces
-    the annotation; annotating a dismissed incident reopens it.
+    the annotation; a dismissed incident is annotated (and reopened) only with --reopen.
 
     A grader of your own: --grader MODULE:NAME names a Grader subclass or a function of
     (output, expected) that returns a bool, a score in [0, 1] or a Verdict; a package can also
@@ -219,6 +221,7 @@ def annotate(
         cases annotate 3f9a -g json_schema -o schema_file=refund.json \\
             --suite qa/ --expected-json '{"days": 30}'
     """
+    suite = suite_folder(suite)
     value = _expected_from_options(expected, expected_json, expected_file)
     chosen = make_grader({"name": grader, "options": parse_options(option or [])}, base_dir=suite)
     if value is not ...:
@@ -227,6 +230,11 @@ def annotate(
     with open_store(db) as store:
         incident = store.resolve_incident(incident_id)
         check_can_annotate(incident)  # before an editor opens on it
+        if incident.status == "dismissed" and not reopen:
+            raise InvalidTransition(
+                f"incident {incident.id} is dismissed ({incident.dismissed_reason}) - pass --reopen to annotate "
+                "it and reopen it"
+            )
         if value is ...:
             if not is_interactive():
                 raise UsageError(
@@ -238,8 +246,10 @@ def annotate(
                 typer.echo(f"no expected output given - incident {incident.id} is unchanged")
                 return
             chosen.check_expected(value)
+        was_dismissed = incident.status == "dismissed"
         incident = store.annotate(incident.id, expected=value, grader=spec, tags=tag or [])
-    typer.echo(f"annotated incident {incident.id} (grader {spec['name']})")
+    reopened = " - reopened: it was dismissed" if was_dismissed else ""
+    typer.echo(f"annotated incident {incident.id} (grader {spec['name']}){reopened}")
     check = sanity_check(incident, base_dir=suite)
     if check.holds:
         typer.echo(f"{check.passed_text()} - next: cases promote {incident.id}")

@@ -13,9 +13,9 @@ from typing import Annotated
 
 import typer
 
+from casebank._words import count
 from casebank.cli import app
-from casebank.cli._common import DbOption, SuiteOption, parse_options
-from casebank.replay._suite import DEFAULT_SUITE
+from casebank.cli._common import DbOption, SuiteOption, parse_options, suite_folder
 
 __all__ = ["import_"]
 
@@ -64,9 +64,10 @@ def import_(
         ),
     ] = None,
     tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="Add this tag to every case (repeatable).", show_default=False)
+        list[str] | None,
+        typer.Option("--tag", metavar="TAG", help="Add this tag to every case (repeatable).", show_default=False),
     ] = None,
-    suite: SuiteOption = DEFAULT_SUITE,
+    suite: SuiteOption = None,
     db: DbOption = None,  # taken as by every command; an import writes case files, not the store
 ) -> None:
     """Import an existing eval set as frozen cases (all rows, or none).
@@ -89,6 +90,7 @@ def import_(
     """
     from casebank.replay._importers import ImportRejected, import_cases
 
+    suite = suite_folder(suite)
     try:
         result = import_cases(
             path,
@@ -107,7 +109,7 @@ def import_(
         raise
     already = f", {len(result.existing)} already in the suite (same file, line and content)" if result.existing else ""
     counts = f"{len(result.written)} new{already}"
-    typer.echo(f"imported {result.total} cases from {result.file} ({result.format}): {counts}")
+    typer.echo(f"imported {count(result.total, 'case')} from {result.file} ({result.format}): {counts}")
     for written in result.written:
         typer.echo(f"  {written}")
     if result.ignored_columns:

@@ -19,12 +19,11 @@ from rich.table import Table
 
 from casebank.cli import app
 from casebank.cli._annotate import AnnotateCommand, IdArgument, annotate, indented, readable
-from casebank.cli._common import DbOption, JsonFlag, SuiteOption, open_store, print_json
+from casebank.cli._common import DbOption, JsonFlag, SuiteOption, open_store, print_json, suite_folder
 from casebank.cli._traces import console, preview, short_time
 from casebank.cli._tree import span_tree
 from casebank.errors import InvalidInput
 from casebank.replay._promote import promote_checked
-from casebank.replay._suite import DEFAULT_SUITE
 from casebank.store import Incident
 
 __all__: list[str] = []
@@ -49,7 +48,12 @@ def list_incidents(
     db: DbOption = None,
     status: Annotated[
         ListStatus,
-        typer.Option("--status", "-s", help="Which incidents: open (flagged and annotated), one status, or all."),
+        typer.Option(
+            "--status",
+            "-s",
+            metavar="|".join(s.value for s in ListStatus),
+            help="Which incidents: open (flagged and annotated), one status, or all.",
+        ),
     ] = ListStatus.open,
     as_json: JsonFlag = False,
 ) -> None:
@@ -161,7 +165,7 @@ def _next_step(incident: Incident) -> str:
     if incident.status == "annotated":
         return f"cases promote {incident.id}"
     if incident.status == "dismissed":
-        return f"cases annotate {incident.id} ... reopens it"
+        return f"cases annotate {incident.id} --reopen ... reopens it"
     return "cases run"
 
 
@@ -179,7 +183,7 @@ def dismiss(
     reason: Annotated[str, typer.Option("--reason", "-r", metavar="TEXT", help="Why this is not a bug worth a case.")],
     db: DbOption = None,
 ) -> None:
-    """Close an incident without a case (not a bug, a duplicate, ...). Annotating it reopens it.
+    """Close an incident without a case (not a bug, a duplicate, ...). 'cases annotate --reopen' reopens it.
 
     \b
     Example:
@@ -195,7 +199,7 @@ def dismiss(
 @app.command()
 def promote(
     incident_id: IdArgument,
-    suite: SuiteOption = DEFAULT_SUITE,
+    suite: SuiteOption = None,
     force: Annotated[
         bool, typer.Option("--force", help="Promote even if the grader would not have caught the incident (recorded).")
     ] = False,
@@ -211,6 +215,7 @@ def promote(
     Example:
         cases promote 3f9a --suite evals/
     """
+    suite = suite_folder(suite)
     with open_store(db) as store:
         incident = store.resolve_incident(incident_id)
         path, check = promote_checked(store, incident, suite, force=force)

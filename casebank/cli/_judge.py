@@ -14,8 +14,9 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from casebank._words import count
 from casebank.cli import app
-from casebank.cli._common import DbOption, JsonFlag, open_store, print_json
+from casebank.cli._common import DbOption, JsonFlag, open_store, print_json, project_config
 from casebank.cli._traces import console, preview
 from casebank.errors import InvalidInput, UsageError
 
@@ -67,7 +68,7 @@ def _read_grader_file(path: Path) -> dict[str, Any]:
 
 
 def _rate(value: float | None, hits: int, of: int, what: str) -> str:
-    return f"n/a  (no {what} outputs)" if value is None else f"{value:.2f}  ({hits} of {of} {what} outputs)"
+    return f"n/a  (no {what} outputs)" if value is None else f"{value:.2f}  ({hits} of {count(of, what + ' output')})"
 
 
 @judge_app.command()
@@ -78,7 +79,13 @@ def calibrate(
     ],
     suite: Annotated[
         Path | None,
-        typer.Option("--suite", help="Suite folder whose cases give labels (default: evals/ if it exists)."),
+        typer.Option(
+            "--suite",
+            metavar="DIR",
+            help="Suite folder whose cases give labels (default: suite in the project config, else evals/ if it "
+            "exists).",
+            show_default=False,
+        ),
     ] = None,
     db: DbOption = None,
     as_json: JsonFlag = False,
@@ -100,6 +107,9 @@ def calibrate(
     from casebank.replay._suite import DEFAULT_SUITE
     from casebank.replay.graders import make_grader
 
+    if suite is None:
+        config = project_config()
+        suite = config.suite if config.source("suite") != "default" else None
     make_grader(spec, base_dir=suite if suite is not None else DEFAULT_SUITE)  # a bad spec is refused first
     with open_store(db, create=True) as store:  # the result is stored, so a store is made if need be
         result = run_calibration(store, spec, suite_dir=suite)
@@ -114,7 +124,7 @@ def calibrate(
     verdict = "reliable" if result.reliable else f"UNRELIABLE: below {RELIABLE_KAPPA}"
     out = console()
     out.print(
-        f"calibrated {result.grader['name']} {result.config_hash[:19]} on {result.total} labelled outputs"
+        f"calibrated {result.grader['name']} {result.config_hash[:19]} on {count(result.total, 'labelled output')}"
         + (f" (suite {result.suite})" if result.suite else "")
     )
     out.print(f"accuracy        {result.accuracy:.2f}")

@@ -20,18 +20,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
 from casebank.cli import app
-from casebank.cli._common import DbOption, SuiteOption, open_store
+from casebank.cli._common import DbOption, SuiteOption, open_store, output_width, project_config
+from casebank.cli._progress import progress
 from casebank.errors import InvalidInput
 from casebank.replay._report_formats import BUILTIN_FORMATS
-from casebank.replay._suite import DEFAULT_SUITE
-
-if TYPE_CHECKING:
-    from casebank.replay._results import CaseResult
 
 __all__ = ["run", "write_file"]
 
@@ -44,14 +41,24 @@ TargetOption = Annotated[
         show_default=False,
     ),
 ]
-ConcurrencyOption = Annotated[int, typer.Option("--concurrency", min=1, help="Cases in flight at once.")]
+ConcurrencyOption = Annotated[
+    int | None,
+    typer.Option(
+        "--concurrency",
+        min=1,
+        metavar="N",
+        help="Cases in flight at once. Default: the project config's, else 8.",
+        show_default=False,
+    ),
+]
 FailOnOption = Annotated[
     str | None,
     typer.Option(
         "--fail-on",
         metavar="any|regression|significant",
         help="Exit 1 when any case fails; when a case that passed in the baseline fails; or only when the drop "
-        "is statistically significant (McNemar). Default: regression with --baseline, else any.",
+        "is statistically significant (McNemar). Default: the project config's, else regression with --baseline, "
+        "else any.",
         show_default=False,
     ),
 ]
@@ -66,27 +73,47 @@ def _also_write(option: str) -> str:
 
 @app.command()
 def run(
-    suite: SuiteOption = DEFAULT_SUITE,
+    suite: SuiteOption = None,
     target: TargetOption = None,
-    concurrency: ConcurrencyOption = 8,
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Run each case K times; report flaky cases.")] = 1,
+    concurrency: ConcurrencyOption = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            "--epochs",
+            min=1,
+            metavar="K",
+            help="Run each case K times; report flaky cases. Default: the project config's, else 1.",
+            show_default=False,
+        ),
+    ] = None,
     timeout: Annotated[
         float | None,
         typer.Option(
-            "--timeout", metavar="SECONDS", help="Fail a case that runs longer ('timed out').", show_default=False
+            "--timeout",
+            metavar="SECONDS",
+            help="Fail a case that runs longer ('timed out'). Default: the project config's, else no limit.",
+            show_default=False,
         ),
     ] = None,
     retries: Annotated[
-        int, typer.Option("--retries", min=0, help="Retry transient errors (rate limits, timeouts, 5xx) N times.")
+        int,
+        typer.Option(
+            "--retries", min=0, metavar="N", help="Retry transient errors (rate limits, timeouts, 5xx) N times."
+        ),
     ] = 0,
     retry_on: Annotated[
         list[str] | None,
         typer.Option(
-            "--retry-on", metavar="CLASS", help="Also retry exceptions of this class name.", show_default=False
+            "--retry-on",
+            metavar="CLASS",
+            help="Also retry exceptions of this class: a name the entry points' modules define, a built-in "
+            "exception, or MODULE:CLASS (repeatable).",
+            show_default=False,
         ),
     ] = None,
     tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="Run only cases with this tag (repeatable).", show_default=False)
+        list[str] | None,
+        typer.Option("--tag", metavar="TAG", help="Run only cases with this tag (repeatable).", show_default=False),
     ] = None,
     case: Annotated[
         list[str] | None,
@@ -107,22 +134,25 @@ def run(
     fail_on: FailOnOption = None,
     json_path: Annotated[
         Path | None,
-        typer.Option("--json", dir_okay=False, show_default=False, help=_also_write("--json")),
+        typer.Option("--json", metavar="PATH", dir_okay=False, show_default=False, help=_also_write("--json")),
     ] = None,
     junit_path: Annotated[
         Path | None,
-        typer.Option("--junit", dir_okay=False, show_default=False, help=_also_write("--junit")),
+        typer.Option("--junit", metavar="PATH", dir_okay=False, show_default=False, help=_also_write("--junit")),
     ] = None,
     markdown_path: Annotated[
         Path | None,
-        typer.Option("--markdown", dir_okay=False, show_default=False, help=_also_write("--markdown")),
+        typer.Option("--markdown", metavar="PATH", dir_okay=False, show_default=False, help=_also_write("--markdown")),
     ] = None,
     db: DbOption = None,
 ) -> None:
     """Replay every case in the suite against the current code and grade it; exit 1 if the gate fails.
 
     Each case's entry point is imported from the current folder (as `python -m` does) and called
-    with the case's recorded input. The run and every result are stored.
+    with the case's recorded input. The run and every result are stored. --suite, --concurrency,
+    --epochs, --timeout, --fail-on and --db default to the project config ('cases config').
+    When stdout is not a terminal (CI), a progress line goes to stderr at every tenth of the run
+    and after any 10 seconds without one.
 
     \b
     Examples:
@@ -138,14 +168,18 @@ def run(
     from casebank.replay._select import parse_shard, select
     from casebank.replay._suite import load_suite
 
-    gate = fail_on or ("regression" if baseline else "any")
+    config = project_config(suite=suite, concurrency=concurrency, epochs=epochs, timeout=timeout, fail_on=fail_on)
+    suite, concurrency, epochs, timeout = config.suite, config.concurrency, config.epochs, config.timeout
+    gate = config.fail_on or ("regression" if baseline else "any")
     if gate not in FAIL_ON:
         raise InvalidInput(f"--fail-on '{gate}' is not one of {', '.join(FAIL_ON)} - pick one")
     if gate != "any" and baseline is None:
-        raise InvalidInput(f"--fail-on {gate} needs a baseline - pass --baseline RUN|latest|PATH.json")
+        if fail_on is not None:
+            raise InvalidInput(f"--fail-on {gate} needs a baseline - pass --baseline RUN|latest|PATH.json")
+        gate = "any"  # the file's gate is for runs against a baseline; a run without one fails on any failure
     loaded = select(load_suite(suite), tags=tag or (), case_ids=case or (), shard=parse_shard(shard) if shard else None)
     with open_store(db, create=True) as store:
-        with _progress(len(loaded.cases) * epochs) as on_result:  # selected here: the bar needs the count
+        with progress(len(loaded.cases) * epochs) as on_result:  # selected here: the bar needs the count
             report = run_suite(
                 loaded,
                 target=target,
@@ -161,7 +195,7 @@ def run(
                 origin="cli",
             )
         store_path = store.location
-    console = Console(markup=False, highlight=False, emoji=False)
+    console = Console(markup=False, highlight=False, emoji=False, width=output_width())
     render_table(report, console)
     comparison = report.comparison
     if comparison is not None:
@@ -183,44 +217,6 @@ def run(
         sys.stderr.flush()
         os._exit(code)
     raise typer.Exit(code)
-
-
-class _progress:
-    """A rich progress bar on stderr when a person is watching; nothing in CI logs or pipes."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.bar: Any = None
-
-    def __enter__(self) -> Any:
-        if os.environ.get("CI") or not sys.stderr.isatty() or self.total < 2:
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(
-            TextColumn("replaying"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[failed]} not passed"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self.bar.start()
-        task = self.bar.add_task("run", total=self.total, failed=0)
-        failed = 0
-
-        def on_result(result: CaseResult) -> None:
-            nonlocal failed
-            failed += not result.passed
-            self.bar.update(task, advance=1, failed=failed)
-
-        return on_result
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def write_file(option: str, path: Path, text: str) -> None:

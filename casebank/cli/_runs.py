@@ -36,7 +36,7 @@ def _store_if_any(db: str | None, refs: list[str]) -> Store | None:
 
 @app.command()
 def runs(
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Show this many runs, newest first.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, metavar="N", help="Show this many runs, newest first.")] = 20,
     db: DbOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -105,12 +105,12 @@ def report(
         raise InvalidInput(f"{len(run)} runs given - pass one RUN, or --merge to join them")
     if merge:
         with open_store(db, create=True) as store:
-            loaded = merge_reports([load_baseline(store, ref) for ref in run])
+            loaded = merge_reports([load_baseline(store, ref, role="merge") for ref in run])
             record(store, loaded)
     else:
         maybe_store = _store_if_any(db, run)
         try:
-            loaded = load_baseline(maybe_store, run[0])
+            loaded = load_baseline(maybe_store, run[0], role="run")
         finally:
             if maybe_store is not None:
                 maybe_store.close()
@@ -162,7 +162,7 @@ def compare_runs(
         raise InvalidInput(f"--fail-on '{fail_on}' is not one of {', '.join(FAIL_ON)} - pick one")
     store = _store_if_any(db, [run_a, run_b])
     try:
-        comparison = compare(load_baseline(store, run_a), load_baseline(store, run_b))
+        comparison = compare(load_baseline(store, run_a), load_baseline(store, run_b, role="run"))
     finally:
         if store is not None:
             store.close()

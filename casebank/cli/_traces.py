@@ -16,11 +16,21 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from casebank._words import count
 from casebank.cli import app
-from casebank.cli._common import DbOption, JsonFlag, SuiteOption, open_store, parse_pairs, print_json
+from casebank.cli._common import (
+    DbOption,
+    JsonFlag,
+    SuiteOption,
+    open_store,
+    output_width,
+    parse_pairs,
+    print_json,
+    suite_folder,
+)
 from casebank.errors import InvalidInput, UsageError
-from casebank.replay._suite import DEFAULT_SUITE, count_cases
-from casebank.store import TraceSummary
+from casebank.replay._suite import count_cases
+from casebank.store import Store, TraceSummary
 
 __all__ = ["console", "preview", "short_time"]
 
@@ -28,7 +38,8 @@ __all__ = ["console", "preview", "short_time"]
 def console() -> Console:
     # soft_wrap: long lines are left to the terminal, so a copied value has no inserted breaks.
     # markup off: inputs and outputs are the product's text, and "[b]" in a ticket is not a style.
-    return Console(markup=False, highlight=False, emoji=False, soft_wrap=True)
+    # Piped (a CI log, a file): as wide as the content, not 80 columns with cells cut to "fin…".
+    return Console(markup=False, highlight=False, emoji=False, soft_wrap=True, width=output_width())
 
 
 def preview(value: Any, limit: int = 40) -> str:
@@ -48,7 +59,7 @@ def short_time(iso: str | None) -> str:
 
 
 @app.command()
-def status(db: DbOption = None, suite: SuiteOption = DEFAULT_SUITE, as_json: JsonFlag = False) -> None:
+def status(db: DbOption = None, suite: SuiteOption = None, as_json: JsonFlag = False) -> None:
     """Show what the store holds: traces, incidents by status, cases in the suite, dropped spans.
 
     \b
@@ -57,6 +68,7 @@ def status(db: DbOption = None, suite: SuiteOption = DEFAULT_SUITE, as_json: Jso
     """
     with open_store(db) as store:
         counts = store.counts()
+    suite = suite_folder(suite)
     cases = count_cases(suite)
     if as_json:
         print_json(
@@ -75,13 +87,13 @@ def status(db: DbOption = None, suite: SuiteOption = DEFAULT_SUITE, as_json: Jso
     incidents = ", ".join(f"{n} {name}" for name, n in counts.incidents.items())
     lines = [
         ("store", str(counts.location)),
-        ("traces", f"{counts.traces} ({counts.spans} spans)"),
+        ("traces", f"{counts.traces} ({count(counts.spans, 'span')})"),
         ("incidents", incidents),
         ("cases", f"{cases} in {suite}"),
         ("runs", str(counts.runs)),
         (
             "dropped",
-            f"{counts.dropped_spans} spans" + (" - the capture queue was full" if counts.dropped_spans else ""),
+            count(counts.dropped_spans, "span") + (" - the capture queue was full" if counts.dropped_spans else ""),
         ),
     ]
     for label, value in lines:
@@ -182,7 +194,7 @@ def flag(
         str | None,
         typer.Argument(
             metavar="TRACE_ID",
-            help="The 32-hex trace id, as casebank.current_trace_id() returned it.",
+            help="The 32-hex trace id, as casebank.current_trace_id() returned it, or any unique prefix of it.",
             show_default=False,
         ),
     ] = None,
@@ -215,6 +227,13 @@ def flag(
         raise InvalidInput("--reason is empty - say what was wrong with the answer")
     attributes = parse_pairs(where or [], "--where", "ticket_id=123")  # before the store: bad input first
     with open_store(db) as store:
-        target = trace_id if trace_id is not None else store.trace_id_where(attributes)
+        target = _trace_id(store, trace_id) if trace_id is not None else store.trace_id_where(attributes)
         incident = store.flag(target, reason, flagged_by=by)
     typer.echo(incident.id)
+
+
+def _trace_id(store: Store, given: str) -> str:
+    """A full trace id as given, else the one trace whose id starts with the prefix (as git takes commits)."""
+    full = given.strip().lower()
+    # A full id is flagged as it is: its spans may be in the store before its root's trace row.
+    return full if len(full) == 32 else store.resolve_trace_id(full)

@@ -2,7 +2,8 @@
 
 pytest loads this module in every session of anyone who has casebank installed (entry point group
 `pytest11`), so at import it defines two hooks and loads nothing of casebank's runner, graders or
-reports; nor does a session that does not ask for the cases. It is asked with `--casebank [DIR]`
+reports; nor does a session that does not ask for the cases (it reads the project configuration,
+whose loader is light). It is asked with `--casebank [DIR]`
 on the command line, or with `pytest = true` in `[tool.casebank]` (then a plain `pytest`, or a
 `pytest evals/` naming the suite, runs the cases; `pytest tests/test_x.py` does not). Only then
 is `_session` imported and registered: it collects the cases, runs them, and records the run.
@@ -15,14 +16,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from casebank.pytest_plugin._config import ProjectSettings, read_project_settings
+if TYPE_CHECKING:
+    from casebank.replay._config import ProjectConfig
 
 __all__ = ["pytest_addoption", "pytest_configure"]
-
-DEFAULT_SUITE = "evals"  # as casebank.replay.DEFAULT_SUITE, which this module must not import
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,24 +41,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     asked: str | None = config.getoption("casebank")
+    # The project configuration is read in every session (`pytest = true` turns the plugin on);
+    # its loader imports nothing of the runner.
+    from casebank.errors import InvalidInput
+    from casebank.replay._config import load_config
+
     try:
-        settings = read_project_settings(config.rootpath, strict=asked is not None)
-    except ValueError as exc:
+        project: ProjectConfig = load_config(config.rootpath)
+    except InvalidInput as exc:
         raise pytest.UsageError(f"casebank: {exc}") from None
-    if asked is None and not settings.pytest:
+    if asked is None and not project.pytest:
         return
     config.addinivalue_line("markers", "casebank: a casebank case, replayed against the current code")
     from casebank.pytest_plugin._session import CasebankSession
 
-    folder = _suite_folder(config, asked, settings)
+    folder = _suite_folder(config, asked, project)
+    db = project.db  # a path from the file is relative to rootdir, as the loader gives it; a URL as written
+    if db is not None and "://" not in db:
+        db = os.path.abspath(config.rootpath / db)
     config.pluginmanager.register(
-        CasebankSession(config, folder=folder, db=settings.db, always=asked is not None), "casebank-session"
+        CasebankSession(config, folder=folder, db=db, always=asked is not None), "casebank-session"
     )
 
 
-def _suite_folder(config: pytest.Config, asked: str | None, settings: ProjectSettings) -> Path:
+def _suite_folder(config: pytest.Config, asked: str | None, project: ProjectConfig) -> Path:
     """DIR as typed (from the current folder, as any path argument), else the configured or default
-    suite, from the folder that holds the configuration (pytest's rootdir)."""
+    suite, which the loader gives relative to pytest's rootdir."""
     if asked:
         return Path(os.path.abspath(config.invocation_params.dir / asked))
-    return Path(os.path.abspath(settings.root / (settings.suite or DEFAULT_SUITE)))
+    return Path(os.path.abspath(config.rootpath / project.suite))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from casebank._words import count
 from casebank.errors import InvalidInput
 from casebank.replay._records import load_run, report_from_dict
 from casebank.replay._results import RunReport
@@ -92,19 +93,21 @@ def compare(baseline: RunReport, current: RunReport) -> Comparison:
     return result
 
 
-def load_baseline(store: Store | None, ref: str) -> RunReport:
-    """A baseline: `latest`, a stored run's id prefix, or a JSON file written by `cases run --json`."""
+def load_baseline(store: Store | None, ref: str, *, role: str = "baseline") -> RunReport:
+    """A baseline: `latest`, a stored run's id prefix, or a JSON file written by `cases run --json`.
+
+    `role` names the run in errors as the command calls it: a baseline, a run, a merge file."""
     path = Path(ref)
     if ref.endswith(".json") or path.exists():
         try:
             data = orjson.loads(path.read_bytes())
         except OSError as exc:
-            raise InvalidInput(f"cannot read baseline file '{ref}': {exc.strerror} - pass a run id or a file") from None
+            raise InvalidInput(f"cannot read {role} file '{ref}': {exc.strerror} - pass a run id or a file") from None
         except orjson.JSONDecodeError as exc:
-            raise InvalidInput(f"baseline file '{ref}' is not JSON ({exc}) - pass a 'cases run --json' file") from None
+            raise InvalidInput(f"{role} file '{ref}' is not JSON ({exc}) - pass a 'cases run --json' file") from None
         return report_from_dict(data, ref)
     if store is None:
-        raise InvalidInput(f"baseline '{ref}' is a run id but there is no store - pass a 'cases run --json' file")
+        raise InvalidInput(f"{role} '{ref}' is a run id but there is no store - pass a 'cases run --json' file")
     return load_run(store, ref)
 
 
@@ -132,11 +135,26 @@ def _run_name(run: RunReport) -> str:
 
 def _test_line(comparison: Comparison) -> str:
     b, c = len(comparison.regressions), len(comparison.fixes)
-    verdict = "significant" if comparison.significant else "not a significant drop"
     return (
-        f"McNemar exact test on {b + c} discordant pairs ({b} regressions, {c} fixes): "
-        f"p = {comparison.p_value:.4g} - {verdict} at {SIGNIFICANCE}"
+        f"McNemar exact test on {count(b + c, 'discordant pair')} ({count(b, 'regression')}, "
+        f"{count(c, 'fix', 'fixes')}): p = {comparison.p_value:.4g} - {_verdict(comparison)}"
     )
+
+
+def _verdict(comparison: Comparison) -> str:
+    """What the test says, in words that are true of this comparison: a run with only fixes did not drop."""
+    b, c = len(comparison.regressions), len(comparison.fixes)
+    if comparison.significant:
+        return f"a significant drop at {SIGNIFICANCE}"
+    if b == 0 and c == 0:
+        return "no case changed"
+    if b == 0:
+        return "no case got worse"
+    if b < c:
+        return "a significant improvement" if comparison.p_value < SIGNIFICANCE else "more fixes than regressions"
+    if b == c:
+        return "as many fixes as regressions"
+    return f"not a significant drop at {SIGNIFICANCE}"
 
 
 def _rate(run: RunReport) -> str:

@@ -20,6 +20,7 @@ import secrets
 import subprocess
 from collections.abc import Mapping, Sequence
 
+from casebank._words import a
 from casebank.errors import InvalidInput
 from casebank.replay._results import RunReport
 from casebank.store import Store
@@ -43,7 +44,7 @@ def report_from_dict(data: object, source: str) -> RunReport:
     """A run from the JSON that `--json` writes (`report_dict`); `source` names the file in errors."""
     try:
         if not isinstance(data, Mapping):
-            raise TypeError(f"a run is a JSON object, not {type(data).__name__}")
+            raise TypeError(f"a run is a JSON object, not {a(type(data).__name__)}")
         return RunReport.from_dict(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidInput(

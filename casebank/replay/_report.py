@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from casebank._words import count
 from casebank.replay._results import CaseResult, RunReport
-from casebank.replay._stats import Summary, summarize
+from casebank.replay._stats import Summary, points, summarize
 from casebank.replay.graders import as_text
 
 __all__ = [
@@ -63,7 +64,7 @@ def stats_lines(report: RunReport, stats: Summary) -> list[str]:
     """The interval, epochs, flaky cases, retries and power, one plain line each."""
     lines = []
     if report.status == "interrupted":
-        lines.append(f"interrupted: a partial run - {report.total} cases finished before Ctrl-C")
+        lines.append(f"interrupted: a partial run - {count(report.total, 'case')} finished before Ctrl-C")
     lines.append(f"pass rate {stats.overall.text()} over {_cases(stats.overall.total)}")
     if stats.epochs > 1:
         lines.append(
@@ -103,7 +104,7 @@ def unreliable_mark(result: CaseResult) -> str:
 
 
 def _regression(drop: float | None) -> str:
-    return "any regression, even to 0%" if drop is None else f"a regression of less than {drop * 100:.0f} points"
+    return "any regression, even to 0%" if drop is None else f"a regression of less than {points(drop)}"
 
 
 def _power_line(stats: Summary) -> str:
@@ -114,7 +115,7 @@ def _power_line(stats: Summary) -> str:
 
 
 def _cases(n: int) -> str:
-    return f"{n} case" if n == 1 else f"{n} cases"
+    return count(n, "case")
 
 
 def file_name(result: CaseResult) -> str:

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 
+from casebank._words import count
 from casebank.replay._report import BODY, file_name, trim, value_as_text
 from casebank.replay._results import CaseResult, RunReport
 
@@ -88,7 +89,7 @@ def _testcase(suite: ET.Element, epochs: list[CaseResult]) -> None:
         testcase,
         kind,
         {
-            "message": _xml(f"did not pass {len(bad)} of {len(epochs)} epochs{flaky}: {bad[0].reason}"),
+            "message": _xml(f"did not pass {len(bad)} of {count(len(epochs), 'epoch')}{flaky}: {bad[0].reason}"),
             "type": _xml(_failure_type(bad[0]) if kind == "failure" else _error_type(bad[0])),
         },
     )

@@ -3,17 +3,24 @@
 Transient failures of the openai and anthropic clients (rate limits, timeouts, lost connections,
 5xx) are matched by class name anywhere in the exception's MRO, so that neither `openai` nor
 `anthropic` is imported here; `--retry-on CLASS` adds names. A target's own timeouts and crashes
-are not retried unless named. The wait is tenacity's exponential backoff with full jitter, so
-that cases rate-limited together do not all come back together; tenacity is imported only by a
-run that retries.
+are not retried unless named. A name must be an exception class that exists - a built-in, one
+defined by a module loaded once the entry points are imported, or `MODULE:CLASS` - or the run
+is refused before any case starts: a typo would otherwise silently retry nothing. The wait is
+tenacity's exponential backoff with full jitter, so that cases rate-limited together do not all
+come back together; tenacity is imported only by a run that retries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import builtins
+import importlib
+import sys
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
-__all__ = ["RETRY_WAIT_MAX_S", "RETRY_WAIT_S", "TRANSIENT_ERRORS", "is_transient", "with_retries"]
+from casebank.errors import InvalidInput
+
+__all__ = ["RETRY_WAIT_MAX_S", "RETRY_WAIT_S", "TRANSIENT_ERRORS", "exception_names", "is_transient", "with_retries"]
 
 TRANSIENT_ERRORS = frozenset(
     {"RateLimitError", "APITimeoutError", "APIConnectionError", "InternalServerError", "OverloadedError"}
@@ -22,6 +29,46 @@ RETRY_WAIT_S = 1.0  # first backoff, doubled each retry, with full jitter
 RETRY_WAIT_MAX_S = 30.0
 
 T = TypeVar("T")
+
+
+def exception_names(names: Iterable[str]) -> frozenset[str]:
+    """The class names `--retry-on` gave, each checked to be an exception class (InvalidInput if not).
+
+    Call it once the entry points are imported: a bare name is looked up among the built-ins and
+    in every loaded module (their own namespaces only, so no module's lazy `__getattr__` runs).
+    """
+    return frozenset(_exception_name(name.strip()) for name in names)
+
+
+def _exception_name(name: str) -> str:
+    if ":" in name:
+        module_name, _, qualname = name.partition(":")
+        try:
+            found: Any = importlib.import_module(module_name)
+            for part in qualname.split("."):
+                found = getattr(found, part)
+        except (Exception, SystemExit) as exc:
+            raise InvalidInput(
+                f"--retry-on '{name}' does not import ({type(exc).__name__}: {exc}) - check the module and class"
+            ) from None
+        if not _is_exception(found):
+            raise InvalidInput(f"--retry-on '{name}' is not an exception class - name a subclass of Exception")
+        return str(found.__name__)
+    if name in TRANSIENT_ERRORS or _is_exception(getattr(builtins, name, None)):
+        return name
+    if not name.isidentifier():
+        raise InvalidInput(f"--retry-on '{name}' is not a class name - pass e.g. --retry-on TimeoutError")
+    for module in list(sys.modules.values()):
+        if _is_exception(getattr(module, "__dict__", {}).get(name)):
+            return name
+    raise InvalidInput(
+        f"--retry-on '{name}' is not an exception class the entry points load nor a built-in one - "
+        "check the name, or give it as MODULE:CLASS"
+    )
+
+
+def _is_exception(obj: object) -> bool:
+    return isinstance(obj, type) and issubclass(obj, BaseException)
 
 
 def is_transient(exc: BaseException, names: frozenset[str]) -> bool:

@@ -61,7 +61,7 @@ from casebank.replay._case import Case
 from casebank.replay._grading import Grading, grade_batches
 from casebank.replay._reliability import mark_unreliable
 from casebank.replay._results import CaseResult, JSONValue, RunReport
-from casebank.replay._retries import RETRY_WAIT_S, TRANSIENT_ERRORS, with_retries
+from casebank.replay._retries import RETRY_WAIT_S, TRANSIENT_ERRORS, exception_names, with_retries
 from casebank.replay._suite import Suite
 from casebank.replay._target import import_target, is_async_target, replaying
 from casebank.replay.graders import make_grader
@@ -109,12 +109,13 @@ def replay_cases(
     settings = _Settings(
         timeout=timeout,
         retries=retries,
-        transient=TRANSIENT_ERRORS | frozenset(retry_on),
+        transient=TRANSIENT_ERRORS,
         retry_wait=retry_wait,
         on_result=on_result,
     )
     with replaying():  # before any target is imported: an app may call casebank.init() at import time
         plans = _plan(suite.cases, target)
+        settings.transient |= exception_names(retry_on)  # names the targets' modules define resolve now
         started_at = utc_now()
         with caching_in_store(store) if store is not None else contextlib.nullcontext():
             done, interrupted = asyncio.run(_run_all(plans, concurrency, epochs, settings, handle_sigint))

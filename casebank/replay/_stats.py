@@ -30,6 +30,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from casebank._words import count
+
 __all__ = [
     "SMALL_TAG",
     "CaseOutcome",
@@ -102,6 +104,11 @@ def mcnemar_exact(regressions: int, fixes: int) -> float:
     return min(1.0, tail / (1 << (discordant - 1)))
 
 
+def points(share: float) -> str:
+    """A share as whole percentage points: 0.05 -> "5 points", 0.01 -> "1 point"."""
+    return count(round(share * 100), "point")
+
+
 @dataclass(kw_only=True)
 class Rate:
     passed: int
@@ -166,7 +173,7 @@ class TagStats:
         return self.rate.total < SMALL_TAG
 
     def drop_text(self) -> str:
-        return "cannot see any" if self.drop is None else f"{self.drop * 100:.0f} points"
+        return "cannot see any" if self.drop is None else points(self.drop)
 
 
 @dataclass(kw_only=True)

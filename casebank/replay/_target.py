@@ -20,9 +20,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from casebank._runtime import REPLAY_ENV
+
 # Set while a suite replays; `casebank.init()` is a no-op under it, so that importing and calling
 # a traced entry point does not write replays into the production trace store.
-from casebank._runtime import REPLAY_ENV
+from casebank._words import a
 from casebank.errors import TargetImportError
 
 __all__ = ["REPLAY_ENV", "cwd_on_path", "import_target", "is_async_target", "parse_target", "replaying"]
@@ -75,8 +77,11 @@ def parse_target(spec: str) -> tuple[str, str]:
     return module, qualname
 
 
-def import_target(spec: str) -> Callable[..., object]:
-    """Import `module:qualname` (qualname may be dotted, e.g. a staticmethod `Bot.answer`)."""
+def import_target(spec: str, *, command: str | None = "cases run") -> Callable[..., object]:
+    """Import `module:qualname` (qualname may be dotted, e.g. a staticmethod `Bot.answer`).
+
+    `command` is the one the user ran, which the error tells them to start from the project folder
+    (None: any `cases` command, e.g. for a grader that several commands build)."""
     module_name, qualname = parse_target(spec)
     # A module written a moment ago (a test, a code generator) may be missing from the finders'
     # cached directory listings.
@@ -84,8 +89,9 @@ def import_target(spec: str) -> Callable[..., object]:
     try:
         obj: Any = importlib.import_module(module_name)
     except (Exception, SystemExit) as exc:  # the module's own import-time errors too
+        where = f"run '{command}'" if command is not None else "run cases"
         raise TargetImportError(
-            f"cannot import target '{spec}': {_one_line(exc)} - run 'cases run' from the project folder "
+            f"cannot import target '{spec}': {_one_line(exc)} - {where} from the project folder "
             "(it is put on the import path), or check the module's name"
         ) from None
     for depth, part in enumerate(qualname.split(".")):
@@ -97,7 +103,7 @@ def import_target(spec: str) -> Callable[..., object]:
                 f"cannot import target '{spec}': '{owner}' has no attribute '{part}' - check the name ({_EXAMPLE})"
             ) from None
     if not callable(obj):
-        raise TargetImportError(f"target '{spec}' is a {type(obj).__name__}, not a function - name a function")
+        raise TargetImportError(f"target '{spec}' is {a(type(obj).__name__)}, not a function - name a function")
     target: Callable[..., object] = obj
     return target
 

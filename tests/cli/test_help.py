@@ -5,9 +5,13 @@ The command list is read from the typer app, so a new command is covered the day
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
 from typer.models import CommandInfo
 
+import casebank
 from casebank.cli import _register, app
 from tests.cli.conftest import Cases
 
@@ -54,3 +58,48 @@ def test_the_top_level_help_lists_every_command(cases: Cases) -> None:
     assert result.code == 0
     for command in COMMANDS:
         assert command in result.out
+
+
+def _every_command_path() -> list[tuple[str, ...]]:
+    """Every command as typed: ('run',), ('judge',), ('judge', 'calibrate'), ... read from the click app."""
+    import typer
+
+    _register()
+    paths: list[tuple[str, ...]] = []
+
+    def walk(command: Any, path: tuple[str, ...]) -> None:  # typer's own copy of click's classes
+        if path:
+            paths.append(path)
+        if hasattr(command, "commands"):  # a group
+            for name, sub in command.commands.items():
+                walk(sub, (*path, name))
+
+    walk(typer.main.get_command(app), ())
+    return sorted(paths)
+
+
+# What typer prints when an option or argument has no metavar: a Python type where a person
+# expects a word they can type.
+PYTHON_TYPES = re.compile(r"<[^>\s]*>|\b(list|dict|tuple|set)\[|\b(str|int|float|bool|Path|NoneType|dict)\b(?!\w)")
+
+
+@pytest.mark.parametrize("path", _every_command_path(), ids=" ".join)
+def test_no_help_shows_a_python_type(path: tuple[str, ...], cases: Cases) -> None:
+    result = cases(*path, "--help")
+    assert result.code == 0, result.err
+    options_and_arguments = result.out.partition("\nArguments:")[2] or result.out.partition("\nOptions:")[2]
+    found = {m.group(0) for m in PYTHON_TYPES.finditer(options_and_arguments)}
+    assert not found, f"'cases {' '.join(path)} --help' shows {sorted(found)}: give the option a metavar"
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_prints_the_package_version(flag: str, cases: Cases) -> None:
+    result = cases(flag)
+    assert (result.code, result.out, result.err) == (0, f"cases (casebank) {casebank.__version__}\n", "")
+
+
+def test_shell_completion_is_offered_and_prints_a_script(cases: Cases) -> None:
+    assert "--install-completion" in cases("--help").out
+    script = cases("--show-completion", "bash", env={"SHELL": "/bin/bash"})
+    assert script.code == 0, script.err
+    assert "complete" in script.out and "_CASES_COMPLETE" in script.out

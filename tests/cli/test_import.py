@@ -114,13 +114,26 @@ def test_an_entry_point_that_does_not_import_is_a_usage_error(cases_in_process: 
     assert not (tmp_path / "evals").exists()
 
 
+def test_an_entry_point_module_that_does_not_import_names_the_command_to_run(cases: Cases, tmp_path: Path) -> None:
+    (tmp_path / "golden.jsonl").write_text('{"input": "refund?", "expected": "14 days"}\n')
+
+    result = cases("import", "golden.jsonl", "--entrypoint", "no_such_bot:answer")
+
+    assert_one_line_error(
+        result,
+        2,
+        "cannot import target 'no_such_bot:answer': ModuleNotFoundError: No module named 'no_such_bot' - "
+        "run 'cases import' from the project folder (it is put on the import path)",
+    )
+
+
 def test_csv_columns_that_are_not_parameters_are_reported(cases_in_process: InProcess, tmp_path: Path) -> None:
     project(tmp_path)
     (tmp_path / "golden.csv").write_text("id,input,locale,expected,notes\n1,hi,fr,Bonjour !,ok\n")
     result = cases_in_process("import", "golden.csv", "--entrypoint", "shop_bot:answer")
     assert result.code == 0, result.err
     assert masked(result.out) == (
-        "imported 1 cases from golden.csv (csv): 1 new\n"
+        "imported 1 case from golden.csv (csv): 1 new\n"
         "  evals/answer-ID.json\n"
         "ignored columns (not parameters of shop_bot:answer): id, notes\n"
         "next: cases run --suite evals\n"

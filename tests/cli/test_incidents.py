@@ -273,11 +273,33 @@ def test_annotate_with_expected_file(
     assert incident(db, flagged)["expected"] == expected
 
 
-def test_annotating_a_dismissed_incident_reopens_it(cases: Cases, db: Path, flagged: str) -> None:
+def test_annotating_a_dismissed_incident_is_refused_without_reopen(cases: Cases, db: Path, flagged: str) -> None:
     assert cases("dismiss", flagged, "--reason", "not a bug").code == 0
+    before = store_snapshot(db)
+
     result = cases("annotate", flagged, "--expected", "We refund within 30 days.")
+
+    assert_one_line_error(result, 2, f"incident {flagged} is dismissed (not a bug) - pass --reopen")
+    assert store_snapshot(db) == before
+
+
+def test_annotating_a_dismissed_incident_with_reopen_reopens_it_and_says_so(
+    cases: Cases, db: Path, flagged: str
+) -> None:
+    assert cases("dismiss", flagged, "--reason", "not a bug").code == 0
+
+    result = cases("annotate", flagged[:5], "--reopen", "--expected", "We refund within 30 days.")
+
     assert result.code == 0, result.err
+    assert result.out.splitlines()[0] == f"annotated incident {flagged} (grader exact) - reopened: it was dismissed"
     assert incident(db, flagged)["status"] == "annotated"
+
+
+def test_reopen_changes_nothing_for_an_incident_that_is_not_dismissed(cases: Cases, db: Path, flagged: str) -> None:
+    result = cases("annotate", flagged, "--reopen", "--expected", "We refund within 30 days.")
+
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[0] == f"annotated incident {flagged} (grader exact)"
 
 
 def test_annotate_warns_when_promote_would_refuse(cases: Cases, db: Path, flagged: str) -> None:
@@ -762,7 +784,9 @@ def test_the_incident_commands_in_process(cases_in_process: InProcess, flagged: 
     assert annotated.code == 0 and "next: cases promote" in annotated.out
     assert "grader     exact (normalize=both)" in cases_in_process("show", flagged).out
     assert cases_in_process("dismiss", flagged, "--reason", "dup").code == 0
-    assert cases_in_process("annotate", flagged, "--expected-json", '"We refund within 30 days."').code == 0
+    assert f"next: cases annotate {flagged} --reopen" in cases_in_process("show", flagged).out
+    assert cases_in_process("annotate", flagged, "--expected-json", '"We refund within 30 days."').code == 2
+    assert cases_in_process("annotate", flagged, "--reopen", "--expected-json", '"We refund within 30 days."').code == 0
     promoted = cases_in_process("promote", flagged)
     assert promoted.code == 0 and promoted.out == f"evals/answer-{flagged}.json\n"
     shown = cases_in_process("show", flagged)

@@ -68,6 +68,19 @@ def test_runs_lists_each_run_and_report_re_renders_one_in_every_format(tmp_path:
     assert orjson.loads(from_file.out)["results"] == latest_json["results"]
 
 
+def test_runs_piped_to_a_file_keeps_every_cell_whole(tmp_path: Path, db: Path, cases: Cases) -> None:
+    write_project(tmp_path, CASES)
+    run_id = run_id_of(cases("run", "--target", "shop_bot:answer").out)
+
+    piped = cases("runs", env={"COLUMNS": ""})  # stdout is a pipe, and no width was asked for
+    narrow = cases("runs")  # COLUMNS=80, as a terminal of 80 columns would say
+
+    assert "…" not in piped.out, piped.out
+    [row] = [line.split() for line in piped.out.splitlines() if line.startswith("│ " + run_id)]
+    assert [cell for cell in row if cell != "│"][-4:] == ["shop_bot:answer", "2/3", "66.7%", "finished"]
+    assert "…" in narrow.out  # the same table cut to 80 columns: what the pipe no longer does
+
+
 @pytest.mark.parametrize(
     ("args", "code", "fragments"),
     [
@@ -79,6 +92,14 @@ def test_runs_lists_each_run_and_report_re_renders_one_in_every_format(tmp_path:
         pytest.param(("run", "--fail-on", "never"), 2, ("--fail-on 'never' is not one of",), id="bad-fail-on"),
         pytest.param(("run", "--baseline", "missing.json"), 2, ("cannot read baseline file 'missing.json'",), id="f"),
         pytest.param(("run", "--shard", "5/4"), 2, ("shard '5/4' is not I/N",), id="bad-shard"),
+        pytest.param(
+            ("report", "--merge", "nope.json", "other.json"), 2, ("cannot read merge file 'nope.json'",), id="merge"
+        ),
+        pytest.param(("report", "nope.json"), 2, ("cannot read run file 'nope.json'",), id="report-file"),
+        pytest.param(
+            ("compare", "nope.json", "no.json"), 2, ("cannot read baseline file 'nope.json'",), id="compare-a"
+        ),
+        pytest.param(("run", "--retry-on", "NotAnException"), 2, ("--retry-on 'NotAnException' is not",), id="retry"),
     ],
 )
 def test_bad_runs_and_options_exit_2_with_one_line(
@@ -132,7 +153,7 @@ def test_the_baseline_gate_exits_by_fail_on(tmp_path: Path, db: Path, cases: Cas
 
     assert regression.code == 1, regression.out + regression.err
     assert "regressions (passed before, not now): c1\n" in regression.out
-    assert "McNemar exact test on 1 discordant pairs (1 regressions, 0 fixes): p = 1" in regression.out
+    assert "McNemar exact test on 1 discordant pair (1 regression, 0 fixes): p = 1" in regression.out
     assert any_.code == 1
     assert significant.code == 0, significant.out + significant.err  # one regression is not significant
     assert "1 regression against baseline" in (tmp_path / "pr.md").read_text()
@@ -208,7 +229,7 @@ def test_ctrl_c_stores_the_partial_run_marked_interrupted_and_prints_it(tmp_path
     out, err = proc.communicate(timeout=60)
 
     assert proc.returncode == 130, out + err
-    assert "interrupted: a partial run - 1 cases finished before Ctrl-C" in out
+    assert "interrupted: a partial run - 1 case finished before Ctrl-C" in out
     assert "1/1 passed (100.0%)" in out
     with open_store(db, create=False) as store:
         [run] = store.list_runs()

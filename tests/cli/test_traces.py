@@ -132,6 +132,37 @@ def test_flag_prints_only_the_incident_id_and_a_second_flag_keeps_both_reasons(
     assert [s["name"] for s in incident.spans] == ["answer", "chat gpt-4o-mini"]
 
 
+def test_flag_takes_a_unique_prefix_of_the_trace_id_as_show_and_label_do(
+    cases: Cases, db: Path, make_trace: TraceMaker
+) -> None:
+    trace_id = make_trace()
+    make_trace()
+
+    result = cases("flag", trace_id[:8].upper(), "--reason", "wrong refund window")
+
+    assert result.code == 0, result.err
+    with open_store(db) as store:
+        assert store.get_incident(result.out.strip()).trace_id == trace_id
+
+
+def test_flag_of_an_ambiguous_or_unknown_prefix_is_a_one_line_usage_error(
+    cases: Cases, db: Path, make_trace: TraceMaker
+) -> None:
+    ids = [make_trace() for _ in range(17)]  # 17 ids, 16 hex digits: two share their first
+    shared = next(i[0] for i in ids if sum(j[0] == i[0] for j in ids) > 1)
+    unused = next(c for c in "0123456789abcdef" if not any(i.startswith(c + "0") for i in ids)) + "0"
+    before = store_snapshot(db)
+
+    ambiguous = cases("flag", shared, "--reason", "wrong")
+    unknown = cases("flag", unused, "--reason", "wrong")
+    malformed = cases("flag", "eed6801z", "--reason", "wrong")
+
+    assert_one_line_error(ambiguous, 2, f"trace id '{shared}' is ambiguous", "type more characters")
+    assert_one_line_error(unknown, 2, f"no trace matches '{unused}'", "cases traces")
+    assert_one_line_error(malformed, 2, "'eed6801z' is not a trace id")
+    assert store_snapshot(db) == before
+
+
 def test_flag_of_an_unknown_trace_is_a_one_line_usage_error(cases: Cases, db: Path, make_trace: TraceMaker) -> None:
     make_trace()
     before = store_snapshot(db)

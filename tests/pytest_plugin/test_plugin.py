@@ -108,12 +108,13 @@ def runs(root: Path) -> list[dict[str, Any]]:
         return [{**run, "results": store.run_results(run["id"], suite_order=True)} for run in store.list_runs()]
 
 
-def test_without_casebank_no_case_is_collected_and_nothing_of_replay_is_imported(project: Path) -> None:
+def test_without_casebank_no_case_is_collected_and_nothing_of_the_runner_is_imported(project: Path) -> None:
     result = run(project, "-q", "-s")
     listed = run(project, "--collect-only", "-q")
 
     assert result.code == 0 and "1 passed" in result.out, result.out + result.err
-    assert "replay modules loaded: []" in result.out
+    # The project configuration is read (its loader is light); nothing of the runner, graders or reports.
+    assert "replay modules loaded: ['casebank.replay', 'casebank.replay._config']" in result.out
     assert collected(listed) == [APP_ID]
     assert not (project / "casebank.db").exists() and not (project / ".casebank").exists()
 
@@ -278,7 +279,7 @@ def test_pytest_true_in_the_project_configuration_adds_the_configured_suite_when
         pytest.param(
             lambda root: (root / "pyproject.toml").write_text("[tool.casebank]\npytest = 'yes'\n"),
             ("-q",),
-            "[tool.casebank]: pytest is 'yes', not true or false - write pytest = true",
+            '[tool.casebank]: pytest = "yes" is not true or false - for example: pytest = true',
             id="bad-setting",
         ),
     ],

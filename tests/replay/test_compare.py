@@ -122,7 +122,7 @@ SEEN = [
             flaky in the baseline, not passing now (not counted as regressions): e
             new cases: g (fail)
             removed cases: f
-            McNemar exact test on 2 discordant pairs (1 regressions, 1 fixes): p = 1 - not a significant drop at 0.05
+            McNemar exact test on 2 discordant pairs (1 regression, 1 fix): p = 1 - as many fixes as regressions
             """
         ),
         _text(
@@ -146,7 +146,7 @@ SEEN = [
 
             **Removed cases:** `f`
 
-            McNemar exact test on 2 discordant pairs (1 regressions, 1 fixes): p = 1 - not a significant drop at 0.05
+            McNemar exact test on 2 discordant pairs (1 regression, 1 fix): p = 1 - as many fixes as regressions
             """
         ),
         id="one-of-each",
@@ -164,7 +164,7 @@ SEEN = [
             flaky in the baseline, not passing now (not counted as regressions): none
             new cases: none
             removed cases: none
-            McNemar exact test on 0 discordant pairs (0 regressions, 0 fixes): p = 1 - not a significant drop at 0.05
+            McNemar exact test on 0 discordant pairs (0 regressions, 0 fixes): p = 1 - no case changed
             """
         ),
         _text(
@@ -178,7 +178,7 @@ SEEN = [
 
             **Still failing:** `c`
 
-            McNemar exact test on 0 discordant pairs (0 regressions, 0 fixes): p = 1 - not a significant drop at 0.05
+            McNemar exact test on 0 discordant pairs (0 regressions, 0 fixes): p = 1 - no case changed
             """
         ),
         id="nothing-changed",
@@ -196,7 +196,7 @@ SEEN = [
             flaky in the baseline, not passing now (not counted as regressions): none
             new cases: n1 (pass), n2 (flaky)
             removed cases: none
-            McNemar exact test on 6 discordant pairs (6 regressions, 0 fixes): p = 0.03125 - significant at 0.05
+            McNemar exact test on 6 discordant pairs (6 regressions, 0 fixes): p = 0.03125 - a significant drop at 0.05
             """
         ),
         _text(
@@ -212,7 +212,7 @@ SEEN = [
 
             **New cases:** `n1 (pass)`, `n2 (flaky)`
 
-            McNemar exact test on 6 discordant pairs (6 regressions, 0 fixes): p = 0.03125 - significant at 0.05
+            McNemar exact test on 6 discordant pairs (6 regressions, 0 fixes): p = 0.03125 - a significant drop at 0.05
             """
         ),
         id="significant",
@@ -231,6 +231,49 @@ def test_the_terminal_lines_and_the_markdown_comment(
 
     assert "".join(line + "\n" for line in comparison_lines(comparison)) == lines
     assert comparison_markdown(comparison) == markdown
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "said"),
+    [
+        pytest.param(
+            {"a": "fail"},
+            {"a": "pass"},
+            "1 discordant pair (0 regressions, 1 fix): p = 1 - no case got worse",
+            id="one-fix",
+        ),
+        pytest.param(
+            {f"c{i}": "fail" for i in range(7)},
+            {f"c{i}": "pass" for i in range(7)},
+            "7 discordant pairs (0 regressions, 7 fixes): p = 0.01562 - no case got worse",
+            id="only-fixes",
+        ),
+        pytest.param(
+            {"a": "pass", **{f"c{i}": "fail" for i in range(7)}},
+            {"a": "fail", **{f"c{i}": "pass" for i in range(7)}},
+            "8 discordant pairs (1 regression, 7 fixes): p = 0.07031 - more fixes than regressions",
+            id="more-fixes",
+        ),
+        pytest.param(
+            {"a": "pass", **{f"c{i}": "fail" for i in range(9)}},
+            {"a": "fail", **{f"c{i}": "pass" for i in range(9)}},
+            "10 discordant pairs (1 regression, 9 fixes): p = 0.02148 - a significant improvement",
+            id="significant-improvement",
+        ),
+        pytest.param(
+            {"a": "pass", "b": "pass"},
+            {"a": "fail", "b": "fail"},
+            "2 discordant pairs (2 regressions, 0 fixes): p = 0.5 - not a significant drop at 0.05",
+            id="a-drop-too-small-to-be-sure",
+        ),
+    ],
+)
+def test_the_mcnemar_line_says_what_is_true_of_the_change(
+    before: dict[str, str], after: dict[str, str], said: str
+) -> None:
+    comparison = compare(run("a" * 12, before), run("b" * 12, after))
+
+    assert comparison_lines(comparison)[-1] == "McNemar exact test on " + said
 
 
 def test_cases_that_passed_in_both_runs_are_counted_unchanged() -> None:

@@ -301,7 +301,7 @@ def test_bad_csv_rows_are_listed_by_the_line_they_start_on(bot: Project) -> None
     )
     problems = rejected(bot, path)
     assert [line for line, _ in problems] == [4, 5, 6]
-    assert "has 1 cells but the header has 4 columns" in problems[0][1]
+    assert "has 1 cell but the header has 4 columns" in problems[0][1]
     assert "both the 'input' column and the 'question' column" in problems[1][1]
     assert "unknown grader 'nope'" in problems[2][1]
 

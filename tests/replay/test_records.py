@@ -56,7 +56,7 @@ def test_merging_refuses_what_would_count_a_case_twice(runs: list[tuple[str, ...
 @pytest.mark.parametrize(
     ("data", "why"),
     [
-        pytest.param([1, 2], "TypeError: a run is a JSON object, not list", id="a-list"),
+        pytest.param([1, 2], "TypeError: a run is a JSON object, not a list", id="a-list"),
         pytest.param({"results": []}, "KeyError: 'id'", id="no-id"),
         pytest.param({"id": "x", "results": [{"case_id": "c1"}]}, "KeyError: 'passed'", id="a-result-without-verdict"),
     ],

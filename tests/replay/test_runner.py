@@ -665,6 +665,53 @@ def test_transient_errors_are_retried_with_backoff_and_counted(
     assert sys.modules[project.module].calls["a"] == retries + 1
 
 
+@pytest.mark.parametrize(
+    "retry_on",
+    [
+        pytest.param("QuotaHiccup", id="a-class-the-target-module-defines"),
+        pytest.param("{module}:QuotaHiccup", id="module-and-class"),
+        pytest.param("ConnectionError", id="a-built-in-exception"),
+        pytest.param("RateLimitError", id="a-transient-name-already-known"),
+    ],
+)
+def test_retry_on_takes_an_exception_class_by_name_or_import_path(project: Project, retry_on: str) -> None:
+    project.write_module(TRANSIENT)
+    project.add_case("a", "answer", {"key": "a", "failures": 1, "kind": "custom"}, "ok")
+
+    report = replay_cases(project.load(), retries=1, retry_on=[retry_on.format(module=project.module)], retry_wait=0.0)
+
+    expected_retries = 1 if "QuotaHiccup" in retry_on else 0
+    assert report.results[0].retries == expected_retries
+
+
+@pytest.mark.parametrize(
+    ("retry_on", "message"),
+    [
+        pytest.param(
+            "NotAnException",
+            "--retry-on 'NotAnException' is not an exception class the entry points load nor a built-in one - "
+            "check the name, or give it as MODULE:CLASS",
+            id="unknown-name",
+        ),
+        pytest.param("calls", "--retry-on 'calls' is not an exception class", id="a-name-that-is-no-class"),
+        pytest.param("{module}:answer", "--retry-on '{module}:answer' is not an exception class", id="a-function"),
+        pytest.param("no_such_mod_xyz:Oops", "--retry-on 'no_such_mod_xyz:Oops' does not import", id="no-module"),
+        pytest.param("Quota Hiccup", "--retry-on 'Quota Hiccup' is not a class name", id="not-a-name"),
+    ],
+)
+def test_retry_on_a_name_that_is_no_exception_class_is_refused_before_any_case_runs(
+    project: Project, retry_on: str, message: str
+) -> None:
+    project.write_module(TRANSIENT)
+    project.add_case("a", "answer", {"key": "a", "failures": 0, "kind": "custom"}, "ok")
+
+    with pytest.raises(InvalidInput) as raised:
+        replay_cases(project.load(), retries=1, retry_on=[retry_on.format(module=project.module)])
+
+    assert str(raised.value).startswith(message.format(module=project.module))
+    assert sys.modules[project.module].calls == {}  # imported to look the name up, never called
+
+
 def test_a_retried_failure_shows_the_target_s_traceback_without_the_retries(project: Project) -> None:
     project.write_module(TRANSIENT)
     project.add_case("a", "answer", {"key": "a", "failures": 5, "kind": "rate"}, "ok")

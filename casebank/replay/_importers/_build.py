@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from casebank._words import count
 from casebank.errors import InvalidInput, SuiteError
 from casebank.replay._case import Case, load_case, write_case
 from casebank.replay._importers._base import Columns, ImportResult, Messages, Row, RowError
@@ -150,7 +151,7 @@ def _from_messages(messages: list[Any], signature: Signature) -> dict[str, Any]:
     if len(turns) == 1 and turns[0]["role"] == "user" and isinstance(turns[0]["content"], str):
         return _first(turns[0]["content"], signature, taken={})
     raise RowError(
-        f"a conversation of {len(turns)} messages needs an entry point parameter named 'messages' "
+        f"a conversation of {count(len(turns), 'message')} needs an entry point parameter named 'messages' "
         "(only a single user message goes to the first parameter)"
     )
 
@@ -166,7 +167,7 @@ def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
 
 def signature_of(entrypoint: str) -> Signature:
     with replaying():
-        function = import_target(entrypoint)
+        function = import_target(entrypoint, command="cases import")
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):  # some builtins and C callables have none to read

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 
+from casebank._words import count
 from casebank.errors import InvalidInput
 from casebank.replay._importers._base import Columns, ImportFormat, Problem, Read, Row, RowError
 
@@ -55,7 +56,7 @@ def read(text: str, file: str) -> Read:
 
 def _row(line: int, header: list[str], cells: list[str]) -> Row:
     if len(cells) != len(header):
-        raise RowError(f"has {len(cells)} cells but the header has {len(header)} columns")
+        raise RowError(f"has {count(len(cells), 'cell')} but the header has {count(len(header), 'column')}")
     named = dict(zip(header, cells, strict=True))
     arguments = {k: v for k, v in named.items() if k not in _SPECIAL and v != ""}
     grader_name = named.get("grader", "").strip()

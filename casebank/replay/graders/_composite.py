@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from casebank._words import count
 from casebank.errors import CasebankError, InvalidInput
 from casebank.replay.graders._base import Grader, NoReference, Verdict, grade_safely, shorten
 from casebank.replay.graders._options import REQUIRED, Json
@@ -67,9 +68,9 @@ class _Composite(Grader):
         score = (min(scores) if not self.stop_when else max(scores)) if scores else None
         child, deciding = verdicts[-1]
         if self.stop_when:  # any
-            what = "passed" if passed else f"none of {len(self.children)} graders passed; last"
+            what = "passed" if passed else f"none of {count(len(self.children), 'grader')} passed; last"
         else:
-            what = f"all {len(self.children)} graders passed; last" if passed else "failed"
+            what = f"all {count(len(self.children), 'grader')} passed; last" if passed else "failed"
         return Verdict(passed=passed, score=score, reason=shorten(f"{what} {child.name}: {deciding.reason}", 200))
 
 

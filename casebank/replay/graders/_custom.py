@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from casebank._words import a
 from casebank.errors import CasebankError, InvalidInput
 from casebank.replay.graders._base import Grader, Verdict
 from casebank.replay.graders._options import REQUIRED, Number, Text
@@ -35,7 +36,7 @@ def verdict_of(result: Any, who: str, threshold: float) -> Verdict:
         word = "at or above" if passed else "below"
         return Verdict(passed=passed, score=score, reason=f"{who} scored {score:g}, {word} {threshold:g}")
     return Verdict(
-        passed=False, reason=f"{who} returned a {type(result).__name__} - return a bool, a float or a Verdict"
+        passed=False, reason=f"{who} returned {a(type(result).__name__)} - return a bool, a float or a Verdict"
     )
 
 
@@ -58,7 +59,7 @@ class PythonFunction(Grader):
 
         try:
             with cwd_on_path():
-                self.fn: Callable[..., Any] = import_target(self.function)
+                self.fn: Callable[..., Any] = import_target(self.function, command=None)
         except CasebankError as exc:
             raise InvalidInput(f"grader 'python' option function={self.function!r}: {exc}") from None
 

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
+from casebank._words import a, count
 from casebank.errors import CasebankError, InvalidInput
 from casebank.replay.graders._base import Grader, Verdict, as_text
 from casebank.replay.graders._options import Choice, Number, Text
@@ -226,7 +227,8 @@ class _OpenAI:
             data = sorted(response.data, key=lambda d: d.index)
             if len(data) != len(chunk):
                 raise CasebankError(
-                    f"grader 'embedding' endpoint returned {len(data)} embeddings for {len(chunk)} texts"
+                    f"grader 'embedding' endpoint returned {count(len(data), 'embedding')} "
+                    f"for {count(len(chunk), 'text')}"
                 )
             vectors.extend([float(x) for x in d.embedding] for d in data)
         return vectors
@@ -324,7 +326,7 @@ class Embedding(Grader):
         by_backend: dict[str, list[int]] = {}
         for n, (grader, _, _) in enumerate(items):
             if not isinstance(grader, Embedding):
-                raise TypeError(f"grade_batch got a {type(grader).__name__}, not an embedding grader")
+                raise TypeError(f"grade_batch got {a(type(grader).__name__)}, not an embedding grader")
             by_backend.setdefault(grader.backend.key, []).append(n)
         verdicts: list[Verdict | None] = [None] * len(items)
         for indexes in by_backend.values():

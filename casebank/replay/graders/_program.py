@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from casebank._words import a, count
 from casebank.errors import InvalidInput
 from casebank.replay.graders._base import Grader, NoReference, Verdict, as_text, fenced_source, shorten
 from casebank.replay.graders._options import File, Integer, Number, Text
@@ -32,7 +33,7 @@ def code_of(output: Any) -> str | None:
 
 
 def _not_code(output: Any) -> Verdict:
-    return Verdict(passed=False, score=0.0, reason=f"output is a {type(output).__name__}, not Python source text")
+    return Verdict(passed=False, score=0.0, reason=f"output is {a(type(output).__name__)}, not Python source text")
 
 
 class PythonCompiles(Grader):
@@ -54,7 +55,7 @@ class PythonCompiles(Grader):
             return Verdict(passed=False, score=0.0, reason=f"output does not compile{line}: {exc.msg}")
         except (ValueError, MemoryError, RecursionError) as exc:  # null bytes, absurd nesting
             return Verdict(passed=False, score=0.0, reason=f"output does not compile: {type(exc).__name__}: {exc}")
-        return Verdict(passed=True, score=1.0, reason=f"output compiles ({len(code.splitlines())} lines)")
+        return Verdict(passed=True, score=1.0, reason=f"output compiles ({count(len(code.splitlines()), 'line')})")
 
 
 _TESTS_EXAMPLE = "--expected-file tests.py --option solution_file=solution.py"

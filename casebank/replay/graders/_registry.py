@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from casebank._words import a
 from casebank.errors import InvalidInput
 from casebank.replay.graders._base import Grader
 
@@ -187,7 +188,7 @@ def _grader_of(obj: Any, name: str) -> type[Grader]:
         )
     if isinstance(obj, type) or not callable(obj):
         raise InvalidInput(
-            f"grader '{name}' is a {type(obj).__name__ if not isinstance(obj, type) else 'class'}, not a "
+            f"grader '{name}' is {a(type(obj).__name__) if not isinstance(obj, type) else 'a class'}, not a "
             "casebank Grader subclass or a function of (output, expected) - point it at one"
         )
     try:

@@ -49,6 +49,8 @@ from typing import Any
 
 import orjson
 
+from casebank._words import count
+
 __all__ = ["SandboxResult", "run_python_tests"]
 
 _TAIL = 2000  # bytes of the child's stderr kept for the reason
@@ -250,12 +252,12 @@ def _result(code: int | None, timed_out: bool, timeout: float, out: str, err: st
     passed, total = int(report["passed"]), int(report["total"])
     if not failures:
         return SandboxResult(
-            passed=True, reason=f"{passed} of {total} tests passed", tests_passed=passed, tests_total=total
+            passed=True, reason=f"{passed} of {count(total, 'test')} passed", tests_passed=passed, tests_total=total
         )
     more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
     return SandboxResult(
         passed=False,
-        reason=f"{total - passed} of {total} tests failed: {failures[0]}{more}",
+        reason=f"{total - passed} of {count(total, 'test')} failed: {failures[0]}{more}",
         tests_passed=passed,
         tests_total=total,
         failures=failures,

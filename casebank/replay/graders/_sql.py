@@ -23,6 +23,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import quote
 
+from casebank._words import a, count
 from casebank.replay.graders._base import Grader, Verdict, fenced_source, shorten
 from casebank.replay.graders._options import REQUIRED, File, Integer, Number
 
@@ -51,14 +52,14 @@ def check_read_only(sql: str) -> bool:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise _QueryError(f"is not SQL that parses: {shorten(first, 100)}") from None
     if len(trees) != 1:
-        raise _QueryError(f"holds {len(trees)} statements - only a single SELECT is allowed")
+        raise _QueryError(f"holds {count(len(trees), 'statement')} - only a single SELECT is allowed")
     tree = trees[0]
     if not isinstance(tree, exp.Query):
-        raise _QueryError(f"is a {tree.key.upper()} statement - only a single read statement (SELECT) is allowed")
+        raise _QueryError(f"is {a(tree.key.upper())} statement - only a single read statement (SELECT) is allowed")
     writes = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command)
     bad = tree.find(*writes, exp.Pragma, exp.Attach, exp.Detach, exp.Transaction, exp.Commit, exp.Rollback)
     if bad is not None:
-        raise _QueryError(f"contains a {bad.key.upper()} - only reads are allowed")
+        raise _QueryError(f"contains {a(bad.key.upper())} - only reads are allowed")
     return tree.args.get("order") is not None
 
 
@@ -106,7 +107,7 @@ class SqlRows(Grader):
         finally:
             conn.close()
         if len(rows) > self.max_rows:
-            raise _QueryError(f"returned more than {self.max_rows} rows (option max_rows)")
+            raise _QueryError(f"returned more than {count(self.max_rows, 'row')} (option max_rows)")
         return [tuple(row) for row in rows]
 
     def _expected_rows(self, sql: str) -> tuple[list[tuple[Any, ...]], bool] | str:
@@ -131,7 +132,7 @@ class SqlRows(Grader):
         rows, ordered = want
         sql = _sql_of(output)
         if sql is None:
-            return _fail(f"output is a {type(output).__name__}, not SQL text")
+            return _fail(f"output is {a(type(output).__name__)}, not SQL text")
         if not sql.strip():
             return _fail("output is empty, not a SQL query")
         try:
@@ -149,17 +150,23 @@ def _fail(reason: str) -> Verdict:
 def _compare(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]], ordered: bool) -> Verdict:
     if got == want:
         how = "in order" if ordered else "as a multiset"
-        return Verdict(passed=True, score=1.0, reason=f"the {len(want)} rows match ({how})")
+        return Verdict(passed=True, score=1.0, reason=f"{_rows_match(len(want))} ({how})")
     same_rows = Counter(got) == Counter(want)
     if same_rows and ordered:
         return _fail(f"the {len(want)} rows are right but in the wrong order (the expected query has ORDER BY)")
     if same_rows:
-        return Verdict(passed=True, score=1.0, reason=f"the {len(want)} rows match (as a multiset)")
+        return Verdict(passed=True, score=1.0, reason=f"{_rows_match(len(want))} (as a multiset)")
     missing = list((Counter(want) - Counter(got)).elements())
     extra = list((Counter(got) - Counter(want)).elements())
-    parts = [f"expected {len(want)} rows, got {len(got)}"]
+    parts = [f"expected {count(len(want), 'row')}, got {len(got)}"]
     for word, rows in (("missing", missing), ("unexpected", extra)):
         if rows:
             more = f" (+{len(rows) - 1})" if len(rows) > 1 else ""
             parts.append(f"{word} {shorten(repr(rows[0]), 60)}{more}")
     return _fail("rows differ: " + "; ".join(parts))
+
+
+def _rows_match(n: int) -> str:
+    if n == 0:
+        return "both queries return no rows"
+    return "the row matches" if n == 1 else f"the {n} rows match"

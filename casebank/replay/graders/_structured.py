@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from casebank._words import count
 from casebank.errors import InvalidInput
 from casebank.replay.graders._base import Grader, Verdict, as_text, fenced_source, shorten
 from casebank.replay.graders._options import File, Json, Number
@@ -222,15 +223,27 @@ class JsonFields(Grader):
             if got is _MISSING:
                 wrong.append(f"{path} is missing")
             elif not _matches(got, want, self.tolerance):
-                wrong.append(f"{path}: expected {shorten(as_text(want), 40)}, got {shorten(as_text(got), 40)}")
+                # As JSON, so that a type is seen: expected 89.99, got "89.99" (a string).
+                wrong.append(f"{path}: expected {shorten(_as_json(want), 40)}, got {shorten(_as_json(got), 40)}")
         total = len(expected)
         score = (total - len(wrong)) / total
         if not wrong:
-            return Verdict(passed=True, score=1.0, reason=f"all {total} fields match")
+            return Verdict(
+                passed=True, score=1.0, reason="the 1 field matches" if total == 1 else f"all {total} fields match"
+            )
         more = f"; +{len(wrong) - 3} more" if len(wrong) > 3 else ""
         return Verdict(
-            passed=False, score=score, reason=f"{len(wrong)} of {total} fields wrong: " + "; ".join(wrong[:3]) + more
+            passed=False,
+            score=score,
+            reason=f"{len(wrong)} of {count(total, 'field')} wrong: " + "; ".join(wrong[:3]) + more,
         )
+
+
+def _as_json(value: Any) -> str:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # not a JSON value (a grader called directly): as text
+        return as_text(value)
 
 
 # -- numeric -------------------------------------------------------------------------------------

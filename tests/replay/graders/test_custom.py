@@ -108,7 +108,8 @@ def test_a_crashing_function_is_a_failed_verdict(module: str) -> None:
         pytest.param({}, "grader 'python' needs --option function=MODULE:NAME", id="no-function"),
         pytest.param(
             {"function": "nope_module_xyz:f"},
-            "grader 'python' option function='nope_module_xyz:f': cannot import target",
+            "grader 'python' option function='nope_module_xyz:f': cannot import target 'nope_module_xyz:f': "
+            "ModuleNotFoundError: No module named 'nope_module_xyz' - run cases from the project folder",
             id="no-module",
         ),
         pytest.param({"function": "{m}:missing"}, "has no attribute 'missing'", id="no-attribute"),
@@ -138,10 +139,10 @@ ALL = [{"name": "json_valid"}, {"name": "json_fields"}]
             ALL,
             '{"total": 3}',
             True,
-            "all 2 graders passed; last json_fields: all 1 fields match",
+            "all 2 graders passed; last json_fields: the 1 field matches",
             id="all-pass",
         ),
-        pytest.param("all", ALL, '{"total": 4}', False, "failed json_fields: 1 of 1 fields wrong", id="all-one-fails"),
+        pytest.param("all", ALL, '{"total": 4}', False, "failed json_fields: 1 of 1 field wrong", id="all-one-fails"),
         pytest.param("all", ALL, "", False, "failed json_valid: output is empty, not JSON", id="all-empty-output"),
         pytest.param("all", ["json_valid", "json_fields"], '{"total": 3}', True, "all 2 graders", id="all-bare-names"),
         pytest.param(

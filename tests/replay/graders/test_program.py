@@ -59,7 +59,7 @@ def run_tests(output: Any, expected: Any = TESTS, **options: Any) -> Any:
         ),
         pytest.param("```python\n" + ADD + "```", True, 1.0, "2 of 2 tests passed", id="fenced"),
         pytest.param("def add(a, b):\n    return a + b  # ½ ☕ ß\n", True, 1.0, "2 of 2 tests passed", id="unicode"),
-        pytest.param("", False, 0.0, "1 of 1 tests failed: test_add: NameError", id="empty-output"),
+        pytest.param("", False, 0.0, "1 of 1 test failed: test_add: NameError", id="empty-output"),
         pytest.param(HUGE_COMMENT + ADD, True, 1.0, "2 of 2 tests passed", id="huge-output"),
         pytest.param("def add(a, b) return", False, 0.0, "the output raised on import: SyntaxError", id="syntax"),
         pytest.param("raise SystemExit(0)\n", False, 0.0, "the output raised on import: SystemExit: 0", id="exit"),
@@ -80,7 +80,7 @@ def test_python_tests_verdicts(output: str, passed: bool, score: float, reason: 
 
 
 def test_plain_assertions_without_test_functions_count_as_one_test() -> None:
-    assert run_tests(ADD, "assert add(1, 1) == 2\n").reason == "1 of 1 tests passed"
+    assert run_tests(ADD, "assert add(1, 1) == 2\n").reason == "1 of 1 test passed"
     assert run_tests(ADD, "assert add(1, 1) == 3\n").reason.startswith("the tests raised: AssertionError")
 
 

@@ -151,7 +151,7 @@ def test_a_plain_function_by_import_path_grades_with_a_threshold(module: str) ->
         ),
         pytest.param(
             "NUMBER",
-            "grader '{m}:NUMBER' is a int, not a casebank Grader subclass or a function of (output, expected)",
+            "grader '{m}:NUMBER' is an int, not a casebank Grader subclass or a function of (output, expected)",
             id="not-callable",
         ),
         pytest.param(

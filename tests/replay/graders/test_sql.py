@@ -78,11 +78,11 @@ def sql_grader(suite: Path, **options: Any) -> Grader:
             "SELECT name, total FROM orders WHERE name = 'Zoë'",
             "SELECT 'Zoë', 300.0",
             True,
-            "the 1 rows match",
+            "the row matches",
             id="unicode",
         ),
         pytest.param("", EXPECTED, False, "output is empty, not a SQL query", id="empty-output"),
-        pytest.param("SELECT 1 -- " + "x" * 1_100_000, "SELECT 1", True, "the 1 rows match", id="huge-output"),
+        pytest.param("SELECT 1 -- " + "x" * 1_100_000, "SELECT 1", True, "the row matches", id="huge-output"),
         pytest.param(
             "DELETE FROM orders",
             EXPECTED,
@@ -102,6 +102,9 @@ def sql_grader(suite: Path, **options: Any) -> Grader:
         ),
         pytest.param(
             "PRAGMA table_info(orders)", EXPECTED, False, "the output query is a PRAGMA statement", id="pragma"
+        ),
+        pytest.param(
+            "ATTACH DATABASE 'x.db' AS x", EXPECTED, False, "the output query is an ATTACH statement", id="attach"
         ),
         pytest.param(
             "SELECT * FROM nowhere", EXPECTED, False, "the output query failed: no such table: nowhere", id="error"

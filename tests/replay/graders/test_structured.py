@@ -149,6 +149,23 @@ def test_verdicts(name: str, options: dict[str, Any], output: Any, expected: Any
         ),
         pytest.param("json_fields", {}, {"a[": 1}, "expected path 'a[' is not a path", {}, id="fields-bad-path"),
         pytest.param(
+            "json_fields",
+            '{"total": "89.99", "paid": "true", "note": null}',
+            {"total": 89.99, "paid": True, "note": "none"},
+            '3 of 3 fields wrong: total: expected 89.99, got "89.99"; paid: expected true, got "true"; '
+            'note: expected "none", got null',
+            {},
+            id="fields-show-their-types",
+        ),
+        pytest.param(
+            "json_fields",
+            {"order": {"total": 3}},
+            {"order.total": 4},
+            "1 of 1 field wrong: order.total: expected 4, got 3",
+            {},
+            id="fields-one",
+        ),
+        pytest.param(
             "numeric",
             "121.6",
             120.5,
