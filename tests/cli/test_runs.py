@@ -77,7 +77,7 @@ def test_runs_piped_to_a_file_keeps_every_cell_whole(tmp_path: Path, db: Path, c
 
     assert "…" not in piped.out, piped.out
     [row] = [line.split() for line in piped.out.splitlines() if line.startswith("│ " + run_id)]
-    assert [cell for cell in row if cell != "│"][-4:] == ["shop_bot:answer", "2/3", "66.7%", "finished"]
+    assert [cell for cell in row if cell != "│"][-5:] == ["shop_bot:answer", "2/3", "66.7%", "finished", "cli"]
     assert "…" in narrow.out  # the same table cut to 80 columns: what the pipe no longer does
 
 
