@@ -117,18 +117,38 @@ def run(
         Path | None,
         typer.Option("--markdown", dir_okay=False, show_default=False, help=_also_write("--markdown")),
     ] = None,
+    frozen_tools: Annotated[
+        bool | None,
+        typer.Option(
+            "--frozen-tools/--live-tools",
+            help="Answer every case's @casebank.tool calls from its recorded fixtures, or run every tool live. "
+            "Default: as each case says (cases annotate --frozen-tools), else live.",
+            show_default=False,
+        ),
+    ] = None,
+    on_missing_fixture: Annotated[
+        str,
+        typer.Option(
+            "--on-missing-fixture",
+            metavar="fail|live",
+            help="A frozen tool call with no recorded answer fails its case, or runs the tool live.",
+        ),
+    ] = "fail",
     db: DbOption = None,
 ) -> None:
     """Replay every case in the suite against the current code and grade it; exit 1 if the gate fails.
 
     Each case's entry point is imported from the current folder (as `python -m` does) and called
-    with the case's recorded input. The run and every result are stored.
+    with the case's recorded input. The run and every result are stored. With --frozen-tools,
+    each @casebank.tool call is answered from the case's recorded fixtures (LLM calls always
+    run live); a call with no recorded answer fails the case unless --on-missing-fixture live.
 
     \b
     Examples:
         cases run --suite evals/ --concurrency 16 --junit reports/cases.xml
         cases run --baseline latest --epochs 3 --markdown comment.md
         cases run --shard 2/4 --timeout 30 --retries 3
+        cases run --frozen-tools --on-missing-fixture live
     """
     from rich.console import Console
 
@@ -166,6 +186,8 @@ def run(
                 on_result=on_result,
                 handle_sigint=True,
                 store=store,
+                frozen_tools=frozen_tools,
+                on_missing_fixture=on_missing_fixture,
             )
         report.git_commit = git_commit()
         record(store, report)
