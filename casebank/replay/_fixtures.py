@@ -27,7 +27,6 @@ function.)
 
 from __future__ import annotations
 
-import collections
 import functools
 import importlib
 import threading
@@ -42,7 +41,15 @@ from casebank.capture._attributes import STEP_RESULT as RESULT
 from casebank.capture._tool import ToolFunction
 from casebank.errors import MissingFixture, RecordedToolError
 
-__all__ = ["MISSING_FIXTURE_CHOICES", "CaseFixtures", "canonical", "describe_call", "fixtures_from_spans"]
+__all__ = [
+    "MISSING_FIXTURE_CHOICES",
+    "CaseFixtures",
+    "FixtureIndex",
+    "canonical",
+    "describe_call",
+    "fixture_index",
+    "fixtures_from_spans",
+]
 
 MISSING_FIXTURE_CHOICES = ("fail", "live")
 
@@ -113,31 +120,43 @@ def _json(text: Any, default: Any) -> Any:
 # -- run: answering calls --------------------------------------------------------------------------
 
 
+FixtureIndex = dict[tuple[str, bytes], tuple[int, ...]]
+
+
+def fixture_index(fixtures: Sequence[dict[str, Any]]) -> FixtureIndex:
+    """Each (tool name, canonical arguments) and the positions of its recorded calls, in order.
+
+    Built once per case and shared by its attempts: only which answers were taken is per attempt."""
+    index: dict[tuple[str, bytes], list[int]] = {}
+    for n, fixture in enumerate(fixtures):
+        index.setdefault((str(fixture.get("name")), canonical(fixture.get("arguments"))), []).append(n)
+    return {key: tuple(positions) for key, positions in index.items()}
+
+
 class CaseFixtures:
     """One case's answers to its tool calls during one replay attempt (`ToolAnswers`).
 
     With `frozen` False every call runs live and is only counted. Thread-safe: an app may call
     tools from several threads of one case."""
 
-    def __init__(self, fixtures: Sequence[dict[str, Any]], *, frozen: bool, on_missing: str = "fail") -> None:
+    def __init__(
+        self,
+        fixtures: Sequence[dict[str, Any]],
+        *,
+        frozen: bool,
+        on_missing: str = "fail",
+        index: FixtureIndex | None = None,
+    ) -> None:
         self.fixtures = fixtures
         self.frozen = frozen
         self.on_missing = on_missing
         self.answered = 0  # calls answered from fixtures
         self.live = 0  # calls that ran the tool
         self.problems: list[str] = []  # why the case fails: calls with no answer, results that do not rebuild
+        self._index = index
+        self._taken: dict[tuple[str, bytes], int] = {}  # answers given so far, per distinct call
         self._used: set[int] = set()
         self._lock = threading.Lock()
-        self._index: dict[tuple[str, bytes], collections.deque[int]] | None = None
-
-    def _by_call(self) -> dict[tuple[str, bytes], collections.deque[int]]:
-        if self._index is None:
-            index: dict[tuple[str, bytes], collections.deque[int]] = {}
-            for n, fixture in enumerate(self.fixtures):
-                key = (str(fixture.get("name")), canonical(fixture.get("arguments")))
-                index.setdefault(key, collections.deque()).append(n)
-            self._index = index
-        return self._index
 
     def answer(self, tool: ToolFunction, arguments: str) -> tuple[bool, Any]:
         if not self.frozen:
@@ -145,16 +164,21 @@ class CaseFixtures:
                 self.live += 1
             return False, None
         parsed = orjson.loads(arguments)
+        key = (tool.name, canonical(parsed))
         with self._lock:
-            waiting = self._by_call().get((tool.name, canonical(parsed)))
-            found = waiting.popleft() if waiting else None
-            if found is None:
+            if self._index is None:
+                self._index = fixture_index(self.fixtures)
+            positions = self._index.get(key, ())
+            taken = self._taken.get(key, 0)
+            if taken >= len(positions):
                 if self.on_missing == "live":
                     self.live += 1
                     return False, None
                 problem = f"no recorded answer for tool call {describe_call(tool.name, parsed)}"
                 self.problems.append(problem)
                 raise MissingFixture(f"{problem} - run without --frozen-tools, or pass --on-missing-fixture live")
+            found = positions[taken]
+            self._taken[key] = taken + 1
             self._used.add(found)
             self.answered += 1
         return True, self._play(tool, self.fixtures[found])
@@ -202,6 +226,11 @@ def recorded_error(type_name: str, message: str) -> BaseException:
     return RecordedToolError(type_name, message)
 
 
+# JSON's own types: a recorded value of exactly that type is already what the tool returned, and a
+# run whose tools return only these never imports pydantic (about 0.2 s, most of a small run).
+_JSON_TYPES = (str, int, float, bool, dict, list)
+
+
 @functools.lru_cache(maxsize=1024)
 def _rebuilder(func: Callable[..., Any]) -> Callable[[Any], Any]:
     """How a recorded result becomes what `func` returns: by its return annotation, through pydantic."""
@@ -214,6 +243,13 @@ def _rebuilder(func: Callable[..., Any]) -> Callable[[Any], Any]:
         hint = typing.get_args(hint)[-1]
     if hint is Any or hint is None or hint is type(None):
         return lambda value: value
+    if hint in _JSON_TYPES:
+        return lambda value: value if type(value) is hint else _validator(hint)(value)
+    return _validator(hint)
+
+
+@functools.lru_cache(maxsize=1024)
+def _validator(hint: Any) -> Callable[[Any], Any]:
     from pydantic import TypeAdapter
 
     return TypeAdapter(hint).validate_python

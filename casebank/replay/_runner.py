@@ -67,7 +67,7 @@ from casebank.errors import CasebankError, InvalidInput, SuiteError, TargetImpor
 from casebank.replay import _retries
 from casebank.replay._case import Case
 from casebank.replay._collect import CaseSession, ReplayTracing, replay_tracing
-from casebank.replay._fixtures import MISSING_FIXTURE_CHOICES, CaseFixtures
+from casebank.replay._fixtures import MISSING_FIXTURE_CHOICES, CaseFixtures, FixtureIndex, fixture_index
 from casebank.replay._grading import Grading, grade_batches
 from casebank.replay._reliability import mark_unreliable
 from casebank.replay._results import CaseResult, JSONValue, RunReport
@@ -171,6 +171,7 @@ class _Plan:
     is_async: bool
     grading: Grading
     frozen: bool  # answer its tool calls from its fixtures
+    fixtures: FixtureIndex | None = None  # the case's fixtures by call, when frozen
 
 
 @dataclass(kw_only=True)
@@ -206,6 +207,7 @@ def _plan(cases: Sequence[Case], target: str | None, frozen_tools: bool | None =
         except CasebankError as exc:
             raise SuiteError(f"case file '{case.path}': {exc}") from None
         fn = functions[entrypoint]
+        frozen = case.frozen_tools if frozen_tools is None else frozen_tools
         plans.append(
             _Plan(
                 case=case,
@@ -213,7 +215,8 @@ def _plan(cases: Sequence[Case], target: str | None, frozen_tools: bool | None =
                 fn=fn,
                 is_async=is_async_target(fn),
                 grading=Grading.of(grader, case.expected),
-                frozen=case.frozen_tools if frozen_tools is None else frozen_tools,
+                frozen=frozen,
+                fixtures=fixture_index(case.fixtures) if frozen else None,
             )
         )
     return plans
@@ -391,7 +394,9 @@ async def _run_one(
 
 def _session(plan: _Plan, settings: _Settings) -> CaseSession:
     assert settings.tracing is not None  # run_suite sets it before any case runs
-    fixtures = CaseFixtures(plan.case.fixtures, frozen=plan.frozen, on_missing=settings.on_missing_fixture)
+    fixtures = CaseFixtures(
+        plan.case.fixtures, frozen=plan.frozen, on_missing=settings.on_missing_fixture, index=plan.fixtures
+    )
     return settings.tracing.session(fixtures)
 
 
