@@ -208,7 +208,7 @@ def _enter(
         OPERATION: EXECUTE_TOOL,
         TOOL_NAME: info.name,
     }
-    return _start(tracer, f"tool {info.name}", attributes), arguments
+    return _start(tracer, f"{EXECUTE_TOOL} {info.name}", attributes), arguments  # the GenAI span name
 
 
 def _start(tracer: otel_trace.Tracer, name: str, attributes: dict[str, Any]) -> _Handle | None:
