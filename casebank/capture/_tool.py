@@ -137,14 +137,13 @@ def _wrap(func: F, name: str | None) -> F:
             tracer = state.tracer
             if answers is None and tracer is None:
                 return await func(*args, **kwargs)
-            handle, arguments = _enter(tracer, info, args, kwargs)
-            try:
-                answered, result = _ask(answers, info, arguments, handle)
-                if not answered:
+            handle, answered, result = _enter(tracer, answers, info, args, kwargs)
+            if not answered:
+                try:
                     result = await func(*args, **kwargs)
-            except BaseException as exc:
-                _leave(handle, error=exc)
-                raise
+                except BaseException as exc:
+                    _leave(handle, error=exc)
+                    raise
             _leave(handle, result=result)
             return result
 
@@ -156,14 +155,13 @@ def _wrap(func: F, name: str | None) -> F:
         tracer = state.tracer
         if answers is None and tracer is None:
             return func(*args, **kwargs)
-        handle, arguments = _enter(tracer, info, args, kwargs)
-        try:
-            answered, result = _ask(answers, info, arguments, handle)
-            if not answered:
+        handle, answered, result = _enter(tracer, answers, info, args, kwargs)
+        if not answered:
+            try:
                 result = func(*args, **kwargs)
-        except BaseException as exc:
-            _leave(handle, error=exc)
-            raise
+            except BaseException as exc:
+                _leave(handle, error=exc)
+                raise
         _leave(handle, result=result)
         return result
 
@@ -173,42 +171,45 @@ def _wrap(func: F, name: str | None) -> F:
 _Handle = tuple[otel_trace.Span, object]
 
 
-def _ask(answers: ToolAnswers | None, info: ToolFunction, arguments: str | None, handle: _Handle | None) -> Any:
-    """The replay's answer (which may raise, as the recorded tool did), or (False, None) to run the tool."""
-    if answers is None or arguments is None:
-        return False, None
-    answered = answers.answer(info, arguments)
-    if answered[0] and handle is not None:
-        _set(handle[0], STEP_FROZEN, True)
-    return answered
-
-
-def _set(span: otel_trace.Span, key: str, value: Any) -> None:
-    try:
-        span.set_attribute(key, value)
-    except Exception as exc:
-        _warn_once(exc)
-
-
 def _enter(
-    tracer: otel_trace.Tracer | None, info: ToolFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[_Handle | None, str | None]:
+    tracer: otel_trace.Tracer | None,
+    answers: ToolAnswers | None,
+    info: ToolFunction,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> tuple[_Handle | None, bool, Any]:
+    """Start the call's span: (its handle, whether a replay answered the call, the answer).
+
+    A replay's answer is asked for first, so that the span starts knowing whether it was frozen;
+    a recorded exception the answer raises ends the span and goes to the app as the tool's own."""
     try:
         arguments = info.arguments(args, kwargs)
     except Exception as exc:
         _warn_once(exc)
-        return None, None
-    if tracer is None:
-        return None, arguments
-    attributes = {
-        STEP_KIND: "tool",
-        STEP_NAME: info.name,
-        STEP_FUNCTION: info.function,
-        STEP_ARGUMENTS: arguments,
-        OPERATION: EXECUTE_TOOL,
-        TOOL_NAME: info.name,
-    }
-    return _start(tracer, f"{EXECUTE_TOOL} {info.name}", attributes), arguments  # the GenAI span name
+        return None, False, None
+    answered, result, error = False, None, None
+    if answers is not None:
+        try:
+            answered, result = answers.answer(info, arguments)
+        except BaseException as exc:
+            answered, error = True, exc
+    handle = None
+    if tracer is not None:
+        attributes: dict[str, Any] = {
+            STEP_KIND: "tool",
+            STEP_NAME: info.name,
+            STEP_FUNCTION: info.function,
+            STEP_ARGUMENTS: arguments,
+            OPERATION: EXECUTE_TOOL,
+            TOOL_NAME: info.name,
+        }
+        if answered:
+            attributes[STEP_FROZEN] = True
+        handle = _start(tracer, f"{EXECUTE_TOOL} {info.name}", attributes)  # the GenAI span name
+    if error is not None:
+        _leave(handle, error=error)
+        raise error
+    return handle, answered, result
 
 
 def _start(tracer: otel_trace.Tracer, name: str, attributes: dict[str, Any]) -> _Handle | None:
