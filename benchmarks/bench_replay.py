@@ -11,6 +11,12 @@ Issue 5 adds the large run: 1,000 cases whose async target awaits 200 ms at conc
 (ideal 4.0 s, target <= 1.1x), the harness's CPU per case (process CPU time of that run divided
 by the cases: loop, grading, serialising; the target only sleeps), and the peak Python memory
 (tracemalloc) of replaying 10,000 instant cases.
+
+Issue 15 adds frozen tools: 500 cases whose target makes one `@casebank.tool` call of an instant
+tool, replayed live (the tool runs) and frozen (`frozen_tools=True`: the call is answered from
+the case's fixture, its result rebuilt by the tool's return annotation). Runs alternate live,
+frozen, live, frozen ..., so that a drift of the machine's speed hits both; the figure is the
+median of the pairwise ratios frozen/live (target <= 1.05). `--frozen-only` runs just this part.
 """
 
 from __future__ import annotations
@@ -168,7 +174,89 @@ def bench_large() -> None:
     )
 
 
+FROZEN_CASES = 500
+FROZEN_CONCURRENCY = 8
+FROZEN_REPEATS = 21
+FROZEN_TARGET_RATIO = 1.05
+
+FROZEN_MODULE = """
+import casebank
+
+@casebank.tool
+def lookup_policy(topic: str) -> str:
+    return f"policy for {topic}"
+
+async def answer(ticket):
+    return f"{ticket}: {lookup_policy('refunds')}"
+"""
+
+
+def build_frozen(root: Path) -> None:
+    (root / "bench_frozen.py").write_text(textwrap.dedent(FROZEN_MODULE))
+    for i in range(FROZEN_CASES):
+        case = Case(
+            id=f"frozen{i:04d}",
+            created_at="2024-05-01T12:00:00.000+00:00",
+            entrypoint="bench_frozen:answer",
+            input={"ticket": i},
+            expected=f"{i}: policy for refunds",
+            grader={"name": "exact", "options": {}},
+            fixtures=[
+                {
+                    "order": 0,
+                    "name": "lookup_policy",
+                    "function": "bench_frozen:lookup_policy",
+                    "arguments": {"topic": "refunds"},
+                    "result": "policy for refunds",
+                }
+            ],
+        )
+        write_case(case, root / "evals_frozen")
+
+
+def bench_frozen() -> None:
+    suite = load_suite(Path("evals_frozen"))
+    print(
+        f"frozen tools: {FROZEN_CASES} cases, one instant @casebank.tool call each, concurrency {FROZEN_CONCURRENCY}; "
+        f"{FROZEN_REPEATS} pairs, live and frozen in turn"
+    )
+    run_suite(suite, concurrency=FROZEN_CONCURRENCY)  # warm-up: imports, pydantic's adapter
+    run_suite(suite, concurrency=FROZEN_CONCURRENCY, frozen_tools=True)
+    live_times, frozen_times = [], []
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(FROZEN_REPEATS):
+        for frozen, times in ((False, live_times), (True, frozen_times)):
+            start, started_cpu = time.perf_counter(), time.process_time()
+            report = run_suite(suite, concurrency=FROZEN_CONCURRENCY, frozen_tools=frozen)
+            times.append(time.perf_counter() - start)
+            cpu[frozen].append(time.process_time() - started_cpu)
+            assert report.ok, [r.reason for r in report.not_passed()][:3]
+            assert all(r.tools_frozen == int(frozen) and r.tools_live == int(not frozen) for r in report.results)
+    ratios = [f / live for f, live in zip(frozen_times, live_times, strict=True)]
+    ratio = statistics.median(ratios)
+    for label, times, cpus in (("live", live_times, cpu[False]), ("frozen", frozen_times, cpu[True])):
+        print(
+            f"  {label:<7} median {statistics.median(times):.3f} s   min {min(times):.3f} s   max {max(times):.3f} s"
+            f"   CPU per case {statistics.median(cpus) / FROZEN_CASES * 1e6:.0f} us"
+        )
+    verdict = "ok" if ratio <= FROZEN_TARGET_RATIO else "MISSED"
+    print(
+        f"  frozen/live, pair by pair: median {ratio:.3f}x (min {min(ratios):.3f}x, max {max(ratios):.3f}x)   "
+        f"[{verdict}, target <= {FROZEN_TARGET_RATIO}x]"
+    )
+
+
 def main() -> None:
+    if "--frozen-only" in sys.argv[1:]:
+        with tempfile.TemporaryDirectory(prefix="casebank-bench-") as tmp:
+            previous = os.getcwd()
+            os.chdir(tmp)
+            try:
+                build_frozen(Path(tmp))
+                bench_frozen()
+            finally:
+                os.chdir(previous)
+        return
     print(f"replay: {CASES} cases, target sleeps {SLEEP_S * 1000:.0f} ms, concurrency {CONCURRENCY}")
     print(f"  ideal {IDEAL_S:.3f} s; {REPEATS} runs each, median (best)")
     with tempfile.TemporaryDirectory(prefix="casebank-bench-") as tmp:
@@ -186,6 +274,12 @@ def main() -> None:
         os.chdir(root)
         try:
             bench_large()
+        finally:
+            os.chdir(previous)
+        build_frozen(root)
+        os.chdir(root)
+        try:
+            bench_frozen()
         finally:
             os.chdir(previous)
         cli = [bench_cli(root) for _ in range(REPEATS)]

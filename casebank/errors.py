@@ -12,7 +12,11 @@
     │   ├── SuiteError            the suite folder or a case file cannot be used
     │   │   └── CaseIntegrityError  a case file whose content hash does not match
     │   └── TargetImportError     `module:function` does not import
-    └── PromotionRefused          exit 1: the case would not have caught the incident
+    ├── PromotionRefused          exit 1: the case would not have caught the incident
+    └── MissingFixture            a frozen replay called a tool with arguments the case has no answer for
+
+    RecordedToolError             (not a CasebankError) a frozen replay re-raises a tool's recorded
+                                  exception as this when its own type no longer imports or builds
 
 Messages quote the bad value and name the fix, on one line: the CLI prints them as they are.
 The capture path never raises any of these into the product; it logs and counts instead.
@@ -27,8 +31,10 @@ __all__ = [
     "IncidentNotFound",
     "InvalidInput",
     "InvalidTransition",
+    "MissingFixture",
     "NotFound",
     "PromotionRefused",
+    "RecordedToolError",
     "StoreError",
     "SuiteError",
     "TargetImportError",
@@ -89,3 +95,21 @@ class TargetImportError(UsageError):
 
 class PromotionRefused(CasebankError):
     exit_code = 1
+
+
+class MissingFixture(CasebankError):
+    """Raised into the replayed app by a `@casebank.tool` call the case has no recorded answer for
+    (`cases run --frozen-tools --on-missing-fixture fail`); the case fails whatever the app does with it."""
+
+    exit_code = 1
+
+
+class RecordedToolError(Exception):
+    """A tool's recorded exception, raised again by a frozen replay when its own type cannot be
+    rebuilt (it no longer imports, or does not take a message). `type_name` is the recorded
+    `module:qualname`, `message` its text. Not a CasebankError: it stands for the app's own error."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name = type_name
+        self.message = message

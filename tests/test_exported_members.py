@@ -23,6 +23,8 @@ def test_the_public_api_is_exactly_this() -> None:
         "instrument_openai",
         "set_attributes",
         "shutdown",
+        "span",
+        "tool",
         "trace",
         "uninstrument",
         "wrap",

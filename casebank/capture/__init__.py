@@ -3,5 +3,6 @@ which starts capture (`_setup.start`) and is defined above this package, in `cas
 
 from casebank.capture._decorator import trace
 from casebank.capture._setup import current_trace_id, flush, shutdown
+from casebank.capture._tool import span, tool
 
-__all__ = ["current_trace_id", "flush", "shutdown", "trace"]
+__all__ = ["current_trace_id", "flush", "shutdown", "span", "tool", "trace"]

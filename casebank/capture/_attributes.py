@@ -26,6 +26,14 @@ OUTPUT = "casebank.output"  # JSON: the return value
 ERROR = "casebank.error"  # "ExcType: message" when the entry point raised
 IS_ROOT = "casebank.root"  # True on the outermost @casebank.trace span of a trace
 SCOPE = "casebank"  # instrumentation scope name of casebank's tracer
+# A step inside the entry point: a `@casebank.tool` call or a `casebank.span` block.
+STEP_KIND = "casebank.step.kind"  # "tool" or "span"
+STEP_NAME = "casebank.step.name"
+STEP_FUNCTION = "casebank.step.function"  # "module:qualname" of a @casebank.tool function
+STEP_ARGUMENTS = "casebank.step.arguments"  # JSON object: the arguments by name (a method's self/cls left out)
+STEP_RESULT = "casebank.step.result"  # JSON: the return value
+STEP_ERROR_TYPE = "casebank.step.error_type"  # "module:qualname" of the exception it raised (message: ERROR)
+STEP_FROZEN = "casebank.step.frozen"  # True when a replay answered the call from the case's fixtures
 
 # -- OTel GenAI semantic conventions (v1.37) ------------------------------------------------------
 
@@ -46,6 +54,8 @@ CACHE_CREATION_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
 INPUT_MESSAGES = "gen_ai.input.messages"
 OUTPUT_MESSAGES = "gen_ai.output.messages"
 SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+TOOL_NAME = "gen_ai.tool.name"
+EXECUTE_TOOL = "execute_tool"  # the operation of a tool call's span
 
 # Operations that are one model call.
 INFERENCE_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})

@@ -28,7 +28,7 @@ from typer.core import TyperCommand
 from casebank.cli._common import DbOption, SuiteOption, is_interactive, open_store, parse_options, suite_folder
 from casebank.cli._traces import preview
 from casebank.errors import InvalidInput, InvalidTransition, UsageError
-from casebank.replay._promote import sanity_check
+from casebank.replay._promote import FROZEN_TOOLS_KEY, sanity_check
 from casebank.replay.graders import DEFAULT_GRADER, make_grader
 from casebank.store import Incident, check_can_annotate
 
@@ -191,6 +191,14 @@ def annotate(
     tag: Annotated[
         list[str] | None, typer.Option("--tag", "-t", metavar="TAG", help="A tag for the case, repeatable.")
     ] = None,
+    frozen_tools: Annotated[
+        bool,
+        typer.Option(
+            "--frozen-tools",
+            help="Always replay this case with its recorded tool calls answered from the case (as cases run "
+            "--frozen-tools does), unless cases run says --live-tools.",
+        ),
+    ] = False,
     suite: SuiteOption = None,
     reopen: Annotated[
         bool, typer.Option("--reopen", help="Annotate a dismissed incident, reopening it (else refused).")
@@ -216,6 +224,7 @@ def annotate(
         cases annotate 3f9a --expected "Refunds within 30 days." --tag refunds
         cases annotate 3f9a --grader regex --expected '\\b30 days\\b'
         cases annotate 3f9a -g not_contains --expected "14 days"
+        cases annotate 3f9a -g contains --expected "14 days" --frozen-tools
         cases annotate 3f9a -g python_tests --expected-file tests.py \\
             -o solution_file=solution.py
         cases annotate 3f9a -g json_schema -o schema_file=refund.json \\
@@ -227,6 +236,8 @@ def annotate(
     if value is not ...:
         chosen.check_expected(value)
     spec = chosen.spec()
+    if frozen_tools:
+        spec[FROZEN_TOOLS_KEY] = True
     with open_store(db) as store:
         incident = store.resolve_incident(incident_id)
         check_can_annotate(incident)  # before an editor opens on it

@@ -144,6 +144,23 @@ def run(
         Path | None,
         typer.Option("--markdown", metavar="PATH", dir_okay=False, show_default=False, help=_also_write("--markdown")),
     ] = None,
+    frozen_tools: Annotated[
+        bool | None,
+        typer.Option(
+            "--frozen-tools/--live-tools",
+            help="Answer every case's @casebank.tool calls from its recorded fixtures, or run every tool live. "
+            "Default: as each case says (cases annotate --frozen-tools), else live.",
+            show_default=False,
+        ),
+    ] = None,
+    on_missing_fixture: Annotated[
+        str,
+        typer.Option(
+            "--on-missing-fixture",
+            metavar="fail|live",
+            help="A frozen tool call with no recorded answer fails its case, or runs the tool live.",
+        ),
+    ] = "fail",
     db: DbOption = None,
 ) -> None:
     """Replay every case in the suite against the current code and grade it; exit 1 if the gate fails.
@@ -152,13 +169,16 @@ def run(
     with the case's recorded input. The run and every result are stored. --suite, --concurrency,
     --epochs, --timeout, --fail-on and --db default to the project config ('cases config').
     When stdout is not a terminal (CI), a progress line goes to stderr at every tenth of the run
-    and after any 10 seconds without one.
+    and after any 10 seconds without one. With --frozen-tools (or frozen_tools = true in the
+    config), each @casebank.tool call is answered from the case's recorded fixtures (LLM calls
+    always run live); a call with no recorded answer fails the case unless --on-missing-fixture live.
 
     \b
     Examples:
         cases run --suite evals/ --concurrency 16 --junit reports/cases.xml
         cases run --baseline latest --epochs 3 --markdown comment.md
         cases run --shard 2/4 --timeout 30 --retries 3
+        cases run --frozen-tools --on-missing-fixture live
     """
     from rich.console import Console
 
@@ -193,6 +213,9 @@ def run(
                 handle_sigint=True,
                 store=store,
                 origin="cli",
+                # the config's frozen_tools = true freezes every case; unset, each case says
+                frozen_tools=frozen_tools if frozen_tools is not None else (True if config.frozen_tools else None),
+                on_missing_fixture=on_missing_fixture,
             )
         store_path = store.location
     console = Console(markup=False, highlight=False, emoji=False, width=output_width())

@@ -60,7 +60,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if db is not None and "://" not in db:
         db = os.path.abspath(config.rootpath / db)
     config.pluginmanager.register(
-        CasebankSession(config, folder=folder, db=db, always=asked is not None), "casebank-session"
+        CasebankSession(
+            config,
+            folder=folder,
+            db=db,
+            always=asked is not None,
+            # frozen_tools = true freezes every case; unset, each case says (as cases run does)
+            replay_options={"timeout": project.timeout, "frozen_tools": True if project.frozen_tools else None},
+        ),
+        "casebank-session",
     )
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,17 @@ ORIGIN = "pytest"
 class CasebankSession:
     """The hooks of an active plugin; registered by `casebank.pytest_plugin` only when asked."""
 
-    def __init__(self, config: pytest.Config, *, folder: Path, db: str | None, always: bool) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        *,
+        folder: Path,
+        db: str | None,
+        always: bool,
+        replay_options: Mapping[str, Any] | None = None,
+    ) -> None:
         self.config = config
+        self.replay_options = dict(replay_options or {})  # the project config's, for the runner
         self.folder = folder  # absolute
         self.always = always  # --casebank: add the cases whatever pytest collects
         # CASEBANK_DB wins over the configuration file, which wins over .casebank/casebank.db here;
@@ -104,7 +113,10 @@ class CasebankSession:
         """The case replayed and graded; a case whose entry point or grader cannot be used is errored."""
         try:
             report = replay_cases(
-                Suite(folder=Path(_shown(self.folder)), cases=[case]), concurrency=1, store=self.store
+                Suite(folder=Path(_shown(self.folder)), cases=[case]),
+                concurrency=1,
+                store=self.store,
+                **self.replay_options,
             )
         except CasebankError as exc:
             return CaseResult(

@@ -22,7 +22,6 @@ import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from casebank.errors import InvalidInput
 from casebank.replay._compare import compare, load_baseline
@@ -56,6 +55,7 @@ def run_suite(
     handle_sigint: bool = False,
     store: Store | str | os.PathLike[str] | None = None,
     origin: str = "api",
+    on_missing_fixture: str = "fail",
 ) -> RunReport:
     """Replay the suite against today's code, grade each case, and return the run.
 
@@ -65,7 +65,8 @@ def run_suite(
       one of these (a unique prefix); `shard`: `"I/N"`, a stable I-th of N parts of the suite.
     - `epochs`: replay each case this many times; `concurrency`: cases in flight at once.
     - `frozen_tools`: answer `@casebank.tool` calls from the case's recorded fixtures (None: as
-      each case says).
+      each case says); `on_missing_fixture`: a frozen call with no recorded answer fails its case
+      (`"fail"`) or runs the tool (`"live"`).
     - `baseline`: a `RunReport`, a `cases run --json` file, or a stored run (`"latest"`, an id
       or a unique prefix; needs `store`). The comparison is `report.comparison`.
     - `timeout`, `retries`, `retry_on`, `retry_wait`: per attempt, as `cases run`'s options.
@@ -79,7 +80,6 @@ def run_suite(
     fails in the report instead.
     """
     chosen = _chosen(suite, tags=tags, cases=cases, shard=shard)
-    extra: dict[str, Any] = {} if frozen_tools is None else {"frozen_tools": frozen_tools}
     with _opened(store) as opened:
         before = _baseline(opened, baseline)
         report = replay_cases(
@@ -94,7 +94,8 @@ def run_suite(
             on_result=on_result,
             handle_sigint=handle_sigint,
             store=opened,
-            **extra,
+            frozen_tools=frozen_tools,
+            on_missing_fixture=on_missing_fixture,
         )
         report.git_commit = git_commit()
         report.origin = origin

@@ -4,6 +4,11 @@ The file is pretty-printed with sorted keys and a trailing newline so that a pul
 a clean diff. `hash` is `sha256:` over the canonical JSON (sorted keys, compact) of every other
 field; the algorithm is in the value so that a later format change is visible (llm's habit).
 A case whose hash does not match is refused: changing a case means promoting a new one.
+
+Two optional fields, written only when they say something, so that a case file without them
+(and its hash) is exactly what casebank wrote before they existed: `fixtures`, the trace's
+recorded `@casebank.tool` calls (`_fixtures.py`), and `frozen_tools: true`, set at annotate
+time for a case that should always replay with its tools answered from those fixtures.
 """
 
 from __future__ import annotations
@@ -35,13 +40,15 @@ class Case:
     grader: dict[str, Any]
     tags: list[str] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)
+    fixtures: list[dict[str, Any]] = field(default_factory=list)
+    frozen_tools: bool = False
     schema_version: int = CASE_SCHEMA_VERSION
     hash: str = ""
     path: Path | None = None
 
     def body(self) -> dict[str, Any]:
         """Everything the hash covers, i.e. the file without `hash`."""
-        return {
+        body: dict[str, Any] = {
             "schema_version": self.schema_version,
             "id": self.id,
             "created_at": self.created_at,
@@ -52,6 +59,11 @@ class Case:
             "tags": self.tags,
             "source": self.source,
         }
+        if self.fixtures:
+            body["fixtures"] = self.fixtures
+        if self.frozen_tools:
+            body["frozen_tools"] = True
+        return body
 
     @property
     def grader_name(self) -> str:
@@ -114,6 +126,17 @@ def load_case(path: Path) -> Case:
         raise SuiteError(f"case file '{path}' has schema_version {raw['schema_version']} - upgrade casebank to read it")
     if "expected" not in raw:
         raise SuiteError(f"case file '{path}': field 'expected' is missing - restore it from git")
+    fixtures = raw.get("fixtures", [])
+    if not isinstance(fixtures, list) or not all(
+        isinstance(f, dict) and isinstance(f.get("name"), str) and ("result" in f or isinstance(f.get("error"), dict))
+        for f in fixtures
+    ):
+        raise SuiteError(
+            f"case file '{path}': field 'fixtures' is not a list of tool calls (name, arguments, result or error) "
+            "- restore it from git"
+        )
+    if not isinstance(raw.get("frozen_tools", False), bool):
+        raise SuiteError(f"case file '{path}': field 'frozen_tools' is not true or false - restore it from git")
     case = Case(
         id=raw["id"],
         created_at=str(raw.get("created_at", "")),
@@ -123,6 +146,8 @@ def load_case(path: Path) -> Case:
         grader=raw["grader"],
         tags=list(raw.get("tags") or []),
         source=dict(raw.get("source") or {}),
+        fixtures=fixtures,
+        frozen_tools=raw.get("frozen_tools", False),
         schema_version=raw["schema_version"],
         hash=raw["hash"],
         path=path,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from casebank.replay._results import CaseResult
-from casebank.replay.graders import Grader, Verdict, batches, grade_batch_safely, grade_safely
+from casebank.replay.graders import Grader, Replay, Verdict, batches, grade_batch_safely, grade_safely
 
 __all__ = ["Grading", "grade_batches"]
 
@@ -41,19 +41,26 @@ class Grading:
     # such a grade. 10,000 instant async cases at concurrency 50 took 1.02 s with every grade in
     # the pool against 0.35 s inline, and the harness's CPU per case went from 35 to 109 us.
     inline: bool
+    reads_replay: bool = False  # a span grader (or a composite holding one): it is given the replay's spans
 
     @classmethod
     def of(cls, grader: Grader, expected: Any) -> Grading:
-        return cls(grader=grader, expected=expected, batched=batches(grader), inline=grader.grades_instantly())
+        return cls(
+            grader=grader,
+            expected=expected,
+            batched=batches(grader),
+            inline=grader.grades_instantly(),
+            reads_replay=grader.reads_replay(),
+        )
 
-    async def grade(self, output: Any, pool: ThreadPoolExecutor) -> Verdict:
+    async def grade(self, output: Any, pool: ThreadPoolExecutor, replay: Replay | None = None) -> Verdict:
         """The case's verdict; a placeholder for a batched grader (`grade_batches` fills it in after the run)."""
         if self.batched:
             return _PENDING
         if self.inline:
-            return grade_safely(self.grader, output, self.expected)
+            return grade_safely(self.grader, output, self.expected, replay)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(pool, grade_safely, self.grader, output, self.expected)
+        return await loop.run_in_executor(pool, grade_safely, self.grader, output, self.expected, replay)
 
     def awaits_batch(self, result: CaseResult) -> bool:
         """Whether `result` waits for `grade_batches`: a batched grader's, with an output to grade."""

@@ -11,19 +11,36 @@ no good output to grade (`NoReference`): only the bad-output half is checked, th
 so, and the case file records `expected_passes: null`. The bad output must still fail. Where a
 good output was possible but is missing (tests without a reference solution), the check does not
 hold, and the refusal gives the command that adds one.
+
+A span grader (`tool_called`, `llm_calls`, ...) grades the flagged trace's own recorded spans in
+the bad-output half; in the good half there is no replay to read, so it has nothing to check.
+The case keeps the trace's `@casebank.tool` calls as its `fixtures`, and `frozen_tools: true`
+when `cases annotate --frozen-tools` asked for it (kept until then in the annotation's grader
+spec under `FROZEN_TOOLS_KEY`, so that the store's schema need not change for it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from casebank.errors import InvalidInput, PromotionRefused, UsageError
 from casebank.replay._case import Case, write_case
-from casebank.replay.graders import NoReference, Verdict, grade_safely, make_grader
+from casebank.replay._fixtures import fixtures_from_spans
+from casebank.replay.graders import NoReference, Replay, Verdict, grade_safely, make_grader
 from casebank.store import Incident, Store, check_can_promote, utc_now
 
-__all__ = ["SanityCheck", "promote", "promote_checked", "sanity_check"]
+__all__ = ["FROZEN_TOOLS_KEY", "SanityCheck", "grader_spec", "promote", "promote_checked", "sanity_check"]
+
+FROZEN_TOOLS_KEY = "frozen_tools"  # in an annotation's grader spec: `cases annotate --frozen-tools`
+
+
+def grader_spec(annotated: dict[str, Any] | None) -> dict[str, Any]:
+    """The grader spec of an annotation, without the replay setting kept beside it."""
+    spec = dict(annotated or {"name": "exact", "options": {}})
+    spec.pop(FROZEN_TOOLS_KEY, None)
+    return spec
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -87,8 +104,8 @@ def sanity_check(incident: Incident, base_dir: Path | None = None) -> SanityChec
     """Grade a good output (the grader's reference for the expected value: the expected output itself
     for most graders, a known-good solution for test-code graders, none for a pattern) and the
     flagged bad output; `base_dir` is the suite folder that file options resolve against."""
-    grader = make_grader(incident.grader or {"name": "exact"}, base_dir=base_dir)
-    on_bad_output = grade_safely(grader, incident.output, incident.expected)
+    grader = make_grader(grader_spec(incident.grader), base_dir=base_dir)
+    on_bad_output = grade_safely(grader, incident.output, incident.expected, Replay.recorded(incident.spans))
     try:
         grader.check_expected(incident.expected)
         reference = grader.reference(incident.expected)
@@ -106,7 +123,7 @@ def sanity_check(incident: Incident, base_dir: Path | None = None) -> SanityChec
             on_expected=None, on_bad_output=on_bad_output, no_reference=reference, incident_id=incident.id
         )
     return SanityCheck(
-        on_expected=grade_safely(grader, reference, incident.expected),
+        on_expected=grade_safely(grader, reference, incident.expected, Replay(spans=None)),
         on_bad_output=on_bad_output,
         incident_id=incident.id,
     )
@@ -132,8 +149,10 @@ def promote_checked(
         entrypoint=incident.entrypoint,
         input=incident.input if isinstance(incident.input, dict) else {},
         expected=incident.expected,
-        grader=incident.grader or {"name": "exact", "options": {}},
+        grader=grader_spec(incident.grader),
         tags=incident.tags,
+        fixtures=fixtures_from_spans(incident.spans),
+        frozen_tools=bool((incident.grader or {}).get(FROZEN_TOOLS_KEY)),
         source={
             "trace_id": incident.trace_id,
             "incident_id": incident.id,

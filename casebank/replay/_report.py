@@ -34,6 +34,8 @@ __all__ = [
     "stats_lines",
     "summary",
     "summary_line",
+    "tool_lines",
+    "tools_text",
     "trim",
     "unreliable_lines",
     "unreliable_mark",
@@ -80,6 +82,7 @@ def stats_lines(report: RunReport, stats: Summary) -> list[str]:
         lines.append(f"timed out: {timed_out}")
     lines.append(_power_line(stats))
     lines += unreliable_lines(report)
+    lines += tool_lines(report)
     for tag in stats.tags:
         if tag.too_small:
             lines.append(f"tag {tag.tag} ({_cases(tag.rate.total)}) is too small to see {_regression(tag.drop)}")
@@ -96,6 +99,31 @@ def unreliable_lines(report: RunReport) -> list[str]:
         f"{UNRELIABLE_MARK} unreliable verdicts ({n} {'result' if n == 1 else 'results'}): {reason}"
         for reason, n in counts.items()
     ]
+
+
+def tools_text(result: CaseResult) -> str:
+    """`tools: 2 from fixtures, 1 live; 1 recorded call never made: lookup({...})`, or "" without tool calls."""
+    if not (result.tools_frozen or result.tools_live or result.unused_fixtures):
+        return ""
+    text = f"tools: {result.tools_frozen} from fixtures, {result.tools_live} live"
+    if result.unused_fixtures:
+        n = len(result.unused_fixtures)
+        text += f"; {n} recorded {'call' if n == 1 else 'calls'} never made: {', '.join(result.unused_fixtures)}"
+    return text
+
+
+def tool_lines(report: RunReport) -> list[str]:
+    """The run's @casebank.tool calls (from fixtures, live), and each case whose recorded calls went unused."""
+    frozen = sum(r.tools_frozen for r in report.results)
+    live = sum(r.tools_live for r in report.results)
+    if not (frozen or live or any(r.unused_fixtures for r in report.results)):
+        return []
+    lines = [f"tool calls: {frozen} from fixtures, {live} live"]
+    for result in report.results:
+        if result.unused_fixtures:
+            epoch = f" (epoch {result.epoch + 1})" if report.epochs > 1 else ""
+            lines.append(f"case {result.case_id}{epoch}: {tools_text(result)}")
+    return lines
 
 
 def unreliable_mark(result: CaseResult) -> str:

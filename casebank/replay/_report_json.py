@@ -80,4 +80,7 @@ def _result_dict(result: CaseResult) -> dict[str, Any]:
         "retries": result.retries,
         "timed_out": result.timed_out,
         "unreliable": result.unreliable,
+        "tools_frozen": result.tools_frozen,
+        "tools_live": result.tools_live,
+        "unused_fixtures": result.unused_fixtures,
     }

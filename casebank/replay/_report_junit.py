@@ -13,7 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from casebank._words import count
-from casebank.replay._report import BODY, file_name, trim, value_as_text
+from casebank.replay._report import BODY, file_name, tools_text, trim, value_as_text
 from casebank.replay._results import CaseResult, RunReport
 
 __all__ = ["to_junit"]
@@ -59,8 +59,12 @@ def _testcase(suite: ET.Element, epochs: list[CaseResult]) -> None:
             "time": f"{sum(r.latency_ms for r in epochs) / 1000:.3f}",
         },
     )
+    tools = "\n".join(
+        f"epoch {r.epoch + 1}: {tools_text(r)}" if len(epochs) > 1 else tools_text(r) for r in epochs if tools_text(r)
+    )
     bad = [r for r in epochs if not r.passed]
     if not bad:
+        _system_out(testcase, tools)
         return
     if len(epochs) == 1:
         result = bad[0]
@@ -74,6 +78,7 @@ def _testcase(suite: ET.Element, epochs: list[CaseResult]) -> None:
                 testcase, "failure", {"message": _xml(result.reason), "type": _xml(_failure_type(result))}
             )
             failure.text = _xml(_failure_body(result))
+        _system_out(testcase, tools)
         return
     kind = "failure" if any(r.status == "failed" for r in bad) else "error"
     flaky = " (flaky)" if len(bad) < len(epochs) else ""
@@ -94,6 +99,13 @@ def _testcase(suite: ET.Element, epochs: list[CaseResult]) -> None:
         },
     )
     element.text = _xml("\n".join(body))
+    _system_out(testcase, tools)
+
+
+def _system_out(testcase: ET.Element, tools: str) -> None:
+    """The case's tool calls (from fixtures, live, recorded but never made), when it made any."""
+    if tools:
+        ET.SubElement(testcase, "system-out").text = _xml(tools)
 
 
 def _failure_type(result: CaseResult) -> str:

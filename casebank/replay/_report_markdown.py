@@ -14,6 +14,7 @@ from casebank.replay._report import (
     stats_lines,
     summary,
     summary_line,
+    tools_text,
     trim,
     unreliable_mark,
     value_as_text,
@@ -44,6 +45,8 @@ def to_markdown(report: RunReport) -> str:
         out += ["| case | epoch | expected | actual | why |", "|---|---:|---|---|---|"]
         for result in failures:
             why = "the entry point raised" if result.error is not None else trim(result.reason, REASON)
+            if tools_text(result):
+                why += f" ({trim(tools_text(result), REASON)})"
             expected, actual = trim(value_as_text(result.expected), CELL), trim(actual_text(result), CELL)
             out.append(
                 f"| `{_md(result.case_id)}`{unreliable_mark(result)} | {result.epoch + 1} "

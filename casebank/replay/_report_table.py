@@ -22,6 +22,7 @@ from casebank.replay._report import (
     stats_lines,
     summary,
     summary_line,
+    tools_text,
     trim,
     unreliable_mark,
     value_as_text,
@@ -56,7 +57,16 @@ def render_table(report: RunReport, console: Console) -> None:
                 Text(f"{result.case_id}{unreliable_mark(result)}\n{file_name(result)}"),
                 Text(trim(value_as_text(result.expected), CELL)),
                 Text(trim(actual_text(result), CELL), style="red"),
-                Text("the entry point raised" if result.error is not None else trim(result.reason, REASON)),
+                Text(
+                    "\n".join(
+                        line
+                        for line in (
+                            "the entry point raised" if result.error is not None else trim(result.reason, REASON),
+                            trim(tools_text(result), REASON),
+                        )
+                        if line
+                    )
+                ),
             )
         console.print(table)
     console.print(Text(summary_line(report), style="bold green" if report.ok else "bold red"), soft_wrap=True)

@@ -56,6 +56,11 @@ class CaseResult:
     retries: int = 0  # attempts beyond the first, after transient errors
     timed_out: bool = False
     unreliable: str | None = None  # why the verdict should not be trusted: an uncalibrated judge
+    # @casebank.tool calls: answered from the case's fixtures, run live, and the recorded calls a
+    # frozen replay never made. In the reports; not in the store's results table.
+    tools_frozen: int = 0
+    tools_live: int = 0
+    unused_fixtures: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -87,6 +92,9 @@ class CaseResult:
             retries=int(data.get("retries") or 0),
             timed_out=bool(data.get("timed_out")),
             unreliable=data.get("unreliable"),
+            tools_frozen=int(data.get("tools_frozen") or 0),
+            tools_live=int(data.get("tools_live") or 0),
+            unused_fixtures=[str(call) for call in data.get("unused_fixtures") or []],
         )
 
     def row(self, run_id: str) -> dict[str, Any]:

@@ -33,12 +33,20 @@ asyncio, tenacity, the pool) are left out.
 With a `store`, embeddings and judge verdicts are cached in it (`caching_in_store`), so a second
 run of an unchanged suite calls no model, and judge verdicts are checked against its calibrations
 (`_reliability`); `on_result` sees a batched grader's results once they are graded.
+
+Each attempt at a case is a session (`_collect.py`): its spans are collected in memory for the
+span graders, and its `@casebank.tool` calls are answered from the case's fixtures when the case
+replays frozen (`_fixtures.py`). Frozen or live: `frozen_tools=True` or False decides for every
+case (`cases run --frozen-tools` / `--live-tools`); None lets each case decide by its own
+`frozen_tools` field (`cases annotate --frozen-tools`). Sync targets run in a copy of the
+attempt's context, so that the session reaches their thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import inspect
 import os
@@ -58,6 +66,8 @@ from casebank._json import recorded_json
 from casebank.errors import CasebankError, InvalidInput, SuiteError, TargetImportError
 from casebank.replay import _retries
 from casebank.replay._case import Case
+from casebank.replay._collect import CaseSession, ReplayTracing, replay_tracing
+from casebank.replay._fixtures import MISSING_FIXTURE_CHOICES, CaseFixtures, FixtureIndex, fixture_index
 from casebank.replay._grading import Grading, grade_batches
 from casebank.replay._reliability import mark_unreliable
 from casebank.replay._results import CaseResult, JSONValue, RunReport
@@ -86,6 +96,8 @@ def replay_cases(
     on_result: Callable[[CaseResult], None] | None = None,
     handle_sigint: bool = False,
     store: Store | None = None,
+    frozen_tools: bool | None = None,
+    on_missing_fixture: str = "fail",
 ) -> RunReport:
     """Replay every case of `suite` (against `target`, if given, instead of each case's entry point).
 
@@ -97,6 +109,10 @@ def replay_cases(
     those in flight - the report is then marked interrupted and holds what finished - and a second
     one exits the process at once. With `store`, embeddings and judge verdicts are cached in it and
     judge results are checked against its calibrations (see the module docstring).
+
+    `frozen_tools`: True answers every case's `@casebank.tool` calls from its fixtures, False runs
+    every tool live, None (the default) lets each case's own `frozen_tools` decide. A call with no
+    recorded answer fails its case, or runs the tool with `on_missing_fixture="live"`.
     """
     if concurrency < 1:
         raise InvalidInput(f"concurrency {concurrency} is too small - pass --concurrency 1 or more")
@@ -106,15 +122,22 @@ def replay_cases(
         raise InvalidInput(f"timeout {timeout} is not a positive number of seconds - pass e.g. --timeout 30")
     if retries < 0:
         raise InvalidInput(f"retries {retries} is negative - pass --retries 0 or more")
+    if on_missing_fixture not in MISSING_FIXTURE_CHOICES:
+        raise InvalidInput(
+            f"--on-missing-fixture '{on_missing_fixture}' is not one of {', '.join(MISSING_FIXTURE_CHOICES)} - pick one"
+        )
     settings = _Settings(
         timeout=timeout,
         retries=retries,
         transient=TRANSIENT_ERRORS,
         retry_wait=retry_wait,
         on_result=on_result,
+        on_missing_fixture=on_missing_fixture,
     )
-    with replaying():  # before any target is imported: an app may call casebank.init() at import time
-        plans = _plan(suite.cases, target)
+    # Before any target is imported: an app may call casebank.init() at import time.
+    with replaying(), replay_tracing() as tracing:
+        settings.tracing = tracing
+        plans = _plan(suite.cases, target, frozen_tools)
         settings.transient |= exception_names(retry_on)  # names the targets' modules define resolve now
         started_at = utc_now()
         with caching_in_store(store) if store is not None else contextlib.nullcontext():
@@ -151,6 +174,8 @@ class _Plan:
     fn: Callable[..., Any]
     is_async: bool
     grading: Grading
+    frozen: bool  # answer its tool calls from its fixtures
+    fixtures: FixtureIndex | None = None  # the case's fixtures by call, when frozen
 
 
 @dataclass(kw_only=True)
@@ -160,13 +185,15 @@ class _Settings:
     transient: frozenset[str]
     retry_wait: float
     on_result: Callable[[CaseResult], None] | None
+    on_missing_fixture: str = "fail"
+    tracing: ReplayTracing | None = None
 
 
 class _TimedOut(Exception):
     pass
 
 
-def _plan(cases: Sequence[Case], target: str | None) -> list[_Plan]:
+def _plan(cases: Sequence[Case], target: str | None, frozen_tools: bool | None = None) -> list[_Plan]:
     """Import every target and build every grader, so that no case starts unless all can."""
     functions: dict[str, Callable[..., Any]] = {}
     plans = []
@@ -184,6 +211,7 @@ def _plan(cases: Sequence[Case], target: str | None) -> list[_Plan]:
         except CasebankError as exc:
             raise SuiteError(f"case file '{case.path}': {exc}") from None
         fn = functions[entrypoint]
+        frozen = case.frozen_tools if frozen_tools is None else frozen_tools
         plans.append(
             _Plan(
                 case=case,
@@ -191,6 +219,8 @@ def _plan(cases: Sequence[Case], target: str | None) -> list[_Plan]:
                 fn=fn,
                 is_async=is_async_target(fn),
                 grading=Grading.of(grader, case.expected),
+                frozen=frozen,
+                fixtures=fixture_index(case.fixtures) if frozen else None,
             )
         )
     return plans
@@ -252,7 +282,9 @@ async def _call(plan: _Plan, kwargs: dict[str, Any], pool: ThreadPoolExecutor, t
         awaitable: Any = plan.fn(**kwargs)
     else:
         loop = asyncio.get_running_loop()
-        awaitable = loop.run_in_executor(pool, functools.partial(plan.fn, **kwargs))
+        # In a copy of this context: the case's session (its spans' parent, its fixtures) goes with it.
+        call = functools.partial(contextvars.copy_context().run, plan.fn, **kwargs)
+        awaitable = loop.run_in_executor(pool, call)
     if timeout is None:
         value = await awaitable
     else:
@@ -276,12 +308,19 @@ async def _run_one(
     arguments = orjson.dumps(case.input)
     attempts = 0
     start = time.perf_counter()
+    session: CaseSession | None = None
 
     async def attempt() -> Any:
-        nonlocal attempts, start
+        nonlocal attempts, start, session
         attempts += 1
+        # A fresh session an attempt: a retry gets the case's fixtures again, and its own spans.
+        session = _session(plan, settings)
+        session.begin()
         start = time.perf_counter()  # latency is the last attempt's, not the backoff's
-        return await _call(plan, orjson.loads(arguments), pool, settings.timeout)
+        try:
+            return await _call(plan, orjson.loads(arguments), pool, settings.timeout)
+        finally:
+            session.end()
 
     try:
         if settings.retries:
@@ -300,10 +339,22 @@ async def _run_one(
             epoch=epoch,
             retries=attempts - 1,
             timed_out=True,
+            session=session,
         )
     except (Exception, SystemExit) as exc:  # the target's failure fails this case, not the run
         latency_ms = (time.perf_counter() - start) * 1000
         error = _describe(exc)
+        if session is not None and session.fixtures.problems:  # a frozen replay it could not answer
+            return _result(
+                plan,
+                output=None,
+                passed=False,
+                reason=_fixture_reason(session),
+                latency_ms=latency_ms,
+                epoch=epoch,
+                retries=attempts - 1,
+                session=session,
+            )
         return _result(
             plan,
             output=None,
@@ -314,10 +365,24 @@ async def _run_one(
             tb_text=_format_traceback(exc),
             epoch=epoch,
             retries=attempts - 1,
+            session=session,
         )
     latency_ms = (time.perf_counter() - start) * 1000
     output = jsonable(value)
-    verdict = await plan.grading.grade(output, graders)
+    assert session is not None  # an attempt ran
+    if session.fixtures.problems:  # the app caught what the frozen tool raised: the case still fails
+        return _result(
+            plan,
+            output=output,
+            passed=False,
+            reason=_fixture_reason(session),
+            latency_ms=latency_ms,
+            epoch=epoch,
+            retries=attempts - 1,
+            session=session,
+        )
+    replay = session.replay(latency_ms) if plan.grading.reads_replay else None
+    verdict = await plan.grading.grade(output, graders, replay)
     return _result(
         plan,
         output=output,
@@ -327,7 +392,22 @@ async def _run_one(
         score=verdict.score,
         epoch=epoch,
         retries=attempts - 1,
+        session=session,
     )
+
+
+def _session(plan: _Plan, settings: _Settings) -> CaseSession:
+    assert settings.tracing is not None  # run_suite sets it before any case runs
+    fixtures = CaseFixtures(
+        plan.case.fixtures, frozen=plan.frozen, on_missing=settings.on_missing_fixture, index=plan.fixtures
+    )
+    return settings.tracing.session(fixtures)
+
+
+def _fixture_reason(session: CaseSession) -> str:
+    problems = session.fixtures.problems
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"frozen tools: {problems[0]}{more}"
 
 
 def _result(
@@ -343,8 +423,10 @@ def _result(
     epoch: int = 0,
     retries: int = 0,
     timed_out: bool = False,
+    session: CaseSession | None = None,
 ) -> CaseResult:
     case = plan.case
+    fixtures = session.fixtures if session is not None else None
     return CaseResult(
         case_id=case.id,
         case_file=str(case.path) if case.path is not None else "",
@@ -362,6 +444,9 @@ def _result(
         epoch=epoch,
         retries=retries,
         timed_out=timed_out,
+        tools_frozen=fixtures.answered if fixtures is not None else 0,
+        tools_live=fixtures.live if fixtures is not None else 0,
+        unused_fixtures=fixtures.unused() if fixtures is not None and not timed_out else [],
     )
 
 

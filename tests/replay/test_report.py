@@ -331,6 +331,9 @@ def test_json_holds_the_run_fields_and_every_result() -> None:
         "retries": 0,
         "timed_out": False,
         "unreliable": None,
+        "tools_frozen": 0,
+        "tools_live": 0,
+        "unused_fixtures": [],
     }
     assert data["summary"]["ci95"] == pytest.approx([0.061492, 0.792340], abs=1e-6)
     assert data["summary"]["tags"][0]["too_small"] is True

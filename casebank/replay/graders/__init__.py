@@ -5,6 +5,7 @@
     programs    python_compiles, python_tests (sandboxed), sql_rows    _program.py, _sandbox.py, _sql.py
     custom      python (your function); function plug-ins               _custom.py
     composite   all, any                                               _composite.py
+    spans       tool_called, tool_not_called, llm_calls, tokens, latency  _spans.py (read a `Replay`, _replay.py)
     meaning     embedding (local model or endpoint), llm_judge          _embedding.py, _judge*.py
 
 What every grader shares (Verdict, Grader) is `_base.py`; how it declares its options (Number,
@@ -34,6 +35,7 @@ from casebank.replay.graders._registry import (
     make_grader,
     register,
 )
+from casebank.replay.graders._replay import Replay, ToolCall
 
 __all__ = [
     "DEFAULT_BASE_DIR",
@@ -51,6 +53,8 @@ __all__ = [
     "GRADERS",
     "Grader",
     "NoReference",
+    "Replay",
+    "ToolCall",
     "Verdict",
     "as_text",
     "batches",

@@ -27,12 +27,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
 from casebank.errors import InvalidInput
 from casebank.replay.graders._options import Option, truthy
+
+if TYPE_CHECKING:
+    from casebank.replay.graders._replay import Replay
 
 __all__ = [
     "DEFAULT_BASE_DIR",
@@ -153,6 +156,14 @@ class Grader:
     def grade(self, output: Any, expected: Any) -> Verdict:
         raise NotImplementedError
 
+    def grade_replay(self, output: Any, expected: Any, replay: Replay) -> Verdict:
+        """Grade with what the replay did (its spans) at hand; a grader that reads no spans just grades."""
+        return self.grade(output, expected)
+
+    def reads_replay(self) -> bool:
+        """Whether this grader reads the replay's spans (a span grader, or a composite holding one)."""
+        return False
+
     def check_expected(self, expected: Any) -> None:
         """Refuse (InvalidInput, naming the form that works) an expected value this grader cannot grade with.
 
@@ -172,8 +183,11 @@ class Grader:
         return {"name": self.name, "options": self.options}
 
 
-def grade_safely(grader: Grader, output: Any, expected: Any) -> Verdict:
+def grade_safely(grader: Grader, output: Any, expected: Any, replay: Replay | None = None) -> Verdict:
+    """The grader's verdict, given what the replay did when known; a crash is a failed verdict."""
     try:
+        if replay is not None:
+            return grader.grade_replay(output, expected, replay)
         return grader.grade(output, expected)
     except Exception as exc:  # a grader bug fails this case, not the run
         return Verdict(passed=False, reason=f"grader '{grader.name}' crashed: {type(exc).__name__}: {exc}")

@@ -14,6 +14,7 @@ from casebank.errors import CasebankError, InvalidInput
 from casebank.replay.graders._base import Grader, NoReference, Verdict, grade_safely, shorten
 from casebank.replay.graders._options import REQUIRED, Json
 from casebank.replay.graders._registry import make_grader
+from casebank.replay.graders._replay import Replay
 
 __all__ = ["All", "Any_"]
 
@@ -43,23 +44,34 @@ class _Composite(Grader):
     def grades_instantly(self) -> bool:
         return all(child.grades_instantly() for child in self.children)
 
+    def reads_replay(self) -> bool:
+        return any(child.reads_replay() for child in self.children)
+
     def check_expected(self, expected: Any) -> None:
         for child in self.children:
             child.check_expected(expected)
 
     def reference(self, expected: Any) -> Any:
         # The first child that describes its expected output rather than being one knows the reference
-        # (or knows that there is none).
-        for child in self.children:
+        # (or knows that there is none). A span grader's expected output is no output at all: it
+        # speaks only when every child reads spans.
+        output_children = [child for child in self.children if not child.reads_replay()] or self.children
+        for child in output_children:
             reference = child.reference(expected)
             if reference is not expected or isinstance(reference, NoReference):
                 return reference
         return expected
 
     def grade(self, output: Any, expected: Any) -> Verdict:
+        return self._grade(output, expected, None)
+
+    def grade_replay(self, output: Any, expected: Any, replay: Replay) -> Verdict:
+        return self._grade(output, expected, replay)
+
+    def _grade(self, output: Any, expected: Any, replay: Replay | None) -> Verdict:
         verdicts: list[tuple[Grader, Verdict]] = []
         for child in self.children:
-            verdict = grade_safely(child, output, expected)
+            verdict = grade_safely(child, output, expected, replay)
             verdicts.append((child, verdict))
             if verdict.passed is self.stop_when:
                 break

@@ -52,7 +52,7 @@ DEFAULT_GRADER = "exact"
 _EXAMPLE = "e.g. --grader my_pkg.graders:tone"
 
 _HOME = "casebank.replay.graders."
-# In the order help and the README list them: text, structured, programs, meaning, custom.
+# In the order help and the README list them: text, structured, programs, meaning, spans, custom.
 BUILTIN: dict[str, str] = {
     "exact": _HOME + "_text:Exact",
     "contains": _HOME + "_text:Contains",
@@ -68,6 +68,11 @@ BUILTIN: dict[str, str] = {
     "sql_rows": _HOME + "_sql:SqlRows",
     "embedding": _HOME + "_embedding:Embedding",
     "llm_judge": _HOME + "_judge:LLMJudge",
+    "tool_called": _HOME + "_spans:ToolCalled",
+    "tool_not_called": _HOME + "_spans:ToolNotCalled",
+    "llm_calls": _HOME + "_spans:LlmCalls",
+    "tokens": _HOME + "_spans:Tokens",
+    "latency": _HOME + "_spans:Latency",
     "python": _HOME + "_custom:PythonFunction",
     "all": _HOME + "_composite:All",
     "any": _HOME + "_composite:Any_",

@@ -77,8 +77,8 @@ def test_importing_the_graders_loads_no_grader_module_and_building_one_loads_onl
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT, timeout=60
     )
     assert proc.stdout.splitlines() == [
-        "['_base', '_options', '_registry']",
-        "['_base', '_options', '_registry', '_text']",
+        "['_base', '_options', '_registry', '_replay']",  # _replay: the Replay a span grader reads
+        "['_base', '_options', '_registry', '_replay', '_text']",
     ]
 
 
