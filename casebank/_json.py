@@ -1,7 +1,8 @@
 """`recorded_json`: how the entry point's arguments and return value become JSON, on the app's thread.
 
 orjson does the work (about a microsecond for a typical request): dataclasses, datetimes,
-enums and UUIDs natively, pydantic models through `model_dump(mode="json")`. Anything else is
+enums and UUIDs natively, pydantic models through `model_dump(mode="json")`, a NamedTuple as
+the object of its fields (readable in a case file; a replay rebuilds it from either shape). Anything else is
 kept as its repr inside `{"$repr": ...}`, so a reader (and `cases promote`) can tell a value
 that cannot be replayed from a string that merely looks like one. It never raises.
 """
@@ -20,6 +21,8 @@ def _default(obj: Any) -> Any:
     model_dump = getattr(obj, "model_dump", None)
     if callable(model_dump):
         return model_dump(mode="json")
+    if isinstance(obj, tuple) and hasattr(obj, "_asdict"):  # a NamedTuple
+        return obj._asdict()
     if isinstance(obj, (set, frozenset)):
         return sorted(obj, key=repr)
     if isinstance(obj, bytes):
