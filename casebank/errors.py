@@ -11,7 +11,8 @@
     │   ├── StoreError            the file is not a casebank store, or cannot be opened
     │   ├── SuiteError            the suite folder or a case file cannot be used
     │   │   └── CaseIntegrityError  a case file whose content hash does not match
-    │   └── TargetImportError     `module:function` does not import
+    │   ├── TargetImportError     `module:function` does not import
+    │   └── FactoryError          no instance to replay a method on (its class or its factory fails)
     └── PromotionRefused          exit 1: the case would not have caught the incident
 
 Messages quote the bad value and name the fix, on one line: the CLI prints them as they are.
@@ -24,6 +25,7 @@ __all__ = [
     "AmbiguousId",
     "CaseIntegrityError",
     "CasebankError",
+    "FactoryError",
     "IncidentNotFound",
     "InvalidInput",
     "InvalidTransition",
@@ -84,6 +86,10 @@ class CaseIntegrityError(SuiteError):
 
 
 class TargetImportError(UsageError):
+    pass
+
+
+class FactoryError(UsageError):
     pass
 
 
