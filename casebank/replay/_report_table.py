@@ -56,7 +56,7 @@ def render_table(report: RunReport, console: Console) -> None:
                 Text(f"{result.case_id}{unreliable_mark(result)}\n{file_name(result)}"),
                 Text(trim(value_as_text(result.expected), CELL)),
                 Text(trim(actual_text(result), CELL), style="red"),
-                Text("the entry point raised" if result.error is not None else trim(result.reason, REASON)),
+                Text("the entry point raised" if result.target_raised else trim(result.reason, REASON)),
             )
         console.print(table)
     console.print(Text(summary_line(report), style="bold green" if report.ok else "bold red"), soft_wrap=True)
