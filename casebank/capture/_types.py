@@ -58,6 +58,7 @@ _SHORT_TUPLE = 8  # longer tuples are recorded as tuple[D, ...]
 _CACHE_LIMIT = 4096  # classes made on the fly (one per call) must not grow the cache for ever
 
 _class_paths: dict[type, str | None] = {}
+_UNSEEN = object()
 
 
 def module_name(module: str) -> str:
@@ -77,9 +78,13 @@ def input_types(arguments: dict[str, Any]) -> dict[str, Descriptor] | None:
     """The descriptor of each argument that is not plain JSON, or None when none is."""
     found: dict[str, Descriptor] | None = None
     for name, value in arguments.items():
-        if type(value) in _PLAIN:  # the common case: one set lookup
+        cls = type(value)
+        if cls in _PLAIN:  # the common case: one set lookup
             continue
-        descriptor = _descriptor(value, [_BUDGET])
+        # A class seen before is one dict lookup (containers are never keys there).
+        descriptor = _class_paths.get(cls, _UNSEEN)
+        if descriptor is _UNSEEN:
+            descriptor = _descriptor(value, [_BUDGET])
         if descriptor is not None:
             if found is None:
                 found = {}
