@@ -69,6 +69,8 @@ class Rebuilder:
         return {name: self.argument(name, value, input_types.get(name)) for name, value in values.items()}
 
     def argument(self, name: str, value: Any, recorded: Any) -> Any:
+        if value is None:  # what the product passed, whatever the hint says (`req: Invoice = None`)
+            return None
         if (shown := _repr_inside(value)) is not None:
             raise RebuildError(
                 name,
@@ -95,8 +97,8 @@ class Rebuilder:
 def hints_of(fn: Callable[..., Any]) -> dict[str, Any]:
     """The type hints of `fn`'s parameters that can be passed by name (none for `Any`); cached.
 
-    A hint that does not evaluate (a name imported only under TYPE_CHECKING) leaves the
-    function without hints: its recorded types rebuild the arguments instead."""
+    A hint that does not evaluate (a name imported only under TYPE_CHECKING) is left out: the
+    recorded type rebuilds that argument instead."""
     key = getattr(fn, "__func__", fn)
     try:
         return _hints[key]
@@ -104,10 +106,13 @@ def hints_of(fn: Callable[..., Any]) -> dict[str, Any]:
         pass
     function = inspect.unwrap(key) if callable(key) else key
     try:
-        hints = typing.get_type_hints(function)
         parameters = inspect.signature(function).parameters
-    except Exception:
-        hints, parameters = {}, {}  # type: ignore[assignment]
+    except (TypeError, ValueError):
+        return {}
+    try:
+        hints = typing.get_type_hints(function)
+    except Exception:  # one hint that does not evaluate: take the others one by one
+        hints = _hints_one_by_one(function)
     found = {
         name: hint
         for name, hint in hints.items()
@@ -118,6 +123,18 @@ def hints_of(fn: Callable[..., Any]) -> dict[str, Any]:
     except TypeError:  # an unhashable callable object
         pass
     return found
+
+
+def _hints_one_by_one(function: Any) -> dict[str, Any]:
+    hints = {}
+    namespace = getattr(function, "__globals__", {})
+    for name, annotation in getattr(function, "__annotations__", {}).items():
+        try:
+            # What typing.get_type_hints does with a string annotation, one at a time.
+            hints[name] = eval(annotation, namespace) if isinstance(annotation, str) else annotation
+        except Exception:
+            continue
+    return hints
 
 
 def check_rebuildable(entrypoint: str, values: Mapping[str, Any], input_types: Mapping[str, Any]) -> None:

@@ -186,6 +186,45 @@ def test_a_hint_pydantic_cannot_validate_is_passed_over(project: Project) -> Non
     assert [(r.status, r.output) for r in report.results] == [("passed", "hi None")]
 
 
+def test_a_hint_that_does_not_evaluate_leaves_the_other_hints(project: Project) -> None:
+    project.write_module(
+        """
+        from __future__ import annotations
+
+        import dataclasses
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from some_client_library import Client
+
+
+        @dataclasses.dataclass
+        class Req:
+            id: int
+
+
+        def handle(req: Req, client: Client | None = None) -> str:
+            return f"{type(req).__name__} {req.id}"
+        """
+    )
+    project.add_case("c1", "handle", {"req": {"id": 7}, "client": None}, "Req 7")
+    report = run_suite(project.load())
+    assert [(r.status, r.output) for r in report.results] == [("passed", "Req 7")]
+
+
+def test_a_recorded_none_is_passed_as_none_whatever_the_hint(project: Project) -> None:
+    project.write_module(
+        MODELS
+        + """
+    def handle(invoice: Invoice = None) -> str:
+        return repr(invoice)
+    """
+    )
+    project.add_case("c1", "handle", {"invoice": None}, "None", input_types={})
+    report = run_suite(project.load())
+    assert [(r.status, r.output) for r in report.results] == [("passed", "None")]
+
+
 def test_plain_arguments_of_an_old_case_are_passed_as_they_were(project: Project) -> None:
     project.write_module(
         """
