@@ -29,7 +29,7 @@ import orjson
 
 from casebank.errors import InvalidInput, PromotionRefused, UsageError
 from casebank.replay._case import Case, write_case
-from casebank.replay._rebuild import RebuildError, check_rebuildable
+from casebank.replay._rebuild import RebuildError, check_rebuildable, recorded_arguments
 from casebank.replay.graders import NoReference, Verdict, grade_safely, make_grader
 from casebank.store import Incident, Store, check_can_promote, utc_now
 
@@ -133,7 +133,7 @@ def promote_checked(
     """`promote`, also returning the sanity check it ran (which `force` may have overridden)."""
     _check_promotable(incident)
     assert incident.entrypoint is not None  # _check_promotable
-    arguments = incident.input if isinstance(incident.input, dict) else {}
+    arguments = recorded_arguments(incident.entrypoint, incident.input if isinstance(incident.input, dict) else {})
     input_types = recorded_input_types(incident)
     try:
         check_rebuildable(incident.entrypoint, arguments, input_types)

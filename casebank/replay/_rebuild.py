@@ -34,7 +34,7 @@ from casebank._json import REPR_MARKER
 from casebank.errors import CasebankError, TargetImportError
 from casebank.replay._target import import_target, replaying
 
-__all__ = ["RebuildError", "Rebuilder", "check_rebuildable", "hints_of"]
+__all__ = ["RebuildError", "Rebuilder", "check_rebuildable", "hints_of", "recorded_arguments"]
 
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 _SEQUENCES: dict[str, Any] = {"list": list, "set": set, "frozenset": frozenset}
@@ -92,6 +92,20 @@ class Rebuilder:
                 "give the parameter a type hint pydantic can validate",
             )
         return _validate(name, adapter, value, f"its recorded type {_descriptor_text(recorded)}")
+
+
+def recorded_arguments(entrypoint: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` without the `self` or `cls` that a casebank from before methods were recognised
+    recorded as its repr, when `entrypoint` is `module:Class.method`: the replay makes its own."""
+    qualname = entrypoint.partition(":")[2]
+    owner = qualname.rpartition(".")[0]
+    if not owner or owner.endswith("<locals>"):
+        return dict(values)
+    return {
+        name: value
+        for name, value in values.items()
+        if not (name in ("self", "cls") and isinstance(value, dict) and set(value) == {REPR_MARKER})
+    }
 
 
 def hints_of(fn: Callable[..., Any]) -> dict[str, Any]:

@@ -64,7 +64,7 @@ from casebank.replay import _retries
 from casebank.replay._case import Case
 from casebank.replay._grading import Grading, grade_batches
 from casebank.replay._instances import make_instances, method_owner
-from casebank.replay._rebuild import Rebuilder, RebuildError, hints_of
+from casebank.replay._rebuild import Rebuilder, RebuildError, hints_of, recorded_arguments
 from casebank.replay._reliability import mark_unreliable
 from casebank.replay._results import CaseResult, JSONValue, RunReport
 from casebank.replay._retries import RETRY_WAIT_S, TRANSIENT_ERRORS, with_retries
@@ -298,7 +298,7 @@ async def _run_one(
 ) -> CaseResult:
     case = plan.case
     # A fresh copy per call: a target that mutates its arguments must not change the case.
-    arguments = orjson.dumps(case.input)
+    arguments = orjson.dumps(recorded_arguments(case.entrypoint, case.input))
     try:
         rebuilt = [plan.rebuilder.arguments(orjson.loads(arguments), case.input_types)]
     except RebuildError as exc:  # the target is not called: an error of this case, not a failure

@@ -158,3 +158,11 @@ def test_a_factory_that_fails_is_a_usage_error_before_any_case_runs(
         run_suite(project.load(), factories={f"{m}:Bot": f"{m}:{factory}"}, on_result=seen.append)
     assert str(caught.value) == message.format(m=m)
     assert seen == []
+
+
+def test_a_self_an_older_casebank_recorded_as_its_repr_is_left_out(project: Project) -> None:
+    project.write_module(BOT)
+    old_input = {"self": {"$repr": "<Bot object at 0x7f3a2c1b9d90>"}, "question": {"text": "q"}}
+    project.add_case("c1", "Bot.answer", old_input, "bot: q")
+    report = run_suite(project.load())
+    assert [(r.status, r.output) for r in report.results] == [("passed", "bot: q")]

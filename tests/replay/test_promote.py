@@ -355,3 +355,10 @@ def test_promote_checks_against_the_entry_points_hints_when_it_imports(
         f"refused to promote incident {incident.id}: could not rebuild argument 'req': it does not validate against "
         "the entry point's type hint 'typed_promote_app:Req': id: Input should be a valid integer"
     )
+
+
+def test_promote_leaves_out_the_self_an_older_casebank_recorded(store: Store, tmp_path: Path) -> None:
+    arguments = {"self": {"$repr": "<Bot object at 0x7f3a2c1b9d90>"}, "question": "hi"}
+    incident = flag_typed_trace(store, arguments, None, "support_bot:Bot.answer")
+    case = load_case(promote(store, incident, tmp_path / "evals"))
+    assert case.input == {"question": "hi"}
