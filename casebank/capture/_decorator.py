@@ -25,7 +25,7 @@ from opentelemetry.trace import Status, StatusCode
 from casebank._json import recorded_json
 from casebank._runtime import state
 from casebank.capture._attributes import ENTRYPOINT, ERROR, INPUT, INPUT_TYPES, IS_ROOT, OUTPUT
-from casebank.capture._types import input_types, module_name
+from casebank.capture._types import input_types_json, module_name
 
 logger = logging.getLogger("casebank")
 
@@ -103,11 +103,12 @@ def _wrap(func: F, name: str | None) -> F:
 class _Call:
     """How a call's arguments are recorded: bound by name, without a method's `self` or `cls`."""
 
-    __slots__ = ("owner", "signature")
+    __slots__ = ("owner", "signature", "types")
 
     def __init__(self, signature: inspect.Signature | None, owner: str | None) -> None:
         self.signature = signature
         self.owner = owner
+        self.types: dict[tuple[type, ...], str | None] = {}  # this function's input_types by argument classes
 
     def record(self, attributes: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Put the input into `attributes`: its JSON, and its types when some are not plain JSON."""
@@ -125,12 +126,12 @@ class _Call:
             arguments.pop(self.owner, None)
         attributes[INPUT] = recorded_json(arguments)
         try:
-            types = input_types(arguments)
+            types = input_types_json(arguments, self.types)
         except Exception as exc:  # the input is still worth recording without its types
             _warn_once(exc)
             types = None
         if types is not None:
-            attributes[INPUT_TYPES] = recorded_json(types)
+            attributes[INPUT_TYPES] = types
 
 
 def _owner_parameter(func: Callable[..., Any], signature: inspect.Signature | None) -> str | None:

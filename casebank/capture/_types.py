@@ -32,7 +32,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["input_types", "module_name"]
+from casebank._json import recorded_json
+
+__all__ = ["input_types", "input_types_json", "module_name"]
 
 Descriptor = Any  # str | dict[str, Descriptor | list[Descriptor]] | None
 
@@ -56,6 +58,7 @@ _SAMPLE = 32  # nested containers looked into, per container
 _BUDGET = 256  # nested containers looked into, per argument
 _SHORT_TUPLE = 8  # longer tuples are recorded as tuple[D, ...]
 _CACHE_LIMIT = 4096  # classes made on the fly (one per call) must not grow the cache for ever
+_CALL_CACHE_LIMIT = 64  # argument class combinations kept per function
 
 _class_paths: dict[type, str | None] = {}
 _UNSEEN = object()
@@ -72,6 +75,24 @@ def module_name(module: str) -> str:
         return str(spec.name)
     path = getattr(main, "__file__", None)
     return Path(path).stem if path else module
+
+
+def input_types_json(arguments: dict[str, Any], cache: dict[tuple[type, ...], str | None]) -> str | None:
+    """`input_types(arguments)` as JSON text, or None; `cache` is the function's own.
+
+    A function is mostly called with the same classes, and then its types are the same: keyed by
+    the arguments' classes (names come in the signature's order), the text is one tuple and one
+    dict lookup away. Only containers, whose descriptors depend on what they hold, are worked
+    out each call."""
+    key = tuple(map(type, arguments.values()))
+    text = cache.get(key, _UNSEEN)
+    if text is not _UNSEEN:
+        return text  # type: ignore[return-value]
+    types = input_types(arguments)
+    text = None if types is None else recorded_json(types)
+    if _CONTAINERS.isdisjoint(key) and len(cache) < _CALL_CACHE_LIMIT:
+        cache[key] = text
+    return text
 
 
 def input_types(arguments: dict[str, Any]) -> dict[str, Descriptor] | None:

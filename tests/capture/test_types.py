@@ -223,3 +223,23 @@ def test_a_type_lookup_that_raises_still_records_the_call_and_never_reaches_the_
     span = _entry_span(handle(Hostile()))
     assert "casebank.input_types" not in span
     assert set(span["input"]) == {"thing"}
+
+
+def test_the_types_are_those_of_each_call_when_a_function_is_called_with_different_classes() -> None:
+    casebank.init()
+
+    @casebank.trace
+    def handle(thing: Any, things: Any) -> str:
+        return casebank.current_trace_id() or ""
+
+    calls = [
+        (Line("A", 1), [Line("B", 2)], {"thing": f"{HERE}:Line", "things": {"list": f"{HERE}:Line"}}),
+        (Customer(name="Ada"), [Tier.GOLD], {"thing": f"{HERE}:Customer", "things": {"list": f"{HERE}:Tier"}}),
+        (Line("A", 1), [Tier.GOLD], {"thing": f"{HERE}:Line", "things": {"list": f"{HERE}:Tier"}}),
+        (Line("A", 1), ["plain"], {"thing": f"{HERE}:Line"}),
+        ("plain", ["plain"], None),
+        (Line("A", 1), [Line("B", 2)], {"thing": f"{HERE}:Line", "things": {"list": f"{HERE}:Line"}}),
+    ]
+    for thing, things, expected in [*calls, *calls]:  # the second time round, from the function's cache
+        span = _entry_span(handle(thing, things))
+        assert orjson.loads(span.get("casebank.input_types", "null")) == expected
