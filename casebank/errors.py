@@ -11,7 +11,8 @@
     │   ├── StoreError            the file is not a casebank store, or cannot be opened
     │   ├── SuiteError            the suite folder or a case file cannot be used
     │   │   └── CaseIntegrityError  a case file whose content hash does not match
-    │   └── TargetImportError     `module:function` does not import
+    │   ├── TargetImportError     `module:function` does not import
+    │   └── FactoryError          no instance to replay a method on (its class or its factory fails)
     ├── PromotionRefused          exit 1: the case would not have caught the incident
     └── MissingFixture            a frozen replay called a tool with arguments the case has no answer for
 
@@ -28,6 +29,7 @@ __all__ = [
     "AmbiguousId",
     "CaseIntegrityError",
     "CasebankError",
+    "FactoryError",
     "IncidentNotFound",
     "InvalidInput",
     "InvalidTransition",
@@ -90,6 +92,10 @@ class CaseIntegrityError(SuiteError):
 
 
 class TargetImportError(UsageError):
+    pass
+
+
+class FactoryError(UsageError):
     pass
 
 

@@ -22,6 +22,7 @@ import orjson
 
 ENTRYPOINT = "casebank.entrypoint"  # "module:qualname" of a @casebank.trace function
 INPUT = "casebank.input"  # JSON object: the arguments bound by parameter name
+INPUT_TYPES = "casebank.input_types"  # JSON object: argument name -> type descriptor (capture/_types.py)
 OUTPUT = "casebank.output"  # JSON: the return value
 ERROR = "casebank.error"  # "ExcType: message" when the entry point raised
 IS_ROOT = "casebank.root"  # True on the outermost @casebank.trace span of a trace

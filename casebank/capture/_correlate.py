@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from casebank._runtime import state
+
 logger = logging.getLogger("casebank")
 
 ATTRIBUTES_PREFIX = "casebank.attributes."  # + the key given to set_attributes
@@ -33,17 +35,21 @@ def set_attributes(**attributes: Any) -> None:
     can later flag it with `casebank.flag(where={"ticket_id": ...})` or `cases flag --where`.
 
     Call it inside a `@casebank.trace` entry point. Values are kept as str, bool, int or float
-    (anything else as its str); a None value is skipped. Outside a traced call, or before
-    `casebank.init()`, it does nothing. It never raises."""
+    (anything else as its str); a None value is skipped. Outside a traced call it does nothing
+    and logs one warning per process (the ids would silently never reach a trace otherwise);
+    before `casebank.init()`, or while a suite replays, it does nothing quietly. It never raises."""
     global _said_no_trace
     try:
         from casebank.capture._decorator import current_entry_span
 
         span = current_entry_span()
         if span is None or not span.is_recording():
-            if not _said_no_trace:
+            if not _said_no_trace and state.tracer is not None:
                 _said_no_trace = True
-                logger.debug("casebank: set_attributes() outside a @casebank.trace call does nothing")
+                logger.warning(
+                    "casebank: set_attributes() was called outside a @casebank.trace call, so it did nothing - "
+                    "call it inside the traced entry point (or a function it calls)"
+                )
             return
         span.set_attributes(
             {ATTRIBUTES_PREFIX + key: attribute_value(value) for key, value in attributes.items() if value is not None}

@@ -1,8 +1,10 @@
 """`@casebank.trace`: the app's entry point becomes the root span a case replays.
 
-The span records `module:qualname`, the arguments bound by parameter name (defaults applied, so
-a replay calls with exactly what the product saw), the return value, and any exception (status
-error, re-raised unchanged). Before `init()` the wrapper is a plain call. Nothing casebank
+The span records `module:qualname` (`module:Class.method` for a method), the arguments bound by
+parameter name (defaults applied, so a replay calls with exactly what the product saw; a method's
+`self` or `cls` left out, as the replay makes its own instance), the type of each argument that
+is not plain JSON (`_types`), the return value, and any exception (status error, re-raised
+unchanged). Before `init()` the wrapper is a plain call. Nothing casebank
 does here may raise into the app: entering and leaving the span are each wrapped, and a failure
 there is logged once and the app's function still runs.
 """
@@ -13,9 +15,7 @@ import contextvars
 import functools
 import inspect
 import logging
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from opentelemetry import context as otel_context
@@ -24,7 +24,8 @@ from opentelemetry.trace import Status, StatusCode
 
 from casebank._json import recorded_json
 from casebank._runtime import state
-from casebank.capture._attributes import ENTRYPOINT, ERROR, INPUT, IS_ROOT, OUTPUT
+from casebank.capture._attributes import ENTRYPOINT, ERROR, INPUT, INPUT_TYPES, IS_ROOT, OUTPUT
+from casebank.capture._types import input_types_json, module_name
 
 logger = logging.getLogger("casebank")
 
@@ -55,26 +56,14 @@ def trace(func: F | None = None, /, *, name: str | None = None) -> F | Callable[
     return _wrap(func, name)
 
 
-def _module_name(func: Callable[..., Any]) -> str:
-    """The importable name of the function's module: `__main__` means nothing to a replay."""
-    module = func.__module__
-    if module != "__main__":
-        return module
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    if spec is not None and spec.name:
-        return str(spec.name)
-    path = getattr(main, "__file__", None)
-    return Path(path).stem if path else module
-
-
 def _wrap(func: F, name: str | None) -> F:
-    entrypoint = f"{_module_name(func)}:{func.__qualname__}"
+    entrypoint = f"{module_name(func.__module__)}:{func.__qualname__}"
     span_name = name or func.__qualname__.rpartition("<locals>.")[2]
     try:
         signature: inspect.Signature | None = inspect.signature(func)
     except (TypeError, ValueError):
         signature = None
+    call = _Call(signature, _owner_parameter(func, signature))
 
     if inspect.iscoroutinefunction(func):
 
@@ -83,7 +72,7 @@ def _wrap(func: F, name: str | None) -> F:
             tracer = state.tracer
             if tracer is None:
                 return await func(*args, **kwargs)
-            handle = _enter(tracer, span_name, entrypoint, signature, args, kwargs)
+            handle = _enter(tracer, span_name, entrypoint, call, args, kwargs)
             try:
                 result = await func(*args, **kwargs)
             except BaseException as exc:
@@ -99,7 +88,7 @@ def _wrap(func: F, name: str | None) -> F:
         tracer = state.tracer
         if tracer is None:
             return func(*args, **kwargs)
-        handle = _enter(tracer, span_name, entrypoint, signature, args, kwargs)
+        handle = _enter(tracer, span_name, entrypoint, call, args, kwargs)
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
@@ -111,27 +100,67 @@ def _wrap(func: F, name: str | None) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _bind(signature: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    if signature is None:
-        return recorded_json({"args": args, "kwargs": kwargs})
-    try:
-        bound = signature.bind(*args, **kwargs)
-    except TypeError:  # the call itself is wrong; the function will raise it, we just record
-        return recorded_json({"args": args, "kwargs": kwargs})
-    bound.apply_defaults()
-    return recorded_json(bound.arguments)
+class _Call:
+    """How a call's arguments are recorded: bound by name, without a method's `self` or `cls`."""
+
+    __slots__ = ("owner", "signature", "types")
+
+    def __init__(self, signature: inspect.Signature | None, owner: str | None) -> None:
+        self.signature = signature
+        self.owner = owner
+        self.types: dict[tuple[type, ...], str | None] = {}  # this function's input_types by argument classes
+
+    def record(self, attributes: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Put the input into `attributes`: its JSON, and its types when some are not plain JSON."""
+        if self.signature is None:
+            attributes[INPUT] = recorded_json({"args": args, "kwargs": kwargs})
+            return
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError:  # the call itself is wrong; the function will raise it, we just record
+            attributes[INPUT] = recorded_json({"args": args, "kwargs": kwargs})
+            return
+        bound.apply_defaults()
+        arguments = bound.arguments
+        if self.owner is not None:  # the instance is the replay's to make (a factory), not an argument
+            arguments.pop(self.owner, None)
+        attributes[INPUT] = recorded_json(arguments)
+        try:
+            types = input_types_json(arguments, self.types)
+        except Exception as exc:  # the input is still worth recording without its types
+            _warn_once(exc)
+            types = None
+        if types is not None:
+            attributes[INPUT_TYPES] = types
+
+
+def _owner_parameter(func: Callable[..., Any], signature: inspect.Signature | None) -> str | None:
+    """The name of a method's `self` or `cls` parameter, or None for a plain function.
+
+    At decoration time a method is still a plain function; what gives it away is its qualname
+    (`Bot.answer`, not `make.<locals>.answer`) and a first parameter named as Python's
+    convention names it. A staticmethod's first parameter is an argument like any other."""
+    owner = func.__qualname__.rpartition(".")[0]
+    if not owner or owner.endswith("<locals>") or signature is None:
+        return None
+    first = next(iter(signature.parameters.values()), None)
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if first is not None and first.name in ("self", "cls") and first.kind in positional:
+        return first.name
+    return None
 
 
 def _enter(
     tracer: otel_trace.Tracer,
     span_name: str,
     entrypoint: str,
-    signature: inspect.Signature | None,
+    call: _Call,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> _Handle | None:
     try:
-        attributes: dict[str, Any] = {ENTRYPOINT: entrypoint, INPUT: _bind(signature, args, kwargs)}
+        attributes: dict[str, Any] = {ENTRYPOINT: entrypoint}
+        call.record(attributes, args, kwargs)
         is_root = _entry_span.get() is None
         if is_root:
             attributes[IS_ROOT] = True

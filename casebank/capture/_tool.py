@@ -44,7 +44,7 @@ from casebank.capture._attributes import (
     STEP_RESULT,
     TOOL_NAME,
 )
-from casebank.capture._decorator import _module_name
+from casebank.capture._types import module_name
 
 __all__ = ["Step", "ToolAnswers", "ToolFunction", "answering", "span", "tool"]
 
@@ -60,7 +60,7 @@ class ToolFunction:
 
     def __init__(self, func: Callable[..., Any], name: str | None) -> None:
         self.func = func
-        self.function = f"{_module_name(func)}:{func.__qualname__}"
+        self.function = f"{module_name(func.__module__)}:{func.__qualname__}"
         qualname = func.__qualname__.rpartition("<locals>.")[2]
         self.name = name or func.__name__
         try:

@@ -216,6 +216,7 @@ def run(
                 # the config's frozen_tools = true freezes every case; unset, each case says
                 frozen_tools=frozen_tools if frozen_tools is not None else (True if config.frozen_tools else None),
                 on_missing_fixture=on_missing_fixture,
+                factories=config.factories,
             )
         store_path = store.location
     console = Console(markup=False, highlight=False, emoji=False, width=output_width())

@@ -66,7 +66,11 @@ def pytest_configure(config: pytest.Config) -> None:
             db=db,
             always=asked is not None,
             # frozen_tools = true freezes every case; unset, each case says (as cases run does)
-            replay_options={"timeout": project.timeout, "frozen_tools": True if project.frozen_tools else None},
+            replay_options={
+                "timeout": project.timeout,
+                "frozen_tools": True if project.frozen_tools else None,
+                "factories": project.factories,
+            },
         ),
         "casebank-session",
     )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from casebank.errors import InvalidInput
@@ -56,6 +56,7 @@ def run_suite(
     store: Store | str | os.PathLike[str] | None = None,
     origin: str = "api",
     on_missing_fixture: str = "fail",
+    factories: Mapping[str, str] | None = None,
 ) -> RunReport:
     """Replay the suite against today's code, grade each case, and return the run.
 
@@ -67,6 +68,8 @@ def run_suite(
     - `frozen_tools`: answer `@casebank.tool` calls from the case's recorded fixtures (None: as
       each case says); `on_missing_fixture`: a frozen call with no recorded answer fails its case
       (`"fail"`) or runs the tool (`"live"`).
+    - `factories`: `{"module:Class": "module:function"}`, what makes the instance a method's case
+      replays on (else `Class()`), as the project config's `factories`.
     - `baseline`: a `RunReport`, a `cases run --json` file, or a stored run (`"latest"`, an id
       or a unique prefix; needs `store`). The comparison is `report.comparison`.
     - `timeout`, `retries`, `retry_on`, `retry_wait`: per attempt, as `cases run`'s options.
@@ -96,6 +99,7 @@ def run_suite(
             store=opened,
             frozen_tools=frozen_tools,
             on_missing_fixture=on_missing_fixture,
+            factories=factories,
         )
         report.git_commit = git_commit()
         report.origin = origin

@@ -248,8 +248,9 @@ def _rebuilder(func: Callable[..., Any]) -> Callable[[Any], Any]:
     return _validator(hint)
 
 
-@functools.lru_cache(maxsize=1024)
 def _validator(hint: Any) -> Callable[[Any], Any]:
-    from pydantic import TypeAdapter
+    # The entry point's arguments and the tools' results are rebuilt by the same cached adapters.
+    from casebank.replay._rebuild import type_adapter
 
-    return TypeAdapter(hint).validate_python
+    adapter = type_adapter(hint)
+    return (lambda value: value) if adapter is None else adapter.validate_python

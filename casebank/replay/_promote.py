@@ -17,6 +17,12 @@ the bad-output half; in the good half there is no replay to read, so it has noth
 The case keeps the trace's `@casebank.tool` calls as its `fixtures`, and `frozen_tools: true`
 when `cases annotate --frozen-tools` asked for it (kept until then in the annotation's grader
 spec under `FROZEN_TOOLS_KEY`, so that the store's schema need not change for it).
+
+Before the check, every argument must be one `cases run` can rebuild (`_rebuild`): a value
+recorded as its repr, a recorded type that no longer imports or a value that fails validation
+would make the case an error on every run, so it is refused, `--force` or not. The recorded
+types come from the entry span in the incident's snapshot of the trace and go into the case
+file as `input_types`.
 """
 
 from __future__ import annotations
@@ -25,9 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from casebank.errors import InvalidInput, PromotionRefused, UsageError
 from casebank.replay._case import Case, write_case
 from casebank.replay._fixtures import fixtures_from_spans
+from casebank.replay._rebuild import RebuildError, check_rebuildable, recorded_arguments
 from casebank.replay.graders import NoReference, Replay, Verdict, grade_safely, make_grader
 from casebank.store import Incident, Store, check_can_promote, utc_now
 
@@ -139,15 +148,22 @@ def promote_checked(
 ) -> tuple[Path, SanityCheck]:
     """`promote`, also returning the sanity check it ran (which `force` may have overridden)."""
     _check_promotable(incident)
+    assert incident.entrypoint is not None  # _check_promotable
+    arguments = recorded_arguments(incident.entrypoint, incident.input if isinstance(incident.input, dict) else {})
+    input_types = recorded_input_types(incident)
+    try:
+        check_rebuildable(incident.entrypoint, arguments, input_types)
+    except RebuildError as exc:
+        raise PromotionRefused(f"refused to promote incident {incident.id}: {exc.with_fix}") from None
     check = sanity_check(incident, base_dir=suite_dir)
     if not check.holds and not force:
         raise PromotionRefused(check.refusal())
-    assert incident.entrypoint is not None  # _check_promotable
     case = Case(
         id=incident.id,
         created_at=utc_now(),
         entrypoint=incident.entrypoint,
-        input=incident.input if isinstance(incident.input, dict) else {},
+        input=arguments,
+        input_types=input_types,
         expected=incident.expected,
         grader=grader_spec(incident.grader),
         tags=incident.tags,
@@ -170,6 +186,25 @@ def promote_checked(
     path = write_case(case, suite_dir)
     store.mark_promoted(incident.id, case_id=case.id, case_path=str(path))
     return path, check
+
+
+# The entry span's attribute that capture writes (casebank.capture._attributes.INPUT_TYPES);
+# named here, as replay does not import the capture SDK.
+_INPUT_TYPES = "casebank.input_types"
+
+
+def recorded_input_types(incident: Incident) -> dict[str, Any]:
+    """The type each argument was recorded as (`casebank.input_types` of the trace's entry span), or {}."""
+    for span in incident.spans:
+        attributes = span.get("attributes") or {}
+        if attributes.get("casebank.root") and attributes.get("casebank.entrypoint") == incident.entrypoint:
+            text = attributes.get(_INPUT_TYPES)
+            try:
+                types = orjson.loads(text) if isinstance(text, str) else None
+            except orjson.JSONDecodeError:
+                return {}
+            return types if isinstance(types, dict) else {}
+    return {}
 
 
 def _check_promotable(incident: Incident) -> None:

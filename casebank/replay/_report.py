@@ -53,7 +53,14 @@ def summary_line(report: RunReport) -> str:
     line = f"{report.passed}/{report.total} passed ({report.pass_rate:.1%})"
     parts = [f"{report.failed} failed"] if report.failed else []
     if report.errored:
-        parts.append(f"{report.errored} raised an exception")
+        # A case whose arguments could not be rebuilt errored too, but its target was never called.
+        not_called = min(
+            len({r.case_id for r in report.results if r.error is not None and not r.target_raised}), report.errored
+        )
+        if report.errored > not_called:
+            parts.append(f"{report.errored - not_called} raised an exception")
+        if not_called:
+            parts.append(f"{not_called} could not be called (arguments not rebuilt)")
     return f"{line} - {', '.join(parts)}" if parts else line
 
 
@@ -160,8 +167,10 @@ def value_as_text(value: Any) -> str:
 
 
 def actual_text(result: CaseResult) -> str:
-    """What the target gave: its output as text, or the exception it raised."""
-    return f"raised {result.error}" if result.error is not None else value_as_text(result.output)
+    """What the target gave: its output as text, the exception it raised, or why it was not called."""
+    if result.error is None:
+        return value_as_text(result.output)
+    return f"raised {result.error}" if result.target_raised else "(not called)"
 
 
 def trim(text: str, limit: int) -> str:

@@ -122,6 +122,8 @@ def _failure_body(result: CaseResult) -> str:
 
 
 def _error_type(result: CaseResult) -> str:
+    if result.error is not None and not result.target_raised:
+        return "RebuildError"  # the target was not called: an argument could not be rebuilt
     return (result.error or "").partition(":")[0] or "Exception"
 
 

@@ -44,7 +44,7 @@ def to_markdown(report: RunReport) -> str:
         out += ["", "<details><summary>Cases that did not pass</summary>", ""]
         out += ["| case | epoch | expected | actual | why |", "|---|---:|---|---|---|"]
         for result in failures:
-            why = "the entry point raised" if result.error is not None else trim(result.reason, REASON)
+            why = "the entry point raised" if result.target_raised else trim(result.reason, REASON)
             if tools_text(result):
                 why += f" ({trim(tools_text(result), REASON)})"
             expected, actual = trim(value_as_text(result.expected), CELL), trim(actual_text(result), CELL)

@@ -61,7 +61,7 @@ def render_table(report: RunReport, console: Console) -> None:
                     "\n".join(
                         line
                         for line in (
-                            "the entry point raised" if result.error is not None else trim(result.reason, REASON),
+                            "the entry point raised" if result.target_raised else trim(result.reason, REASON),
                             trim(tools_text(result), REASON),
                         )
                         if line

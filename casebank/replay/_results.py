@@ -29,7 +29,12 @@ from casebank.replay._stats import CaseOutcome, Summary, outcomes, summarize
 if TYPE_CHECKING:
     from casebank.replay._compare import Comparison
 
-__all__ = ["CaseResult", "JSONValue", "RunReport"]
+__all__ = ["NOT_CALLED", "CaseResult", "JSONValue", "RunReport"]
+
+# How the error of a case whose target was never called begins: an argument could not be rebuilt
+# as its type (`_rebuild`). It is kept in `error`, as a raise is, so that it counts as errored in
+# every report and in stored runs alike.
+NOT_CALLED = "could not rebuild argument"
 
 # What an output becomes (`jsonable`) and a run file holds: JSON's own values, nested.
 JSONValue: TypeAlias = "None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]"
@@ -68,6 +73,11 @@ class CaseResult:
         if self.error is not None:
             return "errored"
         return "passed" if self.passed else "failed"
+
+    @property
+    def target_raised(self) -> bool:
+        """Errored because the target raised, not because it could not be called."""
+        return self.error is not None and not self.error.startswith(NOT_CALLED)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CaseResult:

@@ -21,8 +21,12 @@ pydantic models as objects, anything else as a marked repr), so a replayed outpu
 the recorded expected output as like with like: a tuple is a list here as it was in the trace.
 
 Everything a run needs is checked before the first case starts: each target imports, each
-case's grader is known; a problem there is a usage error (exit 2), not a suite of failures. An
-exception raised by a target fails its case and the run goes on.
+case's grader is known, each class whose method a case replays has an instance (`_instances`:
+one per class per run, from the project's `factories` or `Class()`); a problem there is a usage
+error (exit 2), not a suite of failures. An exception raised by a target fails its case and the
+run goes on. Each call's arguments are rebuilt as the types the entry point takes (`_rebuild`);
+an argument that cannot be is an error of that case ("could not rebuild argument ..."), and the
+target is not called.
 
 Real conditions: `epochs` replays each case K times (results keep case order, then epoch);
 `timeout` bounds each attempt (a sync target's thread cannot be killed, so it is abandoned and
@@ -55,7 +59,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +73,8 @@ from casebank.replay._case import Case
 from casebank.replay._collect import CaseSession, ReplayTracing, replay_tracing
 from casebank.replay._fixtures import MISSING_FIXTURE_CHOICES, CaseFixtures, FixtureIndex, fixture_index
 from casebank.replay._grading import Grading, grade_batches
+from casebank.replay._instances import make_instances, method_owner
+from casebank.replay._rebuild import Rebuilder, RebuildError, hints_of, recorded_arguments
 from casebank.replay._reliability import mark_unreliable
 from casebank.replay._results import CaseResult, JSONValue, RunReport
 from casebank.replay._retries import RETRY_WAIT_S, TRANSIENT_ERRORS, exception_names, with_retries
@@ -98,6 +104,7 @@ def replay_cases(
     store: Store | None = None,
     frozen_tools: bool | None = None,
     on_missing_fixture: str = "fail",
+    factories: Mapping[str, str] | None = None,
 ) -> RunReport:
     """Replay every case of `suite` (against `target`, if given, instead of each case's entry point).
 
@@ -108,6 +115,10 @@ def replay_cases(
     `handle_sigint` (the CLI, in the main thread), a first Ctrl-C stops launching cases and cancels
     those in flight - the report is then marked interrupted and holds what finished - and a second
     one exits the process at once. With `store`, embeddings and judge verdicts are cached in it and
+    judge results are checked against its calibrations (see the module docstring). `factories`
+    maps a class (`module:Class`) to the function (`module:function`) that makes the instance its
+    methods are replayed on (the project config's `factories`).
+
     judge results are checked against its calibrations (see the module docstring).
 
     `frozen_tools`: True answers every case's `@casebank.tool` calls from its fixtures, False runs
@@ -133,6 +144,7 @@ def replay_cases(
         retry_wait=retry_wait,
         on_result=on_result,
         on_missing_fixture=on_missing_fixture,
+        factories=factories,
     )
     # Before any target is imported: an app may call casebank.init() at import time.
     with replaying(), replay_tracing() as tracing:
@@ -171,11 +183,13 @@ def jsonable(value: object) -> JSONValue:
 class _Plan:
     case: Case
     entrypoint: str
-    fn: Callable[..., Any]
+    fn: Callable[..., Any]  # for a method, unbound until `_bind_instances`
     is_async: bool
     grading: Grading
     frozen: bool  # answer its tool calls from its fixtures
     fixtures: FixtureIndex | None = None  # the case's fixtures by call, when frozen
+    rebuilder: Rebuilder
+    owner: tuple[str, type] | None = None  # (`module:Class`, the class) when `fn` is a plain method
 
 
 @dataclass(kw_only=True)
@@ -187,6 +201,7 @@ class _Settings:
     on_result: Callable[[CaseResult], None] | None
     on_missing_fixture: str = "fail"
     tracing: ReplayTracing | None = None
+    factories: Mapping[str, str] | None = None
 
 
 class _TimedOut(Exception):
@@ -196,6 +211,7 @@ class _TimedOut(Exception):
 def _plan(cases: Sequence[Case], target: str | None, frozen_tools: bool | None = None) -> list[_Plan]:
     """Import every target and build every grader, so that no case starts unless all can."""
     functions: dict[str, Callable[..., Any]] = {}
+    owners: dict[str, tuple[str, type] | None] = {}
     plans = []
     for case in cases:
         entrypoint = target or case.entrypoint
@@ -206,6 +222,7 @@ def _plan(cases: Sequence[Case], target: str | None, frozen_tools: bool | None =
                 if target is not None:
                     raise
                 raise TargetImportError(f"case file '{case.path}': {exc}") from None
+            owners[entrypoint] = method_owner(entrypoint)
         try:
             grader = make_grader(case.grader, base_dir=case.path.parent if case.path else None)
         except CasebankError as exc:
@@ -221,15 +238,29 @@ def _plan(cases: Sequence[Case], target: str | None, frozen_tools: bool | None =
                 grading=Grading.of(grader, case.expected),
                 frozen=frozen,
                 fixtures=fixture_index(case.fixtures) if frozen else None,
+                rebuilder=Rebuilder(hints_of(fn)),
+                owner=owners[entrypoint],
             )
         )
     return plans
+
+
+async def _bind_instances(plans: list[_Plan], factories: Mapping[str, str] | None) -> None:
+    """Give each method's plan its instance: one per class, made on the run's loop (a factory may be async)."""
+    owners = dict(plan.owner for plan in plans if plan.owner is not None)
+    if not owners:
+        return
+    instances = await make_instances(owners, factories)
+    for plan in plans:
+        if plan.owner is not None:
+            plan.fn = plan.fn.__get__(instances[plan.owner[0]], plan.owner[1])
 
 
 async def _run_all(
     plans: list[_Plan], concurrency: int, epochs: int, settings: _Settings, handle_sigint: bool
 ) -> tuple[list[tuple[_Plan, CaseResult]], bool]:
     """Every finished (plan, result), in suite order then epoch, and whether Ctrl-C cut the run short."""
+    await _bind_instances(plans, settings.factories)  # before any case starts: a failure is a usage error
     results: list[tuple[_Plan, CaseResult] | None] = [None] * (len(plans) * epochs)
     jobs: Iterator[tuple[int, _Plan]] = iter(enumerate(plan for plan in plans for _ in range(epochs)))
     interrupted = False
@@ -305,7 +336,11 @@ async def _run_one(
 ) -> CaseResult:
     case = plan.case
     # A fresh copy per call: a target that mutates its arguments must not change the case.
-    arguments = orjson.dumps(case.input)
+    arguments = orjson.dumps(recorded_arguments(case.entrypoint, case.input))
+    try:
+        rebuilt = [plan.rebuilder.arguments(orjson.loads(arguments), case.input_types)]
+    except RebuildError as exc:  # the target is not called: an error of this case, not a failure
+        return _result(plan, output=None, passed=False, reason=str(exc), latency_ms=0.0, error=str(exc), epoch=epoch)
     attempts = 0
     start = time.perf_counter()
     session: CaseSession | None = None
@@ -313,12 +348,13 @@ async def _run_one(
     async def attempt() -> Any:
         nonlocal attempts, start, session
         attempts += 1
+        kwargs = rebuilt.pop() if rebuilt else plan.rebuilder.arguments(orjson.loads(arguments), case.input_types)
         # A fresh session an attempt: a retry gets the case's fixtures again, and its own spans.
         session = _session(plan, settings)
         session.begin()
         start = time.perf_counter()  # latency is the last attempt's, not the backoff's
         try:
-            return await _call(plan, orjson.loads(arguments), pool, settings.timeout)
+            return await _call(plan, kwargs, pool, settings.timeout)
         finally:
             session.end()
 

@@ -141,7 +141,7 @@ def test_a_secret_looking_attribute_is_redacted_in_the_span_the_row_and_the_look
         assert store.traces_where({"api_key": "[REDACTED]"}) == [trace_id]
 
 
-def test_outside_a_trace_it_does_nothing_and_says_so_once_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+def test_outside_a_trace_it_does_nothing_and_warns_once_per_process(caplog: pytest.LogCaptureFixture) -> None:
     import casebank.capture._correlate as correlate
 
     correlate._said_no_trace = False
@@ -150,11 +150,26 @@ def test_outside_a_trace_it_does_nothing_and_says_so_once_at_debug(caplog: pytes
         casebank.set_attributes(ticket_id="8812")
         casebank.set_attributes(ticket_id="8813")
     said = [r for r in caplog.records if "set_attributes" in r.getMessage()]
-    assert len(said) == 1 and said[0].levelno == logging.DEBUG
+    assert [(r.levelno, r.getMessage()) for r in said] == [
+        (
+            logging.WARNING,
+            "casebank: set_attributes() was called outside a @casebank.trace call, so it did nothing - "
+            "call it inside the traced entry point (or a function it calls)",
+        )
+    ]
     assert casebank.flush()
     with open_store() as store:
         assert store.traces_where({"ticket_id": "8812"}) == []
         assert all(trace.attributes == {} for trace in store.recent_traces())
+
+
+def test_before_init_it_says_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    import casebank.capture._correlate as correlate
+
+    correlate._said_no_trace = False
+    with caplog.at_level(logging.DEBUG, logger="casebank"):
+        casebank.set_attributes(ticket_id="8812")  # capture is off: there is nothing to tie ids to
+    assert [r for r in caplog.records if "set_attributes" in r.getMessage()] == []
 
 
 def test_before_init_it_does_nothing() -> None:

@@ -38,6 +38,7 @@ class Project:
         grader: str = "exact",
         options: dict[str, Any] | None = None,
         tags: list[str] | None = None,
+        input_types: dict[str, Any] | None = None,
     ) -> Case:
         case = Case(
             id=case_id,
@@ -47,6 +48,7 @@ class Project:
             expected=expected,
             grader={"name": grader, "options": options or {}},
             tags=tags or [],
+            input_types=input_types or {},
         )
         write_case(case, self.suite)
         return case

@@ -151,3 +151,106 @@ def test_an_unusable_suite_folder_is_refused(tmp_path: Path, setup: Any, message
     with pytest.raises(SuiteError, match=message):
         load_suite(suite)
     assert count_cases(suite) == 0
+
+
+# A case file as casebank wrote it before types were recorded (README's example), byte for byte.
+SCHEMA_1_FILE = """{
+  "created_at": "2026-11-26T21:52:48.326+00:00",
+  "entrypoint": "support_bot.bot:answer",
+  "expected": "within 14 days",
+  "grader": {
+    "name": "contains",
+    "options": {}
+  },
+  "hash": "sha256:c8264e5b9aba0d682d2f76b4e17dea21edc278581754a3ef42ea1c0b1450481f",
+  "id": "9f0cf3b39185",
+  "input": {
+    "ticket": "My jacket arrived 20 days ago and it's the wrong size. Can I return it for a refund?"
+  },
+  "schema_version": 1,
+  "source": {
+    "bad_output": "Thanks for getting in touch! Refunds are accepted within 30 days of delivery. \
+Is there anything else I can help with?",
+    "error": null,
+    "incident_id": "9f0cf3b39185",
+    "reasons": [
+      "quoted a 30-day refund window; the policy is 14 days"
+    ],
+    "sanity_check": {
+      "bad_output_fails": true,
+      "expected_passes": true,
+      "forced": false
+    },
+    "trace_id": "6a446411bc774e42dc609eb5388afbce"
+  },
+  "tags": [
+    "refunds"
+  ]
+}
+"""
+
+
+def test_a_schema_1_case_file_without_types_reads_and_writes_back_with_the_same_hash(tmp_path: Path) -> None:
+    path = tmp_path / "answer-9f0cf3b39185.json"
+    path.write_text(SCHEMA_1_FILE)
+    case = load_case(path)
+    assert case.input_types == {} and "input_types" not in case.body()
+    assert write_case(case, tmp_path / "again").read_text() == SCHEMA_1_FILE
+
+
+def test_input_types_are_written_when_there_are_some_and_covered_by_the_hash(tmp_path: Path) -> None:
+    types = {"question": "support_bot.app:Question", "when": "datetime:datetime"}
+    path = write_case(make_case(input_types=types), tmp_path)
+    data = json.loads(path.read_text())
+    assert data["input_types"] == types
+    assert load_case(path).input_types == types
+    data["input_types"]["when"] = "datetime:date"
+    path.write_text(json.dumps(data))
+    with pytest.raises(CaseIntegrityError, match="was modified after it was frozen"):
+        load_case(path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        pytest.param(
+            lambda d: d.update(tags="refunds"), "field 'tags' is \"refunds\", not a list of texts", id="tags-a-string"
+        ),
+        pytest.param(lambda d: d.update(tags=["refunds", 7]), "field 'tags[1]' is 7, not a text", id="tag-a-number"),
+        pytest.param(
+            lambda d: d["grader"].update(name=["exact"]),
+            "field 'grader.name' is [\"exact\"], not a grader's name",
+            id="grader-name-a-list",
+        ),
+        pytest.param(lambda d: d["grader"].pop("name"), "field 'grader.name' is missing", id="grader-without-name"),
+        pytest.param(
+            lambda d: d.update(input="hi"),
+            "field 'input' is \"hi\", not an object of the arguments by name",
+            id="input-a-string",
+        ),
+        pytest.param(
+            lambda d: d.update(input_types={"when": "a date"}),
+            "field 'input_types.when' is \"a date\", not a type descriptor",
+            id="input-type-no-descriptor",
+        ),
+        pytest.param(lambda d: d.pop("entrypoint"), "field 'entrypoint' is missing", id="no-entrypoint"),
+        pytest.param(
+            lambda d: d.update(schema_version="1"),
+            "field 'schema_version' is \"1\", not a whole number, 1 or more",
+            id="version-a-string",
+        ),
+    ],
+)
+def test_a_case_file_that_breaks_the_schema_is_refused_naming_the_file_and_the_field_even_with_a_correct_hash(
+    tmp_path: Path, edit: Any, message: str
+) -> None:
+    path = write_case(make_case(), tmp_path)
+    data = json.loads(path.read_text())
+    edit(data)
+    data.pop("hash")
+    data["hash"] = content_hash(data)  # hand-made, and hashed as casebank would
+    path.write_text(json.dumps(data))
+    with pytest.raises(SuiteError) as caught:
+        load_case(path)
+    assert str(caught.value).startswith(f"case file '{path}': {message}")
+    assert str(caught.value).endswith(" - restore it from git")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -263,3 +264,101 @@ def test_a_grader_whose_reference_crashes_fails_the_check_instead_of_raising(
     check = sanity_check(annotate(store, flag_trace(store), ["yes"], "one_of"))
     assert check.on_expected is not None
     assert check.on_expected.reason == "grader 'one_of' crashed: KeyError: 'first'" and not check.holds
+
+
+def flag_typed_trace(
+    store: Store, arguments: dict[str, Any], types: dict[str, Any] | None, entrypoint: str
+) -> Incident:
+    """A trace whose entry span carries `casebank.input_types`, as capture writes it, flagged and annotated."""
+    attributes: dict[str, Any] = {"casebank.root": True, "casebank.entrypoint": entrypoint}
+    if types is not None:
+        attributes["casebank.input_types"] = orjson.dumps(types).decode()
+    span = (TRACE_ID, "00f067aa0ba902b7", None, "answer", "internal", "2024-05-01T12:00:00.000000+00:00", 1, 10.0)
+    span += ("ok", None, orjson.dumps(attributes).decode(), None, "bot")
+    trace = (TRACE_ID, "answer", entrypoint, orjson.dumps(arguments).decode(), orjson.dumps("14 days").decode())
+    trace += ("ok", None, "2024-05-01T12:00:00.000000+00:00", 1, 10.0, "bot", 1)
+    store.write_spans([span], [trace])
+    incident = store.flag(TRACE_ID, "wrong refund window", flagged_by="ana")
+    return annotate(store, incident, "30 days")
+
+
+def test_promote_carries_the_recorded_types_into_the_case_file(store: Store, tmp_path: Path) -> None:
+    types = {"when": "datetime:date", "lines": {"list": "decimal:Decimal"}}
+    incident = flag_typed_trace(store, {"when": "2024-05-01", "lines": ["1.5"], "q": "hi"}, types, "support_bot:answer")
+    case = load_case(promote(store, incident, tmp_path / "evals"))
+    assert case.input_types == types
+    assert case.input == {"when": "2024-05-01", "lines": ["1.5"], "q": "hi"}
+
+
+def test_a_case_of_plain_arguments_has_no_input_types_field(store: Store, tmp_path: Path) -> None:
+    incident = flag_typed_trace(store, {"q": "hi"}, None, "support_bot:answer")
+    path = promote(store, incident, tmp_path / "evals")
+    assert "input_types" not in orjson.loads(path.read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("arguments", "types", "message"),
+    [
+        pytest.param(
+            {"q": "hi", "client": {"$repr": "<OpenAI client at 0x7f00>"}},
+            None,
+            "could not rebuild argument 'client': it was recorded as its repr '<OpenAI client at 0x7f00>', not as "
+            "data - make its type a dataclass or a pydantic model (or give the parameter a type pydantic can "
+            "validate), then capture, flag and promote a new trace",
+            id="repr",
+        ),
+        pytest.param(
+            {"req": {"id": 1}},
+            {"req": "invoice_app_gone.models:Invoice"},
+            "could not rebuild argument 'req': its recorded type 'invoice_app_gone.models:Invoice' no longer imports "
+            "(ModuleNotFoundError: No module named 'invoice_app_gone') - give the parameter 'req' a type hint in the "
+            "entry point, or bring 'invoice_app_gone.models:Invoice' back",
+            id="type-no-longer-imports",
+        ),
+        pytest.param(
+            {"when": "next week"},
+            {"when": "datetime:date"},
+            "could not rebuild argument 'when': it does not validate against its recorded type 'datetime:date': "
+            "Input should be a valid date or datetime, input is too short - make the entry point accept the recorded "
+            "value (see the case file's input), or promote a new case",
+            id="validation-error",
+        ),
+    ],
+)
+def test_promote_refuses_an_argument_that_cannot_be_rebuilt_even_with_force(
+    store: Store, tmp_path: Path, arguments: dict[str, Any], types: dict[str, Any] | None, message: str
+) -> None:
+    incident = flag_typed_trace(store, arguments, types, "support_bot:answer")
+    with pytest.raises(PromotionRefused) as caught:
+        promote(store, incident, tmp_path / "evals", force=True)
+    assert str(caught.value) == f"refused to promote incident {incident.id}: {message}"
+    assert not (tmp_path / "evals").exists()
+    assert store.get_incident(incident.id).status == "annotated"
+
+
+def test_promote_checks_against_the_entry_points_hints_when_it_imports(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "typed_promote_app.py").write_text(
+        "import dataclasses\n\n"
+        "@dataclasses.dataclass\nclass Req:\n    id: int\n\n"
+        "def answer(req: Req) -> str:\n    return str(req.id)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    incident = flag_typed_trace(store, {"req": {"id": "seven"}}, None, "typed_promote_app:answer")
+    try:
+        with pytest.raises(PromotionRefused) as caught:
+            promote(store, incident, tmp_path / "evals")
+    finally:
+        sys.modules.pop("typed_promote_app", None)
+    assert str(caught.value).startswith(
+        f"refused to promote incident {incident.id}: could not rebuild argument 'req': it does not validate against "
+        "the entry point's type hint 'typed_promote_app:Req': id: Input should be a valid integer"
+    )
+
+
+def test_promote_leaves_out_the_self_an_older_casebank_recorded(store: Store, tmp_path: Path) -> None:
+    arguments = {"self": {"$repr": "<Bot object at 0x7f3a2c1b9d90>"}, "question": "hi"}
+    incident = flag_typed_trace(store, arguments, None, "support_bot:Bot.answer")
+    case = load_case(promote(store, incident, tmp_path / "evals"))
+    assert case.input == {"question": "hi"}
