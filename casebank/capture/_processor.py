@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from casebank._words import count
 from casebank.capture._attributes import SCOPE
 from casebank.capture._checkpointer import Checkpointer
-from casebank.store._open import StoreURL, parse_store_url
+from casebank.store._open import StoreURL, import_backend, parse_store_url
 
 if TYPE_CHECKING:
     from casebank.store import Store
@@ -74,6 +74,11 @@ class StoreSpanProcessor(SpanProcessor):
         self.batches_written = 0
         self._open_error: str | None = None
         self._drop_lock = threading.Lock()
+        # What the writer thread runs is imported here, on the app's thread: a fork while that
+        # thread was importing would leave the child a half-made module ("circular import").
+        import casebank.capture._rows  # noqa: F401
+
+        import_backend(self.store_url)
         self._setup_state()
         if hasattr(os, "register_at_fork"):
             # Weak, so that a processor that was shut down can be collected.

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from casebank.errors import StoreError
 from casebank.store._interface import Store
 
-__all__ = ["DEFAULT_DB", "StoreURL", "default_store_url", "open_store", "parse_store_url"]
+__all__ = ["DEFAULT_DB", "StoreURL", "default_store_url", "import_backend", "open_store", "parse_store_url"]
 
 DEFAULT_DB = Path(".casebank") / "casebank.db"
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -86,6 +86,15 @@ def parse_store_url(url: str | os.PathLike[str] | StoreURL | None) -> StoreURL:
         f"store URL '{_without_password(text)}' has an unknown scheme '{name}://' - pass a file path, "
         "sqlite:///PATH, postgresql://... or http(s)://HOST:PORT"
     )
+
+
+def import_backend(url: StoreURL) -> None:
+    """Import the modules of `url`'s backend now, on the calling thread.
+
+    The capture writer opens its store on its own thread; were the backend first imported there,
+    a fork in the middle of that import would leave the child a half-made module."""
+    if url.backend == "sqlite":
+        import casebank.store._sqlite  # noqa: F401
 
 
 def open_store(url: str | os.PathLike[str] | StoreURL | None = None, *, create: bool = True) -> Store:
