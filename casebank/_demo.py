@@ -38,7 +38,7 @@ KNOWLEDGE = Path("support_bot") / "knowledge.py"
 _BUGGY_FACT = '"Refunds are accepted within 30 days of delivery."'
 _FIXED_FACT = '"Refunds are accepted within 14 days of delivery."'
 _EXCHANGES_FACT = (
-    '    Fact("exchanges", ("exchange", "wrong", "size", "return"), "Wrong size? Exchange it free within 30 days."),\n'
+    '    Fact("returns", ("exchange", "wrong", "size", "return"), "Wrong size? Exchange it free within 30 days."),\n'
 )
 _EXPECTED = "within 14 days"
 
@@ -160,9 +160,12 @@ def run_demo(
 
 def _script(s: _Session, source: Path) -> None:
     shutil.copytree(
-        source, s.folder / "support_bot", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tickets.jsonl")
+        source,
+        s.folder / "support_bot",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tickets.jsonl", "policies.json"),
     )
     shutil.copyfile(source / "tickets.jsonl", s.folder / "tickets.jsonl")
+    shutil.copyfile(source / "policies.json", s.folder / "policies.json")
     s.write("casebank demo: capture, flag, annotate, promote and replay, for real, on a small support bot.")
     s.write(f"Working in a fresh folder holding a copy of the bot and its tickets: {s.folder}")
     s.write("The bot calls its model through the real openai client; the model is a deterministic local")

@@ -41,7 +41,7 @@ def test_cases_demo_runs_the_whole_loop_and_exits_0(tmp_path: Path) -> None:
         f"$ cases annotate {case} --expected 'within 14 days' --grader contains --tag refunds",
         f"$ cases promote {case}",
         f"evals/answer-{case}.json",
-        '+    Fact("refunds", ("refund", "return", "money"), "Refunds are accepted within 14 days of delivery."),',
+        '+    Fact("returns", ("refund", "return", "money"), "Refunds are accepted within 14 days of delivery."),',
         "$ cases status",
         "Every step behaved as expected.",
     ):
