@@ -3,9 +3,11 @@
 The demo is a script of real commands, not a simulation. It copies the example bot into a fresh
 temporary folder and runs there, as subprocesses, exactly what a user would type - the bot
 itself (`python -m support_bot`), then `cases flag / show / annotate / promote / run / status` -
-printing each command before its output. Each step's exit code is checked, so the demo doubles
-as an end-to-end check of the installed package: when a step misbehaves it says which one,
-keeps the folder for a look, and exits 1.
+printing each command before its output. Between runs it edits the bot's source, and the file
+standing in for the bot's live policy service: a frozen replay (`--frozen-tools`) tests the
+code, a live one the service's drift. Each step's exit code is checked, so the demo doubles as
+an end-to-end check of the installed package: when a step misbehaves it says which one, keeps
+the folder for a look, and exits 1.
 
 `cases` runs as `sys.executable -m casebank`, so the demo uses whichever casebank is running it
 (no reliance on `cases` being on PATH), and the store is pinned with `CASEBANK_DB` so a user's
@@ -33,13 +35,18 @@ __all__ = ["example_source", "run_demo"]
 
 STEP_TIMEOUT_S = 120
 KNOWLEDGE = Path("support_bot") / "knowledge.py"
+# The bot's policy service, a JSON file in the working folder that `lookup_policy` (a
+# @casebank.tool) reads on every call; the demo changes it under the case, as the world would.
+POLICIES = Path("policies.json")
 # The bug the example ships with, its fix, and the later change that brings it back. The demo
 # edits the copied source with these, as a developer would, and prints each edit as a diff.
 _BUGGY_FACT = '"Refunds are accepted within 30 days of delivery."'
 _FIXED_FACT = '"Refunds are accepted within 14 days of delivery."'
 _EXCHANGES_FACT = (
-    '    Fact("exchanges", ("exchange", "wrong", "size", "return"), "Wrong size? Exchange it free within 30 days."),\n'
+    '    Fact("returns", ("exchange", "wrong", "size", "return"), "Wrong size? Exchange it free within 30 days."),\n'
 )
+_POLICY_DELIVERY = '  "delivery": "Over the holidays, delivery takes 5 to 7 working days."\n'
+_POLICY_RETURNS = '  "returns": "Over the holidays, anything bought in December can be returned until 31 January."\n'
 _EXPECTED = "within 14 days"
 
 
@@ -160,9 +167,12 @@ def run_demo(
 
 def _script(s: _Session, source: Path) -> None:
     shutil.copytree(
-        source, s.folder / "support_bot", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tickets.jsonl")
+        source,
+        s.folder / "support_bot",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tickets.jsonl", "policies.json"),
     )
     shutil.copyfile(source / "tickets.jsonl", s.folder / "tickets.jsonl")
+    shutil.copyfile(source / "policies.json", s.folder / POLICIES)
     s.write("casebank demo: capture, flag, annotate, promote and replay, for real, on a small support bot.")
     s.write(f"Working in a fresh folder holding a copy of the bot and its tickets: {s.folder}")
     s.write("The bot calls its model through the real openai client; the model is a deterministic local")
@@ -177,7 +187,11 @@ def _script(s: _Session, source: Path) -> None:
     s.cases("show", incident_id)
 
     s.heading("4. ...and records what the answer must say, and how to check it")
-    s.cases("annotate", incident_id, "--expected", _EXPECTED, "--grader", "contains", "--tag", "refunds")
+    s.note("The bot asked its policy service (lookup_policy, a @casebank.tool) about returns; that day it")
+    s.note("had no rule, so the bot quoted its own fact. --frozen-tools: replays get that same answer.")
+    s.cases(
+        "annotate", incident_id, "--expected", _EXPECTED, "--grader", "contains", "--tag", "refunds", "--frozen-tools"
+    )
 
     case_path = _promote(s, incident_id)
 
@@ -187,7 +201,9 @@ def _script(s: _Session, source: Path) -> None:
     s.cases("run")
     s.note(f"Exit code 0: every case passes. Commit the fix together with {case_path}.")
 
-    s.heading("7. Weeks later, a change brings the bug back; the suite catches it")
+    _service_changes(s, incident_id)
+
+    s.heading("8. Weeks later, a change brings the bug back; the suite catches it")
     s.note("Someone adds a fact about exchanges. Retrieval now prefers it for the refund ticket,")
     s.note("so the customer is told about 30 days again.")
     fixed_line = _line_with(s.folder / KNOWLEDGE, _FIXED_FACT)
@@ -197,10 +213,24 @@ def _script(s: _Session, source: Path) -> None:
         raise _StepFailed(f"'cases run' failed as expected but did not name the case {incident_id}")
     s.note(f"Exit code 1, naming case {incident_id}: in CI, this change does not merge.")
 
-    s.heading("8. What the store holds now")
+    s.heading("9. What the store holds now")
     s.cases("status")
     s.write()
     s.write("Every step behaved as expected.")
+
+
+def _service_changes(s: _Session, incident_id: str) -> None:
+    s.heading("7. The policy service changes; the case still tests the code, not the service")
+    s.note("The case file's fixtures hold what lookup_policy returned in production (null: no rule).")
+    s.note("Today the service adds a holiday rule for returns, which the live bot now quotes instead.")
+    s.edit(POLICIES, _POLICY_DELIVERY, _POLICY_DELIVERY.rstrip("\n") + ",\n" + _POLICY_RETURNS)
+    s.cases("run")
+    s.note("Exit code 0: replayed frozen, the lookup answers as it did that day; the code is still right.")
+    drifted = s.cases("run", "--live-tools", expect=1)
+    if incident_id not in drifted.stdout + drifted.stderr:
+        raise _StepFailed(f"'cases run --live-tools' failed as expected but did not name the case {incident_id}")
+    s.note("Exit code 1 with the same code: a live replay tests today's service (the drift), a frozen one")
+    s.note("tests the change under review. CI runs frozen; run --live-tools to see what the world changed.")
 
 
 def _line_with(path: Path, text: str) -> str:
@@ -214,6 +244,8 @@ def _answer_tickets(s: _Session) -> list[dict[str, Any]]:
     s.heading("1. The bot answers a batch of tickets")
     s.note("support_bot/__main__.py calls casebank.init() once; bot.answer() is decorated with @casebank.trace,")
     s.note("so each answer is recorded as a trace, and the bot hands back its trace id with the answer.")
+    s.note("A rule from the policy service (support_bot/policies.py: lookup_policy, a @casebank.tool")
+    s.note("reading policies.json) wins over the bot's built-in fact: see the delivery answer.")
     done = s.run(
         ["python", "-m", "support_bot", "tickets.jsonl"], [sys.executable, "-m", "support_bot", "tickets.jsonl"]
     )

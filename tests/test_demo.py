@@ -38,17 +38,28 @@ def test_cases_demo_runs_the_whole_loop_and_exits_0(tmp_path: Path) -> None:
     case = incident_id.group(1)
     for step in (
         "$ python -m support_bot tickets.jsonl",
-        f"$ cases annotate {case} --expected 'within 14 days' --grader contains --tag refunds",
+        f"$ cases annotate {case} --expected 'within 14 days' --grader contains --tag refunds --frozen-tools",
         f"$ cases promote {case}",
         f"evals/answer-{case}.json",
-        '+    Fact("refunds", ("refund", "return", "money"), "Refunds are accepted within 14 days of delivery."),',
+        '+    Fact("returns", ("refund", "return", "money"), "Refunds are accepted within 14 days of delivery."),',
+        '+  "returns": "Over the holidays, anything bought in December can be returned until 31 January."',
         "$ cases status",
         "Every step behaved as expected.",
     ):
         assert step in out
-    passing, failing = out.split("$ cases run\n")[1:]
-    assert "1/1 passed" in passing
-    assert case in failing
+    # The case keeps what the policy lookup returned in production: no rule for returns that day.
+    promoted = out.split(f"$ cat evals/answer-{case}.json\n")[1].split("\n## ")[0]
+    assert '"name": "lookup_policy"' in promoted and '"result": null' in promoted
+    assert '"frozen_tools": true' in promoted
+    fixed, frozen, regressed = out.split("$ cases run\n")[1:]
+    assert "1/1 passed" in fixed
+    # The policy service changed: the frozen replay still passes, a live one quotes the new rule and fails.
+    assert "1/1 passed" in frozen and "tool calls: 1 from fixtures, 0 live" in frozen
+    live = frozen.split("$ cases run --live-tools\n")[1]
+    assert case in live and "0/1 passed" in live and "holidays" in live
+    assert "tool calls: 0 from fixtures, 1 live" in live
+    # The code regression is caught by the frozen replay, for its own reason (the 30-day exchange fact).
+    assert case in regressed and "Exchange" in regressed and "tool calls: 1 from fixtures" in regressed
     # The demo's store is its own: the caller's CASEBANK_DB is neither used nor created.
     assert not (tmp_path / "not-the-demo-store.db").exists()
     # Without --keep, nothing is left behind.

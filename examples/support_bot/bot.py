@@ -4,6 +4,10 @@
 reply) as the root span of a trace, and the nested traced calls become child spans. A case
 replays `support_bot.bot:answer` with the recorded ticket. `answer_with_trace_id` is what a
 support tool would call: it also returns the trace id, which is how a wrong reply is flagged.
+
+The policy service's rule of the day (`lookup_policy`, a `@casebank.tool`: a frozen replay
+answers it from the case) wins over the built-in fact. Retrieval of the built-in facts is the
+code under review, so it is a plain traced step, never answered from a case.
 """
 
 from __future__ import annotations
@@ -14,14 +18,15 @@ import threading
 import casebank
 
 from . import model
-from .knowledge import FACTS
+from .knowledge import FACTS, Fact
+from .policies import lookup_policy
 
 # The trace id can only be read while the traced call runs; it is kept here for the caller.
 _current = threading.local()
 
 
 @casebank.trace(name="retrieve")
-def retrieve(ticket: str) -> list[str]:
+def retrieve(ticket: str) -> Fact | None:
     """The fact whose keywords the ticket mentions most (the first one on a tie), if any."""
     words = set(re.findall(r"[a-z0-9']+", ticket.lower()))
     best, best_hits = None, 0
@@ -29,14 +34,18 @@ def retrieve(ticket: str) -> list[str]:
         hits = len(words.intersection(fact.keywords))
         if hits > best_hits:
             best, best_hits = fact, hits
-    return [best.text] if best is not None else []
+    return best
 
 
 @casebank.trace
 def answer(ticket: str) -> str:
     """Reply to one support ticket."""
     _current.trace_id = casebank.current_trace_id()
-    return model.complete(ticket, retrieve(ticket))
+    fact = retrieve(ticket)
+    if fact is None:
+        return model.complete(ticket, [])
+    policy = lookup_policy(fact.topic)  # today's rule, when the policy service has one
+    return model.complete(ticket, [policy if policy else fact.text])
 
 
 def answer_with_trace_id(ticket: str) -> tuple[str, str | None]:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 
 class Fact(NamedTuple):
-    topic: str
+    topic: str  # what the bot asks the policy service about
     keywords: tuple[str, ...]
     text: str
 
@@ -17,6 +17,6 @@ class Fact(NamedTuple):
 FACTS: tuple[Fact, ...] = (
     Fact("delivery", ("delivery", "deliver", "shipping", "long"), "Standard delivery takes 3 to 5 working days."),
     Fact("tracking", ("where", "track", "tracking", "order"), "Your dispatch email has a link to track your order."),
-    Fact("refunds", ("refund", "return", "money"), "Refunds are accepted within 30 days of delivery."),
+    Fact("returns", ("refund", "return", "money"), "Refunds are accepted within 30 days of delivery."),
     Fact("account", ("password", "login", "log", "reset"), "Use 'Forgot password' on the sign-in page to reset it."),
 )
