@@ -1,6 +1,7 @@
 """Replaying a suite: call each case's entry point with its recorded input and grade the output.
 
-This module schedules a run and turns each call into a `CaseResult` (`_results`). Grading the
+This module schedules a run and turns each call into a `CaseResult` (`_results`). Planning it
+(`_plans`: targets, graders, instances, fixtures, before any case starts), grading the
 outputs (`_grading`), retrying (`_retries`), choosing the cases (`_select`), storing the run
 (`_records`), marking the verdicts of uncalibrated judges (`_reliability`) and rendering the
 report (`_report_formats`) are jobs of their own. It prints nothing.
@@ -59,7 +60,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -67,20 +68,18 @@ from typing import Any
 import orjson
 
 from casebank._json import recorded_json
-from casebank.errors import CasebankError, InvalidInput, SuiteError, TargetImportError
+from casebank.errors import InvalidInput
 from casebank.replay import _retries
-from casebank.replay._case import Case
 from casebank.replay._collect import CaseSession, ReplayTracing, replay_tracing
-from casebank.replay._fixtures import MISSING_FIXTURE_CHOICES, CaseFixtures, FixtureIndex, fixture_index
-from casebank.replay._grading import Grading, grade_batches
-from casebank.replay._instances import make_instances, method_owner
-from casebank.replay._rebuild import Rebuilder, RebuildError, hints_of, recorded_arguments
+from casebank.replay._fixtures import MISSING_FIXTURE_CHOICES, CaseFixtures
+from casebank.replay._grading import grade_batches
+from casebank.replay._plans import Plan, bind_instances, plan_cases
+from casebank.replay._rebuild import RebuildError, recorded_arguments
 from casebank.replay._reliability import mark_unreliable
 from casebank.replay._results import CaseResult, JSONValue, RunReport
 from casebank.replay._retries import RETRY_WAIT_S, TRANSIENT_ERRORS, exception_names, with_retries
 from casebank.replay._suite import Suite
-from casebank.replay._target import import_target, is_async_target, replaying
-from casebank.replay.graders import make_grader
+from casebank.replay._target import replaying
 from casebank.replay.graders._judge import caching_in_store
 from casebank.store import Store, utc_now
 
@@ -149,7 +148,7 @@ def replay_cases(
     # Before any target is imported: an app may call casebank.init() at import time.
     with replaying(), replay_tracing() as tracing:
         settings.tracing = tracing
-        plans = _plan(suite.cases, target, frozen_tools)
+        plans = plan_cases(suite.cases, target, frozen_tools)
         settings.transient |= exception_names(retry_on)  # names the targets' modules define resolve now
         started_at = utc_now()
         with caching_in_store(store) if store is not None else contextlib.nullcontext():
@@ -180,19 +179,6 @@ def jsonable(value: object) -> JSONValue:
 
 
 @dataclass(kw_only=True)
-class _Plan:
-    case: Case
-    entrypoint: str
-    fn: Callable[..., Any]  # for a method, unbound until `_bind_instances`
-    is_async: bool
-    grading: Grading
-    frozen: bool  # answer its tool calls from its fixtures
-    fixtures: FixtureIndex | None = None  # the case's fixtures by call, when frozen
-    rebuilder: Rebuilder
-    owner: tuple[str, type] | None = None  # (`module:Class`, the class) when `fn` is a plain method
-
-
-@dataclass(kw_only=True)
 class _Settings:
     timeout: float | None
     retries: int
@@ -208,61 +194,13 @@ class _TimedOut(Exception):
     pass
 
 
-def _plan(cases: Sequence[Case], target: str | None, frozen_tools: bool | None = None) -> list[_Plan]:
-    """Import every target and build every grader, so that no case starts unless all can."""
-    functions: dict[str, Callable[..., Any]] = {}
-    owners: dict[str, tuple[str, type] | None] = {}
-    plans = []
-    for case in cases:
-        entrypoint = target or case.entrypoint
-        if entrypoint not in functions:
-            try:
-                functions[entrypoint] = import_target(entrypoint)
-            except TargetImportError as exc:
-                if target is not None:
-                    raise
-                raise TargetImportError(f"case file '{case.path}': {exc}") from None
-            owners[entrypoint] = method_owner(entrypoint)
-        try:
-            grader = make_grader(case.grader, base_dir=case.path.parent if case.path else None)
-        except CasebankError as exc:
-            raise SuiteError(f"case file '{case.path}': {exc}") from None
-        fn = functions[entrypoint]
-        frozen = case.frozen_tools if frozen_tools is None else frozen_tools
-        plans.append(
-            _Plan(
-                case=case,
-                entrypoint=entrypoint,
-                fn=fn,
-                is_async=is_async_target(fn),
-                grading=Grading.of(grader, case.expected),
-                frozen=frozen,
-                fixtures=fixture_index(case.fixtures) if frozen else None,
-                rebuilder=Rebuilder(hints_of(fn)),
-                owner=owners[entrypoint],
-            )
-        )
-    return plans
-
-
-async def _bind_instances(plans: list[_Plan], factories: Mapping[str, str] | None) -> None:
-    """Give each method's plan its instance: one per class, made on the run's loop (a factory may be async)."""
-    owners = dict(plan.owner for plan in plans if plan.owner is not None)
-    if not owners:
-        return
-    instances = await make_instances(owners, factories)
-    for plan in plans:
-        if plan.owner is not None:
-            plan.fn = plan.fn.__get__(instances[plan.owner[0]], plan.owner[1])
-
-
 async def _run_all(
-    plans: list[_Plan], concurrency: int, epochs: int, settings: _Settings, handle_sigint: bool
-) -> tuple[list[tuple[_Plan, CaseResult]], bool]:
+    plans: list[Plan], concurrency: int, epochs: int, settings: _Settings, handle_sigint: bool
+) -> tuple[list[tuple[Plan, CaseResult]], bool]:
     """Every finished (plan, result), in suite order then epoch, and whether Ctrl-C cut the run short."""
-    await _bind_instances(plans, settings.factories)  # before any case starts: a failure is a usage error
-    results: list[tuple[_Plan, CaseResult] | None] = [None] * (len(plans) * epochs)
-    jobs: Iterator[tuple[int, _Plan]] = iter(enumerate(plan for plan in plans for _ in range(epochs)))
+    await bind_instances(plans, settings.factories)  # before any case starts: a failure is a usage error
+    results: list[tuple[Plan, CaseResult] | None] = [None] * (len(plans) * epochs)
+    jobs: Iterator[tuple[int, Plan]] = iter(enumerate(plan for plan in plans for _ in range(epochs)))
     interrupted = False
 
     # Not `with`: on shutdown the pool must not wait for a sync target abandoned by --timeout.
@@ -308,7 +246,7 @@ async def _run_all(
     return [result for result in results if result is not None], interrupted
 
 
-async def _call(plan: _Plan, kwargs: dict[str, Any], pool: ThreadPoolExecutor, timeout: float | None) -> Any:
+async def _call(plan: Plan, kwargs: dict[str, Any], pool: ThreadPoolExecutor, timeout: float | None) -> Any:
     if plan.is_async:
         awaitable: Any = plan.fn(**kwargs)
     else:
@@ -332,7 +270,7 @@ async def _call(plan: _Plan, kwargs: dict[str, Any], pool: ThreadPoolExecutor, t
 
 
 async def _run_one(
-    plan: _Plan, pool: ThreadPoolExecutor, graders: ThreadPoolExecutor, settings: _Settings, epoch: int
+    plan: Plan, pool: ThreadPoolExecutor, graders: ThreadPoolExecutor, settings: _Settings, epoch: int
 ) -> CaseResult:
     case = plan.case
     # A fresh copy per call: a target that mutates its arguments must not change the case.
@@ -340,7 +278,7 @@ async def _run_one(
     try:
         rebuilt = [plan.rebuilder.arguments(orjson.loads(arguments), case.input_types)]
     except RebuildError as exc:  # the target is not called: an error of this case, not a failure
-        return _result(plan, output=None, passed=False, reason=str(exc), latency_ms=0.0, error=str(exc), epoch=epoch)
+        return plan.result(output=None, passed=False, reason=str(exc), latency_ms=0.0, error=str(exc), epoch=epoch)
     attempts = 0
     start = time.perf_counter()
     session: CaseSession | None = None
@@ -366,8 +304,7 @@ async def _run_one(
         else:
             value = await attempt()
     except _TimedOut:
-        return _result(
-            plan,
+        return plan.result(
             output=None,
             passed=False,
             reason=f"timed out after {settings.timeout:g} s",
@@ -381,8 +318,7 @@ async def _run_one(
         latency_ms = (time.perf_counter() - start) * 1000
         error = _describe(exc)
         if session is not None and session.fixtures.problems:  # a frozen replay it could not answer
-            return _result(
-                plan,
+            return plan.result(
                 output=None,
                 passed=False,
                 reason=_fixture_reason(session),
@@ -391,8 +327,7 @@ async def _run_one(
                 retries=attempts - 1,
                 session=session,
             )
-        return _result(
-            plan,
+        return plan.result(
             output=None,
             passed=False,
             reason=f"raised {error}",
@@ -407,8 +342,7 @@ async def _run_one(
     output = jsonable(value)
     assert session is not None  # an attempt ran
     if session.fixtures.problems:  # the app caught what the frozen tool raised: the case still fails
-        return _result(
-            plan,
+        return plan.result(
             output=output,
             passed=False,
             reason=_fixture_reason(session),
@@ -419,8 +353,7 @@ async def _run_one(
         )
     replay = session.replay(latency_ms) if plan.grading.reads_replay else None
     verdict = await plan.grading.grade(output, graders, replay)
-    return _result(
-        plan,
+    return plan.result(
         output=output,
         passed=verdict.passed,
         reason=verdict.reason,
@@ -432,7 +365,7 @@ async def _run_one(
     )
 
 
-def _session(plan: _Plan, settings: _Settings) -> CaseSession:
+def _session(plan: Plan, settings: _Settings) -> CaseSession:
     assert settings.tracing is not None  # run_suite sets it before any case runs
     fixtures = CaseFixtures(
         plan.case.fixtures, frozen=plan.frozen, on_missing=settings.on_missing_fixture, index=plan.fixtures
@@ -444,46 +377,6 @@ def _fixture_reason(session: CaseSession) -> str:
     problems = session.fixtures.problems
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     return f"frozen tools: {problems[0]}{more}"
-
-
-def _result(
-    plan: _Plan,
-    *,
-    output: Any,
-    passed: bool,
-    reason: str,
-    latency_ms: float,
-    score: float | None = None,
-    error: str | None = None,
-    tb_text: str | None = None,
-    epoch: int = 0,
-    retries: int = 0,
-    timed_out: bool = False,
-    session: CaseSession | None = None,
-) -> CaseResult:
-    case = plan.case
-    fixtures = session.fixtures if session is not None else None
-    return CaseResult(
-        case_id=case.id,
-        case_file=str(case.path) if case.path is not None else "",
-        entrypoint=plan.entrypoint,
-        grader=plan.grading.grader.name,
-        expected=case.expected,
-        output=output,
-        passed=passed,
-        score=score,
-        reason=reason,
-        error=error,
-        traceback=tb_text,
-        latency_ms=round(latency_ms, 3),
-        tags=list(case.tags),
-        epoch=epoch,
-        retries=retries,
-        timed_out=timed_out,
-        tools_frozen=fixtures.answered if fixtures is not None else 0,
-        tools_live=fixtures.live if fixtures is not None else 0,
-        unused_fixtures=fixtures.unused() if fixtures is not None and not timed_out else [],
-    )
 
 
 def _describe(exc: BaseException) -> str:
