@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 from _pytest._code.code import ExceptionChainRepr, ExceptionInfo, ReprEntryNative, ReprFileLocation, ReprTraceback
@@ -28,9 +28,13 @@ from casebank.replay._results import CaseResult
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr, TracebackStyle
 
-    from casebank.pytest_plugin._session import CasebankSession
+__all__ = ["CaseFailed", "CaseFile", "CaseItem", "Replayer", "item_name"]
 
-__all__ = ["CaseFailed", "CaseFile", "CaseItem", "item_name"]
+
+class Replayer(Protocol):
+    """What an item asks of the session that made it (`_session.CasebankSession`)."""
+
+    def replay(self, case: Case) -> CaseResult: ...
 
 
 class CaseFailed(Exception):
@@ -49,7 +53,7 @@ def item_name(case: Case) -> str:
 class CaseFile(pytest.File):
     """A case file: the one item in it is its case."""
 
-    def __init__(self, *, case: Case, runner: CasebankSession, **kwargs: Any) -> None:
+    def __init__(self, *, case: Case, runner: Replayer, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case
         self.runner = runner
@@ -65,7 +69,7 @@ class CaseFile(pytest.File):
 class CaseItem(pytest.Item):
     """One case, replayed against the current code and graded when pytest runs it."""
 
-    def __init__(self, *, case: Case, runner: CasebankSession, **kwargs: Any) -> None:
+    def __init__(self, *, case: Case, runner: Replayer, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case
         self.runner = runner

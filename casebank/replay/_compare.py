@@ -15,7 +15,6 @@ p-value is below 0.05.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +23,8 @@ import orjson
 from casebank._words import count
 from casebank.errors import InvalidInput
 from casebank.replay._records import load_run, report_from_dict
-from casebank.replay._results import RunReport
-from casebank.replay._stats import Rate, mcnemar_exact
+from casebank.replay._results import SIGNIFICANCE, Comparison, RunReport
+from casebank.replay._stats import Rate
 
 if TYPE_CHECKING:
     from casebank.store import Store
@@ -43,29 +42,6 @@ __all__ = [
 ]
 
 FAIL_ON = ("any", "regression", "significant")
-SIGNIFICANCE = 0.05
-
-
-@dataclass(kw_only=True)
-class Comparison:
-    baseline: RunReport
-    current: RunReport
-    regressions: list[str] = field(default_factory=list)
-    fixes: list[str] = field(default_factory=list)
-    still_failing: list[str] = field(default_factory=list)
-    flaky: list[str] = field(default_factory=list)  # flaky in the baseline, not passing now
-    new_cases: list[tuple[str, str]] = field(default_factory=list)  # (case id, outcome now)
-    removed_cases: list[str] = field(default_factory=list)
-    unchanged: int = 0  # passed in both
-
-    @property
-    def p_value(self) -> float:
-        return mcnemar_exact(len(self.regressions), len(self.fixes))
-
-    @property
-    def significant(self) -> bool:
-        """More regressions than fixes, and more than chance would give."""
-        return len(self.regressions) > len(self.fixes) and self.p_value < SIGNIFICANCE
 
 
 def compare(baseline: RunReport, current: RunReport) -> Comparison:

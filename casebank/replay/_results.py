@@ -22,14 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
-from casebank.replay._stats import CaseOutcome, Summary, outcomes, summarize
+from casebank.replay._stats import CaseOutcome, Summary, mcnemar_exact, outcomes, summarize
 
-if TYPE_CHECKING:
-    from casebank.replay._compare import Comparison
+__all__ = ["NOT_CALLED", "SIGNIFICANCE", "CaseResult", "Comparison", "JSONValue", "RunReport"]
 
-__all__ = ["NOT_CALLED", "CaseResult", "JSONValue", "RunReport"]
+# The McNemar p-value below which a drop against a baseline is significant (`--fail-on significant`).
+SIGNIFICANCE = 0.05
 
 # How the error of a case whose target was never called begins: an argument could not be rebuilt
 # as its type (`_rebuild`). It is kept in `error`, as a raise is, so that it counts as errored in
@@ -245,3 +245,27 @@ class RunReport:
             "retries": self.retries,
             "origin": self.origin,
         }
+
+
+@dataclass(kw_only=True)
+class Comparison:
+    """A run case by case against its baseline (`_compare.compare` makes it)."""
+
+    baseline: RunReport
+    current: RunReport
+    regressions: list[str] = field(default_factory=list)
+    fixes: list[str] = field(default_factory=list)
+    still_failing: list[str] = field(default_factory=list)
+    flaky: list[str] = field(default_factory=list)  # flaky in the baseline, not passing now
+    new_cases: list[tuple[str, str]] = field(default_factory=list)  # (case id, outcome now)
+    removed_cases: list[str] = field(default_factory=list)
+    unchanged: int = 0  # passed in both
+
+    @property
+    def p_value(self) -> float:
+        return mcnemar_exact(len(self.regressions), len(self.fixes))
+
+    @property
+    def significant(self) -> bool:
+        """More regressions than fixes, and more than chance would give."""
+        return len(self.regressions) > len(self.fixes) and self.p_value < SIGNIFICANCE
