@@ -110,7 +110,7 @@ def plan_cases(cases: Sequence[Case], target: str | None, frozen_tools: bool | N
                 is_async=is_async_target(fn),
                 grading=Grading.of(grader, case.expected),
                 frozen=frozen,
-                fixtures=fixture_index(case.fixtures) if frozen else None,
+                fixtures=fixture_index(case.fixtures) if frozen and case.fixtures else None,
                 rebuilder=Rebuilder(hints_of(fn)),
                 owner=owners[entrypoint],
             )
