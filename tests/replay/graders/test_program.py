@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from casebank.errors import InvalidInput
-from casebank.replay.graders import NoReference, make_grader
+from casebank.replay.graders import NoReference, Verdict, make_grader
 
 ADD = "def add(a, b):\n    return a + b\n"
 TESTS = "def test_add():\n    assert add(2, 3) == 5\n\ndef test_zero():\n    assert add(-1, 1) == 0\n"
@@ -254,3 +254,18 @@ def test_a_child_that_dies_by_a_signal_fails_with_the_signal_named() -> None:
     verdict = run_tests("import os\nos.abort()\n")
     assert not verdict.passed
     assert verdict.reason.startswith("the test process was killed by SIGABRT before reporting"), verdict.reason
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        pytest.param("Install it:\n```bash\npip install adder\n```\nThen:\n```python\n" + ADD + "```", id="bash-first"),
+        pytest.param("```text\nnotes\n```\n```py\n" + ADD + "```", id="text-right-before"),
+        pytest.param("```python title=add.py\n" + ADD + "```", id="info-after-the-tag"),
+    ],
+)
+def test_the_python_block_is_found_after_a_block_in_another_language(output: str) -> None:
+    # The fence that closes the first block is not the opening of an untagged one.
+    assert make_grader({"name": "python_compiles"}).grade(output, None) == Verdict(
+        passed=True, score=1.0, reason="output compiles (2 lines)"
+    )
