@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from casebank.errors import InvalidInput
+from casebank.replay.graders import Verdict, make_grader
 from casebank.replay.graders import _embedding as embedding_module
-from casebank.replay.graders import make_grader
 from casebank.replay.graders._embedding import Embedding, numbers_in
 from casebank.replay.graders._judge import caching_in_store
 from casebank.store import open_store
@@ -197,3 +197,65 @@ def test_the_local_model_batches_a_run() -> None:
     verdicts = grader.grade_many(pairs)
     assert all(v.passed for v in verdicts)
     assert verdicts[0].score is not None and verdicts[0].score < 1.0
+
+
+# -- the endpoint: where it is, its key, its failures whole -----------------------------------------
+
+
+def test_a_failing_endpoint_fails_its_cases_with_the_error_on_one_line(
+    fake: FakeCompat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fake, "next_error", lambda: (401, "bad key\n   " + "k" * 200))
+    verdict = remote(fake).grade("a", "b")
+    assert verdict == Verdict(
+        passed=False,
+        reason=f"grader 'embedding' endpoint {fake.openai_url} model 'emb-1' failed: AuthenticationError: "
+        "Error code: 401 - bad key " + "k" * 131 + "... - check base_url, model and $OPENAI_API_KEY",
+    )
+
+
+def test_an_endpoint_that_returns_too_few_embeddings_fails_its_cases(
+    fake: FakeCompat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = fake.answer
+
+    def one_short(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        full = answer(path, body)
+        return {**full, "data": full["data"][:-1]}
+
+    monkeypatch.setattr(fake, "answer", one_short)
+    assert remote(fake).grade("a", "b") == Verdict(
+        passed=False, reason="grader 'embedding' endpoint returned 1 embeddings for 2 texts"
+    )
+
+
+def test_the_endpoint_and_key_come_from_the_environment(
+    fake: FakeCompat, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    grader = make_grader({"name": "embedding", "options": {"backend": "openai", "model": "emb-1"}})
+    with open_store(tmp_path / "c.db") as store, caching_in_store(store):
+        assert grader.grade(EXPECTED, EXPECTED).passed
+        models = store.conn.execute("SELECT DISTINCT model FROM embedding_cache").fetchall()  # type: ignore[attr-defined]
+    assert [tuple(row) for row in models] == [("openai:default:emb-1",)]
+    sent = fake.on("/v1/embeddings")[0]
+    assert (sent.headers["authorization"], sent.headers["x-stainless-read-timeout"]) == ("Bearer sk-test", "60.0")
+    monkeypatch.setattr(fake, "next_error", lambda: (500, "down"))
+    failed = make_grader({"name": "embedding", "options": {"backend": "openai", "model": "emb-2"}}).grade("a", "b")
+    assert failed.reason.startswith(f"grader 'embedding' endpoint {fake.openai_url}/ model 'emb-2' failed: ")
+
+
+def test_without_a_key_a_local_endpoint_gets_a_placeholder_and_the_openai_api_is_refused(
+    fake: FakeCompat,
+) -> None:
+    assert remote(fake).grade(EXPECTED, EXPECTED).passed
+    assert fake.on("/v1/embeddings")[0].headers["authorization"] == "Bearer unused"
+    client = remote(fake).backend._client()  # type: ignore[attr-defined]
+    assert remote(fake).backend._client() is client  # type: ignore[attr-defined]  # one connection pool
+    verdict = make_grader({"name": "embedding", "options": {"backend": "openai"}}).grade("a", "b")
+    assert verdict == Verdict(
+        passed=False,
+        reason="grader 'embedding' needs $OPENAI_API_KEY for the OpenAI API - set it, or give --option "
+        "base_url=URL of an OpenAI-compatible server",
+    )
