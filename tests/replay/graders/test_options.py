@@ -289,3 +289,21 @@ def test_a_file_option_that_is_not_a_path_is_refused_showing_it(tmp_path: Path) 
     (tmp_path / "s.json").write_text('{"type": "integer"}')
     absolute = make_grader({"name": "json_schema", "options": {"schema_file": str(tmp_path / "s.json")}})
     assert absolute.grade("3", None).passed  # an absolute path is taken as it is
+
+
+def test_a_number_at_either_limit_is_accepted() -> None:
+    assert (tone(minimum=0).minimum, tone(minimum=10).minimum, tone(limit=1).limit) == (0.0, 10.0, 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param("  ", "'  '", id="blank"),
+        pytest.param(["a"], """'["a"]'""", id="a-list"),
+        pytest.param(True, "'true'", id="a-bool-is-no-text"),
+    ],
+)
+def test_a_text_option_refuses_what_is_no_text_showing_it(value: Any, shown: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        tone(**{"pass": value})
+    assert str(raised.value) == f"grader 'tone' option pass={shown} - give a non-empty text"

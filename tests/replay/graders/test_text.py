@@ -129,6 +129,15 @@ def test_a_bad_grader_spec_is_refused_when_the_grader_is_built(spec: dict[str, A
     assert message in str(raised.value)
 
 
+def test_an_option_given_to_a_grader_without_options_is_refused_saying_it_takes_none() -> None:
+    class Plain(Grader):
+        name = "plain"
+
+    with pytest.raises(InvalidInput) as raised:
+        Plain({"level": 1})
+    assert str(raised.value) == "grader 'plain' has no option 'level' (it takes: none)"
+
+
 def test_a_crashing_grader_is_a_failed_verdict_not_an_exception() -> None:
     class Broken(Grader):
         name = "broken"
@@ -335,6 +344,14 @@ JSON_SHOWN = """'{"days":30,"text":"We refund within t...'"""  # where a reason 
             LONG + "!",
             Verdict(passed=False, score=0.0, reason=f"expected {LONG_SHOWN}, got {LONG_SHOWN}"),
             id="exact-long",
+        ),
+        pytest.param(
+            "exact",
+            {},
+            LONG[:60],
+            "30 days\nor less",
+            Verdict(passed=False, score=0.0, reason=f"expected '30 days\\\\nor less', got {LONG[:60]!r}"),
+            id="exact-60-shown-whole-newline-escaped",
         ),
         pytest.param(
             "one_of",
