@@ -229,17 +229,33 @@ def fenced_source(output: Any, languages: str = r"[\w+-]*", *, whole: bool = Fal
     aside) - a JSON reply wrapped in a fence, not JSON quoted inside prose."""
     if not isinstance(output, str):
         return None
-    opens = output.lstrip().startswith("```") if whole else "```" in output
-    if opens:
-        found = _fence(languages, whole).search(output)
-        if found:
-            return found.group(1)
+    if whole:
+        if output.lstrip().startswith("```"):
+            found = _fence(languages).search(output)
+            if found:
+                return found.group(1)
+        return output
+    if "```" in output:
+        # Blocks are read whole, fence to fence: the fence that closes a block in another language
+        # (```bash ... ```) must not be taken for the opening of an untagged one.
+        wanted = _language(languages)
+        for block in _BLOCK.finditer(output):
+            if not block.group(1) or wanted.fullmatch(block.group(1)):
+                return block.group(2)
     return output
 
 
+# A block: an opening fence with an optional tag (the first word of its line), then up to the first
+# closing fence on a line of its own; an unclosed block runs to the end.
+_BLOCK = re.compile(r"```[ \t]*([\w+-]*)[^\n`]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL)
+
+
 @functools.lru_cache(maxsize=32)
-def _fence(languages: str, whole: bool) -> re.Pattern[str]:
-    if whole:  # the closing fence ends the text, even on the code's last line
-        return re.compile(rf"\A\s*```(?:{languages})[ \t]*\n(.*?)\n?```\s*\Z", re.DOTALL | re.IGNORECASE)
-    # The first closing fence on a line of its own ends the block; an unclosed block runs to the end.
-    return re.compile(rf"```[ \t]*(?:{languages})?[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL | re.IGNORECASE)
+def _language(languages: str) -> re.Pattern[str]:
+    return re.compile(languages, re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=32)
+def _fence(languages: str) -> re.Pattern[str]:
+    # The whole output is one block: the closing fence ends the text, even on the code's last line.
+    return re.compile(rf"\A\s*```(?:{languages})[ \t]*\n(.*?)\n?```\s*\Z", re.DOTALL | re.IGNORECASE)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from casebank.errors import InvalidInput
-from casebank.replay.graders import make_grader
+from casebank.replay.graders import Verdict, make_grader
 
 SOURCE = """
 from casebank.replay.graders import Verdict
@@ -35,6 +35,21 @@ def text(output, expected):
 
 def broken(output, expected):
     raise KeyError("total")
+
+def perfect(output, expected):
+    return 1.0
+
+def over(output, expected):
+    return 1.5
+
+def chatty(output, expected):
+    return Verdict(passed=False, reason="x" * 300)
+
+class _Scorer:
+    def __call__(self, output, expected):
+        return 0.75
+
+scorer = _Scorer()
 """
 
 
@@ -68,6 +83,10 @@ def python(module: str, function: str, **options: Any) -> Any:
         pytest.param("overlap", "días ☕ 30", {}, False, 0.2, "{m}:overlap scored 0.2, below 0.5", id="unicode"),
         pytest.param("overlap", "x" * 1_100_000, {}, False, 0.0, "{m}:overlap scored 0, below 0.5", id="huge-output"),
         pytest.param("verdict", "in 30 days", {}, True, None, "checked for 30", id="verdict"),
+        pytest.param("perfect", "x", {}, True, 1.0, "{m}:perfect scored 1, at or above 0.5", id="score-one"),
+        pytest.param(
+            "over", "x", {}, False, None, "{m}:over returned 1.5 - a score must be between 0 and 1", id="score-over-one"
+        ),
         pytest.param(
             "too_big",
             "x",
@@ -223,3 +242,76 @@ def test_composites_refuse_bad_options(options: dict[str, Any], message: str) ->
     with pytest.raises(InvalidInput) as raised:
         make_grader({"name": "all", "options": options})
     assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_plain_function_by_import_path_is_a_grader_named_after_it(module: str) -> None:
+    grader = make_grader({"name": f"{module}:same_length"})
+    assert (type(grader).__name__, type(grader).summary) == (
+        "same_length",
+        f"the function {module}:same_length passes the output",  # it has no docstring
+    )
+    assert grader.grade("abc", "xyz") == Verdict(passed=True, score=1.0, reason=f"{module}:same_length returned True")
+    assert grader.grade("abc", "xy") == Verdict(passed=False, score=0.0, reason=f"{module}:same_length returned False")
+
+
+def test_a_callable_object_by_import_path_grades_too(module: str) -> None:
+    grader = make_grader({"name": f"{module}:scorer"})
+    assert (type(grader).__name__, type(grader).summary) == (
+        "function",
+        f"the function {module}:scorer passes the output",
+    )
+    assert grader.grade("x", "y") == Verdict(
+        passed=True, score=0.75, reason=f"{module}:scorer scored 0.75, at or above 0.5"
+    )
+
+
+def python_spec(module: str, function: str) -> dict[str, Any]:
+    return {"name": "python", "options": {"function": f"{module}:{function}"}}
+
+
+def test_all_scores_its_lowest_child_any_its_highest_and_neither_scores_without_child_scores(module: str) -> None:
+    passing = [python_spec(module, "perfect"), python_spec(module, "overlap")]
+    assert make_grader({"name": "all", "options": {"graders": passing}}).grade("a b", "a b c d") == Verdict(
+        passed=True,
+        score=0.5,
+        reason=f"all 2 graders passed; last python: {module}:overlap scored 0.5, at or above 0.5",
+    )
+    failing = [python_spec(module, "overlap"), "json_valid"]
+    assert make_grader({"name": "any", "options": {"graders": failing}}).grade("a b c", "a d e") == Verdict(
+        passed=False,
+        score=0.2,
+        reason="none of 2 graders passed; last json_valid: output is not valid JSON: unexpected character, "
+        "expected a JSON value: line 1 column 1 (char 0)",
+    )
+    unscored = [python_spec(module, "verdict")]
+    assert make_grader({"name": "all", "options": {"graders": unscored}}).grade("in 30 days", "") == Verdict(
+        passed=True, score=None, reason="all 1 graders passed; last python: checked for 30"
+    )
+    assert make_grader({"name": "any", "options": {"graders": unscored}}).grade("in 14 days", "") == Verdict(
+        passed=False, score=None, reason="none of 1 graders passed; last python: checked for 30"
+    )
+
+
+def test_a_composite_reason_shows_at_most_200_characters(module: str) -> None:
+    verdict = make_grader({"name": "all", "options": {"graders": [python_spec(module, "chatty")]}}).grade("x", "y")
+    assert verdict.reason == "failed python: " + "x" * 182 + "..."
+
+
+def test_a_composites_children_find_their_files_in_its_suite_folder(tmp_path: Path) -> None:
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "suite" / "s.json").write_text('{"type": "integer"}')
+    child = {"name": "json_schema", "options": {"schema_file": "s.json"}}
+    grader = make_grader({"name": "all", "options": {"graders": [child]}}, base_dir=tmp_path / "suite")
+    assert grader.grade("3", None).passed and not grader.grade('"3"', None).passed
+
+
+def test_a_composite_is_instant_when_every_child_is_and_checks_the_expected_value_with_each(module: str) -> None:
+    assert make_grader({"name": "all", "options": {"graders": ["json_valid", "numeric"]}}).grades_instantly()
+    assert not make_grader(
+        {"name": "any", "options": {"graders": ["json_valid", python_spec(module, "perfect")]}}
+    ).grades_instantly()
+    grader = make_grader({"name": "all", "options": {"graders": ["json_valid", "regex"]}})
+    grader.check_expected(r"\d+ days")
+    with pytest.raises(InvalidInput) as raised:
+        grader.check_expected(".*")
+    assert str(raised.value).startswith("grader 'regex' pattern '.*' matches an empty output")

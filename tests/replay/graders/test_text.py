@@ -8,7 +8,17 @@ from typing import Any
 import pytest
 
 from casebank.errors import InvalidInput
-from casebank.replay.graders import GRADERS, Grader, NoReference, Verdict, as_text, grade_safely, make_grader
+from casebank.replay.graders import (
+    GRADERS,
+    Grader,
+    NoReference,
+    Verdict,
+    as_text,
+    batches,
+    grade_batch_safely,
+    grade_safely,
+    make_grader,
+)
 
 
 def grade(name: str, output: Any, expected: Any, **options: Any) -> Verdict:
@@ -117,6 +127,15 @@ def test_a_bad_grader_spec_is_refused_when_the_grader_is_built(spec: dict[str, A
     with pytest.raises(InvalidInput) as raised:
         make_grader(spec)
     assert message in str(raised.value)
+
+
+def test_an_option_given_to_a_grader_without_options_is_refused_saying_it_takes_none() -> None:
+    class Plain(Grader):
+        name = "plain"
+
+    with pytest.raises(InvalidInput) as raised:
+        Plain({"level": 1})
+    assert str(raised.value) == "grader 'plain' has no option 'level' (it takes: none)"
 
 
 def test_a_crashing_grader_is_a_failed_verdict_not_an_exception() -> None:
@@ -302,3 +321,215 @@ def test_a_number_given_where_a_text_is_meant_is_its_text() -> None:
     # `--option substring=14` arrives as the number 14: it meant the text "14".
     assert grade("not_contains", "in 14 days", "ignored", substring=14).reason == "output contains forbidden '14'"
     assert grade("contains", "in 14 days", "ignored", substring=14).passed
+
+
+# -- whole verdicts: what a report shows ---------------------------------------------------------
+
+LONG = "We refund every order within 30 days of delivery, no question"  # 61 characters
+LONG_SHOWN = "'We refund every order within 30 days of delivery, no ques...'"  # a reason shows 60
+JSON_41 = {"days": 30, "text": "We refund within thirty"}  # 44 characters as JSON
+JSON_SHOWN = """'{"days":30,"text":"We refund within t...'"""  # where a reason shows 40
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "output", "expected", "verdict"),
+    [
+        pytest.param(
+            "exact", {}, "30 days", "30 days", Verdict(passed=True, score=1.0, reason="output equals expected")
+        ),
+        pytest.param(
+            "exact",
+            {},
+            LONG,
+            LONG + "!",
+            Verdict(passed=False, score=0.0, reason=f"expected {LONG_SHOWN}, got {LONG_SHOWN}"),
+            id="exact-long",
+        ),
+        pytest.param(
+            "exact",
+            {},
+            LONG[:60],
+            "30 days\nor less",
+            Verdict(passed=False, score=0.0, reason=f"expected '30 days\\\\nor less', got {LONG[:60]!r}"),
+            id="exact-60-shown-whole-newline-escaped",
+        ),
+        pytest.param(
+            "one_of",
+            {},
+            "y",
+            ["yes", "y"],
+            Verdict(passed=True, score=1.0, reason="output equals one of the accepted answers"),
+            id="one-of",
+        ),
+        pytest.param(
+            "one_of",
+            {},
+            LONG,
+            [LONG[:31], "no", "y", "n", "ok"],
+            Verdict(
+                passed=False,
+                score=0.0,
+                reason=f"got {LONG_SHOWN}, not one of 'We refund every order withi...', 'no', 'y', 'n', 'ok'",
+            ),
+            id="one-of-five-shown-whole",
+        ),
+        pytest.param(
+            "one_of",
+            {},
+            "maybe",
+            [],
+            Verdict(
+                passed=False,
+                score=0.0,
+                reason="grader 'one_of' needs the expected output to be a non-empty list of accepted answers - "
+                """annotate with --expected-json '["yes", "y"]'""",
+            ),
+            id="one-of-empty-list",
+        ),
+        pytest.param(
+            "contains", {}, LONG, LONG, Verdict(passed=True, score=1.0, reason=f"output contains {LONG_SHOWN}"), id="c"
+        ),
+        pytest.param(
+            "contains",
+            {},
+            "no",
+            LONG,
+            Verdict(passed=False, score=0.0, reason=f"output does not contain {LONG_SHOWN}"),
+            id="contains-not",
+        ),
+        pytest.param(
+            "not_contains",
+            {},
+            LONG + "!",
+            LONG,
+            Verdict(passed=False, score=0.0, reason=f"output contains forbidden {LONG_SHOWN}"),
+            id="not-contains-found",
+        ),
+        pytest.param(
+            "not_contains",
+            {},
+            "ok",
+            [LONG[:31], "b", "c", "d"],
+            Verdict(
+                passed=True, score=1.0, reason="output does not contain 'We refund every order withi...', 'b', 'c'"
+            ),
+            id="not-contains-three-shown",
+        ),
+        pytest.param(
+            "not_contains",
+            {},
+            "ok",
+            JSON_41,
+            Verdict(
+                passed=False,
+                score=0.0,
+                reason=f"grader 'not_contains' needs the text the output must not contain, not {JSON_SHOWN} - "
+                """annotate with --expected '14 days' (or --expected-json '["14 days", "60 days"]')""",
+            ),
+            id="not-contains-no-text",
+        ),
+        pytest.param(
+            "regex",
+            {},
+            "ok",
+            JSON_41,
+            Verdict(
+                passed=False,
+                score=0.0,
+                reason=f"grader 'regex' needs a pattern as the expected output, not {JSON_SHOWN} - annotate with "
+                r"--expected '\d+ days' (or give --option pattern=REGEX and an example output)",
+            ),
+            id="regex-no-pattern",
+        ),
+        pytest.param(
+            "regex",
+            {"match": "full"},
+            "30 days",
+            r"\d+ days",
+            Verdict(passed=True, score=1.0, reason=r"output does fully match /\d+ days/"),
+            id="regex-full",
+        ),
+        pytest.param(
+            "regex",
+            {"match": "full"},
+            "in 30 days",
+            r"\d+ days",
+            Verdict(passed=False, score=0.0, reason=r"output does not fully match /\d+ days/"),
+            id="regex-full-not",
+        ),
+        pytest.param(
+            "regex",
+            {},
+            "30 DAYS",
+            "days",
+            Verdict(passed=False, score=0.0, reason="output does not match /days/"),
+            id="regex-case-matters-by-default",
+        ),
+    ],
+)
+def test_whole_verdicts_show_at_most_60_characters_of_a_value(
+    name: str, options: dict[str, Any], output: Any, expected: Any, verdict: Verdict
+) -> None:
+    assert grade(name, output, expected, **options) == verdict
+
+
+def test_whole_refusals_of_a_pattern_show_at_most_60_characters_of_it() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "regex", "options": {"pattern": "(" + LONG}})
+    assert str(raised.value) == (
+        "grader 'regex' pattern '(We refund every order within 30 days of delivery, no que...' does not compile: "
+        r"missing ), unterminated subpattern at position 0 - fix it, e.g. --option pattern='\d+ days'"
+    )
+    empty_matching = "(" + LONG[:58] + ")?"
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "regex"}).check_expected(empty_matching)
+    assert str(raised.value) == (
+        "grader 'regex' pattern '(We refund every order within 30 days of delivery, no que...' matches an empty "
+        r"output, so it cannot tell a bad answer from none - make it require some text, e.g. --expected '\d+ days'"
+    )
+
+
+def test_one_of_takes_the_first_answer_of_a_list_as_its_reference_and_anything_else_as_it_is() -> None:
+    grader = make_grader({"name": "one_of"})
+    assert grader.reference(["yes", "y"]) == "yes"
+    assert grader.reference("yes") == "yes"
+    assert grader.reference([]) == []
+
+
+def test_a_pattern_or_forbidden_text_says_whole_why_it_has_no_reference() -> None:
+    assert make_grader({"name": "regex"}).reference("x") == NoReference(
+        why="the expected value is the pattern an output must match, not an example of one"
+    )
+    assert make_grader({"name": "not_contains"}).reference("x") == NoReference(
+        why="the expected value is the text an output must not contain, not an example of one"
+    )
+
+
+class Batched(Grader):
+    """Grades many at once: one verdict an item, or as many as `count` says."""
+
+    name = "batched"
+    count: Any = None
+
+    def grade(self, output: Any, expected: Any) -> Verdict:
+        return Verdict(passed=output == expected)
+
+    @classmethod
+    def grade_batch(cls, items: Any) -> list[Verdict]:
+        verdicts = [Verdict(passed=output == expected, reason="batched") for _, output, expected in items]
+        return verdicts[: cls.count] if cls.count is not None else verdicts
+
+
+def test_a_batch_grader_is_known_by_its_grade_batch_and_graded_whole_or_not_at_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert batches(Batched()) and not batches(make_grader({"name": "exact"}))
+    items = [(Batched(), "a", "a"), (Batched(), "a", "b")]
+    assert grade_batch_safely(Batched, items) == [
+        Verdict(passed=True, reason="batched"),
+        Verdict(passed=False, reason="batched"),
+    ]
+    monkeypatch.setattr(Batched, "count", 1)  # one verdict short: the caller grades one by one
+    assert grade_batch_safely(Batched, items) is None
+    monkeypatch.setattr(Batched, "count", "x")  # a crash: the caller grades one by one
+    assert grade_batch_safely(Batched, items) is None
