@@ -285,10 +285,10 @@ def test_all_scores_its_lowest_child_any_its_highest_and_neither_scores_without_
     )
     unscored = [python_spec(module, "verdict")]
     assert make_grader({"name": "all", "options": {"graders": unscored}}).grade("in 30 days", "") == Verdict(
-        passed=True, score=None, reason="all 1 graders passed; last python: checked for 30"
+        passed=True, score=None, reason="all 1 grader passed; last python: checked for 30"
     )
     assert make_grader({"name": "any", "options": {"graders": unscored}}).grade("in 14 days", "") == Verdict(
-        passed=False, score=None, reason="none of 1 graders passed; last python: checked for 30"
+        passed=False, score=None, reason="none of 1 grader passed; last python: checked for 30"
     )
 
 

@@ -226,7 +226,7 @@ def test_an_endpoint_that_returns_too_few_embeddings_fails_its_cases(
 
     monkeypatch.setattr(fake, "answer", one_short)
     assert remote(fake).grade("a", "b") == Verdict(
-        passed=False, reason="grader 'embedding' endpoint returned 1 embeddings for 2 texts"
+        passed=False, reason="grader 'embedding' endpoint returned 1 embedding for 2 texts"
     )
 
 
@@ -345,7 +345,7 @@ def test_a_failing_backend_fails_only_its_own_cases_in_a_batch(
     assert verdicts[1] == Verdict(passed=True, score=1.0, reason="similarity 1.00 >= threshold 0.8")
     with pytest.raises(TypeError) as raised:
         Embedding.grade_batch([(make_grader({"name": "exact"}), "a", "a")])
-    assert str(raised.value) == "grade_batch got a Exact, not an embedding grader"
+    assert str(raised.value) == "grade_batch got an Exact, not an embedding grader"
 
 
 def test_an_endpoint_must_be_an_http_or_https_url(fake: FakeCompat) -> None:

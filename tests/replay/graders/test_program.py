@@ -333,7 +333,7 @@ def test_python_compiles_fails_code_too_deep_for_the_compiler() -> None:
             Verdict(
                 passed=False,
                 score=0.0,
-                reason="1 of 1 tests failed: test_long: AssertionError: " + "y" * 149 + "...",  # 200 of it
+                reason="1 of 1 test failed: test_long: AssertionError: " + "y" * 150 + "...",  # 200 of it
             ),
             id="reason-shows-200-characters",
         ),
@@ -374,7 +374,7 @@ def test_python_compiles_fails_code_too_deep_for_the_compiler() -> None:
         pytest.param(
             5,
             TESTS,
-            Verdict(passed=False, score=0.0, reason="output is a int, not Python source text"),
+            Verdict(passed=False, score=0.0, reason="output is an int, not Python source text"),
             id="not-text",
         ),
         pytest.param(

@@ -221,7 +221,7 @@ def parse_error(sql: str) -> str:
             Verdict(
                 passed=False,
                 score=0.0,
-                reason="rows differ: expected 1 rows, got 1; missing ('a', 1); unexpected ('" + "z" * 55 + "...",
+                reason="rows differ: expected 1 row, got 1; missing ('a', 1); unexpected ('" + "z" * 55 + "...",
             ),
             id="a-row-shows-60-characters",
         ),
@@ -240,11 +240,11 @@ def parse_error(sql: str) -> str:
         pytest.param(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) SELECT count(*) FROM n",
             "SELECT 20000",
-            Verdict(passed=True, score=1.0, reason="the 1 rows match (as a multiset)"),
+            Verdict(passed=True, score=1.0, reason="the row matches (as a multiset)"),
             id="a-long-query-within-the-time-runs-to-its-end",
         ),
         pytest.param(
-            5, EXPECTED, Verdict(passed=False, score=0.0, reason="output is a int, not SQL text"), id="not-text"
+            5, EXPECTED, Verdict(passed=False, score=0.0, reason="output is an int, not SQL text"), id="not-text"
         ),
         pytest.param(
             "SELECT 1",

@@ -389,7 +389,7 @@ NOT_JSON = "output is not valid JSON: unexpected end of data: line 1 column 2 (c
             Verdict(
                 passed=False,
                 score=0.0,
-                reason=f"1 of 1 fields wrong: t: expected {'y' * 37}..., got {'x' * 37}...",  # 40 of each
+                reason=f'1 of 1 field wrong: t: expected "{"y" * 36}..., got "{"x" * 36}...',  # 40 of each, as JSON
             ),
             id="fields-values-shortened",
         ),
@@ -488,10 +488,10 @@ def test_json_fields_reference_builds_shared_objects_and_lists_once() -> None:
 def test_json_fields_counts_negative_indexes_from_the_end() -> None:
     assert grade("json_fields", {"items": [1, 2]}, {"items[-2]": 1}).passed
     assert (
-        grade("json_fields", {"items": [1, 2]}, {"items[-3]": 1}).reason == "1 of 1 fields wrong: items[-3] is missing"
+        grade("json_fields", {"items": [1, 2]}, {"items[-3]": 1}).reason == "1 of 1 field wrong: items[-3] is missing"
     )
     assert (
-        grade("json_fields", {"items": {"0": 1}}, {"items[0]": 1}).reason == "1 of 1 fields wrong: items[0] is missing"
+        grade("json_fields", {"items": {"0": 1}}, {"items[0]": 1}).reason == "1 of 1 field wrong: items[0] is missing"
     )
     assert grade("json_fields", {"items": [1]}, {"items.sku": 1}).reason == "1 of 1 fields wrong: items.sku is missing"
     assert grade("json_fields", {"a": {}}, {"a.b": 1}).reason == "1 of 1 fields wrong: a.b is missing"
