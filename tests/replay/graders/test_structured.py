@@ -494,5 +494,5 @@ def test_json_fields_counts_negative_indexes_from_the_end() -> None:
         grade("json_fields", {"items": {"0": 1}}, {"items[0]": 1}).reason == "1 of 1 field wrong: items[0] is missing"
     )
     assert grade("json_fields", {"items": [1]}, {"items.sku": 1}).reason == "1 of 1 field wrong: items.sku is missing"
-    assert grade("json_fields", {"a": {}}, {"a.b": 1}).reason == "1 of 1 fields wrong: a.b is missing"
-    assert grade("json_fields", {"a": 5}, {"a.b": 1}).reason == "1 of 1 fields wrong: a.b is missing"
+    assert grade("json_fields", {"a": {}}, {"a.b": 1}).reason == "1 of 1 field wrong: a.b is missing"
+    assert grade("json_fields", {"a": 5}, {"a.b": 1}).reason == "1 of 1 field wrong: a.b is missing"
