@@ -143,6 +143,14 @@ def test_spans_without_a_trace_row_get_one(store: Store) -> None:
     assert [s["name"] for s in store.trace_spans(trace_id)] == ["step"]
 
 
+def test_a_trace_row_made_for_spans_starts_at_the_earliest_of_them(store: Store) -> None:
+    trace_id = _hex("unordered", 32)
+    starts = (5_005, 5_003, 5_004)  # the earliest neither first nor last
+    store.write_spans([span_row(trace_id, _hex(f"u{n}", 16), None, f"s{n}", ns) for n, ns in enumerate(starts)], [])
+    trace = store.get_trace(trace_id)
+    assert trace is not None and (trace.span_count, trace.started_at) == (3, "2024-05-01T12:00:23.000000+00:00")
+
+
 def test_a_span_written_twice_is_stored_once(store: Store) -> None:
     trace_id = write_trace(store, "twice")
     again = span_row(trace_id, _hex("twiceroot", 16), None, "answer", 1_000)

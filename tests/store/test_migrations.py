@@ -14,6 +14,7 @@ import pytest
 from casebank.errors import StoreError
 from casebank.store import SPAN_COLUMNS, TRACE_COLUMNS, open_store
 from casebank.store._sqlite import _connection
+from casebank.store._sqlite import _fresh as fresh_module
 from casebank.store._sqlite._fresh import FRESH_SQL, create_fresh, fresh_sql
 from casebank.store._sqlite._schema import MARKER_TABLE, SCHEMA_VERSION, apply_migrations
 
@@ -203,10 +204,18 @@ def test_a_new_store_is_exactly_what_the_migrations_make(tmp_path: Path) -> None
         assert abs(dt.datetime.fromisoformat(str(applied_at)) - now) < dt.timedelta(minutes=1)
 
 
-def test_make_fresh_store_would_leave_the_committed_sql_as_it_is() -> None:
+def test_make_fresh_store_would_leave_the_committed_sql_as_it_is(tmp_path: Path) -> None:
     # `make fresh-store` writes fresh_sql(); the store test above compares what it builds, this one
     # the text itself, so that a migration added without running it fails here by name.
     assert fresh_sql() == FRESH_SQL.read_text(encoding="utf-8"), "run `make fresh-store`"
+    assert list(tmp_path.iterdir()) == []  # built in memory: no file left in the current folder
+
+
+def test_make_fresh_store_writes_what_fresh_sql_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    written = tmp_path / "fresh_store.sql"
+    monkeypatch.setattr(fresh_module, "FRESH_SQL", written)
+    fresh_module.write_fresh_sql()
+    assert written.read_text(encoding="utf-8") == fresh_sql()
 
 
 def test_a_store_another_process_made_meanwhile_is_opened_as_it_is(

@@ -102,6 +102,12 @@ def test_without_a_url_casebank_db_decides(tmp_path: Path, monkeypatch: pytest.M
             id="a-url-python-cannot-parse",
         ),
         pytest.param(
+            "postgresql://app:p@ss:w0rd@db.internal/prod",
+            "store 'postgresql://app:***@db.internal/prod' is a PostgreSQL database, which needs casebank[postgres] - "
+            "this casebank stores in SQLite only: pass a file path",
+            id="a-password-holding-at-and-colon-is-hidden-whole",
+        ),
+        pytest.param(
             "https://cases.internal:4318",
             "store 'https://cases.internal:4318' needs a casebank server, which this casebank cannot talk to yet - "
             "pass a file path or sqlite:///PATH",
