@@ -7,9 +7,11 @@ code outside this package sees a connection. Imports nothing of casebank's but `
 from casebank.store._interface import GraderCaches, PreparedSpans, Store
 from casebank.store._open import DEFAULT_DB, StoreURL, default_store_url, open_store, parse_store_url
 from casebank.store._records import (
+    COPY_KINDS,
     INCIDENT_STATUSES,
     LABELS,
     SPAN_COLUMNS,
+    TOKEN_SCOPES,
     TRACE_COLUMNS,
     Incident,
     StoreCounts,
@@ -19,14 +21,17 @@ from casebank.store._records import (
     check_can_promote,
     incident_id_for,
     output_hash,
+    token_hash,
     utc_now,
 )
 
 __all__ = [
+    "COPY_KINDS",
     "DEFAULT_DB",
     "INCIDENT_STATUSES",
     "LABELS",
     "SPAN_COLUMNS",
+    "TOKEN_SCOPES",
     "TRACE_COLUMNS",
     "GraderCaches",
     "Incident",
@@ -43,5 +48,6 @@ __all__ = [
     "open_store",
     "output_hash",
     "parse_store_url",
+    "token_hash",
     "utc_now",
 ]

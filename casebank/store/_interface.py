@@ -69,7 +69,8 @@ class Store(Protocol):
 
         Idempotent per span (trace id, span id): a span written twice is stored once. A trace
         written over several batches keeps the root fields of whichever batch had its root, and
-        adds up its span counts. Spans whose trace has no row in `traces` get one."""
+        adds up its span counts. Spans whose trace has no row in `traces` get one. A batch that
+        brings a trace's root span attaches the flags held for it (`flag_or_hold`)."""
         ...
 
     def prepare_spans(self, spans: Sequence[Row], traces: Sequence[Row], dropped: int = 0) -> PreparedSpans:
@@ -183,4 +184,72 @@ class Store(Protocol):
 
     def grader_caches(self) -> GraderCaches:
         """The meaning graders' caches in this store, for the length of one run."""
+        ...
+
+    # -- production: flags ahead of their trace, tokens, retention, copying (issue 16) --------------
+
+    def ping(self) -> None:
+        """Return when the store answers a trivial query; StoreError naming the store otherwise
+        (`/readyz` of `cases serve`)."""
+        ...
+
+    def flag_or_hold(
+        self,
+        trace_id: str | None,
+        reason: str,
+        *,
+        where: Mapping[str, Any] | None = None,
+        flagged_by: str | None = None,
+    ) -> Incident | None:
+        """Flag a trace that may not have arrived yet: exactly one of a full 32-hex `trace_id` or
+        `where` attributes (as `traces_where`).
+
+        If the store holds the trace's root span, flag it as `flag` does and return the incident.
+        Otherwise keep the flag pending and return None; the write (`write_spans` or
+        `write_prepared`) that brings a matching trace's root span flags it, with this reason,
+        `flagged_by`, and the time it was held as the reason's time. Atomic against a write of that
+        trace in another process: a held flag is never missed, and is attached once. The same
+        (target, reason) held twice is kept once. AmbiguousId when `where` matches several traces."""
+        ...
+
+    def pending_flags(self) -> list[dict[str, Any]]:
+        """Flags held for traces not yet arrived, oldest first:
+        `{"trace_id", "where", "reason", "flagged_by", "held_at"}` (trace_id or where is None)."""
+        ...
+
+    def add_token(self, name: str, token_hash: str, scopes: Sequence[str]) -> None:
+        """Keep an API token of `cases serve` by the hash of its secret (`token_hash()` in
+        `_records.py`; never the secret). InvalidInput for a name in use, or a scope not in
+        TOKEN_SCOPES."""
+        ...
+
+    def list_tokens(self) -> list[dict[str, Any]]:
+        """Tokens by name: `{"name", "scopes", "created_at"}` (never the hash)."""
+        ...
+
+    def revoke_token(self, name: str) -> None:
+        """Forget a token; NotFound naming `cases token list` for a name the store does not hold."""
+        ...
+
+    def token_by_hash(self, token_hash: str) -> dict[str, Any] | None:
+        """`{"name", "scopes"}` of the token whose secret hashes to `token_hash`, else None."""
+        ...
+
+    def prune(self, older_than: str, *, dry_run: bool = False) -> dict[str, int]:
+        """Delete traces (and their spans) that started before `older_than` (an ISO-8601 UTC time)
+        and that no incident references; incidents keep their snapshots. Returns
+        `{"traces": n, "spans": m}`, deleted or (with `dry_run`) that would be. One transaction."""
+        ...
+
+    def export_records(self, kind: str, *, after: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Up to `limit` records of `kind` (one of COPY_KINDS) in the order of their key, after the
+        key `after` (a record's `"key"` field; None: from the start), for `cases db copy`.
+
+        Records are backend-neutral dicts: the column names of the SQLite schema, JSON columns
+        decoded, plus `"key"`; a run carries its results as `"results"` (a list, in order)."""
+        ...
+
+    def import_records(self, kind: str, records: Sequence[Mapping[str, Any]]) -> int:
+        """Store records that `export_records` of any backend returned, in one transaction; a record
+        the store already holds (by its key) is skipped. Returns how many were new."""
         ...

@@ -22,8 +22,10 @@ from casebank.errors import InvalidInput, InvalidTransition
 
 __all__ = [
     "INCIDENT_STATUSES",
+    "COPY_KINDS",
     "LABELS",
     "SPAN_COLUMNS",
+    "TOKEN_SCOPES",
     "TRACE_COLUMNS",
     "Incident",
     "StoreCounts",
@@ -34,6 +36,7 @@ __all__ = [
     "hex_prefix",
     "incident_id_for",
     "output_hash",
+    "token_hash",
     "utc_now",
 ]
 
@@ -71,6 +74,13 @@ TRACE_COLUMNS = (
 )
 
 INCIDENT_STATUSES = ("flagged", "annotated", "promoted", "dismissed")
+
+# What an API token of `cases serve` may do: `ingest` spans, `flag` traces, `read` traces and
+# incidents; `admin` does all of these and annotates, dismisses and marks promoted.
+TOKEN_SCOPES = ("ingest", "flag", "read", "admin")
+
+# What `cases db copy` moves, in this order (an incident names a trace; a label, a trace's output).
+COPY_KINDS = ("traces", "spans", "incidents", "runs", "labels", "calibrations")
 LABELS = ("good", "bad")
 
 
@@ -87,6 +97,12 @@ def output_hash(output: Any) -> str:
     """`sha256:` over an output's canonical JSON: how a label or a cache names an output."""
     canonical = orjson.dumps(output, option=orjson.OPT_SORT_KEYS)
     return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+def token_hash(secret: str) -> str:
+    """How a store keeps an API token: `sha256:` of the secret. A token is 32 random bytes, so a
+    fast hash is enough (no salt or stretching: there is no password to guess)."""
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
 
 
 def hex_prefix(text: str, noun: str, fix: str) -> str:

@@ -11,13 +11,14 @@ from __future__ import annotations
 from casebank.store._sqlite._caches import StoreCaches
 from casebank.store._sqlite._incidents import Incidents
 from casebank.store._sqlite._labels import Labels
+from casebank.store._sqlite._production import Production
 from casebank.store._sqlite._runs import Runs
 from casebank.store._sqlite._spans import SpanWrites
 
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(SpanWrites, Incidents, Runs, Labels):
+class SQLiteStore(SpanWrites, Incidents, Runs, Labels, Production):
     """A casebank store file. Cheap to open; close it (or use `with`) when done."""
 
     def __enter__(self) -> SQLiteStore:
