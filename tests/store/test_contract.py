@@ -20,6 +20,7 @@ import pytest
 
 from casebank.errors import AmbiguousId, IncidentNotFound, InvalidInput, InvalidTransition, NotFound, TraceNotFound
 from casebank.store import Store, StoreCounts, TraceSummary, incident_id_for, open_store
+from tests.postgres_server import fresh_postgres_store
 
 # How every time a store records reads: UTC, to the millisecond (`utc_now`).
 UTC_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00")
@@ -93,7 +94,7 @@ def _sqlite(tmp_path: Path) -> Store:
     return open_store(tmp_path / "contract.db")
 
 
-BACKENDS = [pytest.param(_sqlite, id="sqlite")]
+BACKENDS = [pytest.param(_sqlite, id="sqlite"), pytest.param(fresh_postgres_store, id="postgres")]
 
 
 @pytest.fixture(params=BACKENDS)
