@@ -17,57 +17,57 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
-
-from casebank.errors import InvalidInput
-from casebank.store._attributes import SHOWN, attribute_text, checked_where, the_one_trace
-from casebank.store._postgres._base import Conn, Connected, dumps
+from casebank.store._attributes import SHOWN, the_one_trace
+from casebank.store._checks import full_trace_id, held_where, one_target
+from casebank.store._postgres._base import Conn, Connected
 from casebank.store._postgres._incidents import Incidents, flag_in, reason_entry
 from casebank.store._postgres._where import traces_where
 from casebank.store._records import Incident, utc_now
 
-__all__ = ["HeldFlags", "attach_held", "lock_for_roots"]
+__all__ = ["HeldFlags", "attach_held", "lock_for_candidates"]
 
 PENDING_LOCK = 0x636173656261_6E02  # "casebank" + 2: see the module's docstring
-_HEX = set("0123456789abcdef")
+# Traces among the batch's candidates whose root has arrived.
+_ARRIVED = "SELECT trace_id FROM traces WHERE trace_id = ANY(%s) AND name IS NOT NULL"
 
 
-def lock_for_roots(conn: Conn) -> None:
-    """Called first in a write that brings root spans: wait for a flag being held to commit."""
+def lock_for_candidates(conn: Conn) -> None:
+    """Called first in a write that may take held flags: wait for a flag being held to commit."""
     conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (PENDING_LOCK,))
 
 
-def attach_held(conn: Conn, roots: Sequence[str], location: str) -> None:
-    """Flag, in the caller's transaction, each of `roots` (traces whose root span it wrote) that a
-    held flag names, by id or by attributes; the held flags go."""
-    attached = conn.execute(
-        "DELETE FROM pending_flags WHERE trace_id = ANY(%s) RETURNING trace_id, reason, flagged_by, held_at, id",
-        (list(roots),),
+def attach_held(conn: Conn, candidates: Sequence[str], location: str) -> None:
+    """Flag, in the write's transaction on `conn`, the traces among `candidates` (the batch's
+    traces that brought a root or attributes) whose root has arrived and for which a flag is held;
+    each held flag attaches once, to the newest trace it matches."""
+    if not conn.execute("SELECT EXISTS (SELECT 1 FROM pending_flags)").fetchone()[0]:  # type: ignore[index]
+        return
+    batch = list(candidates)
+    held = conn.execute(
+        "SELECT id, trace_id, where_attributes, reason, flagged_by, held_at FROM pending_flags "
+        f"WHERE where_attributes IS NOT NULL OR trace_id IN ({_ARRIVED}) ORDER BY held_at, id FOR UPDATE",
+        (batch,),
     ).fetchall()
-    wanted = conn.execute(
-        "SELECT id, where_attributes FROM pending_flags WHERE trace_id IS NULL ORDER BY id"
-    ).fetchall()
-    if wanted:
-        attributes = dict(
-            conn.execute("SELECT trace_id, attributes FROM traces WHERE trace_id = ANY(%s)", (list(roots),)).fetchall()
-        )
-        for flag_id, where in wanted:
-            trace_id = next((t for t in roots if _carries(attributes.get(t), where)), None)
-            if trace_id is None:
-                continue
-            taken = conn.execute(
-                "DELETE FROM pending_flags WHERE id = %s RETURNING reason, flagged_by, held_at, id", (flag_id,)
-            ).fetchone()
-            if taken is not None:
-                attached.append((trace_id, *taken))
-    for trace_id, reason, flagged_by, held_at, _ in sorted(attached, key=lambda row: row[-1]):
-        flag_in(conn, trace_id, reason_entry(reason, flagged_by, held_at), location)
+    for flag_id, trace_id, where, reason, flagged_by, held_at in held:
+        target = trace_id or _newest_match(conn, batch, where)
+        if target is None:
+            continue
+        # Attach only what this transaction deleted: a flag another write took meanwhile is gone.
+        if conn.execute("DELETE FROM pending_flags WHERE id = %s", (flag_id,)).rowcount:
+            flag_in(conn, target, reason_entry(reason, flagged_by, held_at), location)
 
 
-def _carries(attributes: Mapping[str, Any] | None, where: Mapping[str, str]) -> bool:
-    if not attributes:
-        return False
-    return all(key in attributes and attribute_text(attributes[key]) == value for key, value in where.items())
+def _newest_match(conn: Conn, batch: list[str], where: Mapping[str, str]) -> str | None:
+    """The newest trace of the batch whose root arrived and that carries every attribute of
+    `where` (compared as text, as `traces_where` does)."""
+    matches = " AND ".join(
+        "trace_id IN (SELECT trace_id FROM trace_attributes WHERE key = %s AND value = %s)" for _ in where
+    )
+    params = [part for pair in where.items() for part in pair]
+    row = conn.execute(
+        f"{_ARRIVED} AND {matches} ORDER BY start_ns DESC NULLS LAST, trace_id LIMIT 1".encode(), (batch, *params)
+    ).fetchone()
+    return None if row is None else str(row[0])
 
 
 class HeldFlags(Incidents, Connected):
@@ -79,55 +79,37 @@ class HeldFlags(Incidents, Connected):
         where: Mapping[str, Any] | None = None,
         flagged_by: str | None = None,
     ) -> Incident | None:
-        if (trace_id is None) == (where is None):
-            raise InvalidInput("flag a trace by its id or by where=..., not both and not neither")
-        entry = reason_entry(reason, flagged_by)
-        checked = checked_where(where) if where is not None else None
-        if trace_id is not None:
-            trace_id = trace_id.strip().lower()
-            if len(trace_id) != 32 or not set(trace_id) <= _HEX:
-                raise InvalidInput(
-                    f"'{trace_id}' is not a whole trace id - a flag held for a trace to come needs its 32 hex "
-                    "characters (casebank.current_trace_id())"
-                )
+        entry = reason_entry(reason, flagged_by, utc_now())
+        one_target(trace_id, where)
+        held_id = None if trace_id is None else full_trace_id(trace_id)
+        held_attributes = None if where is None else held_where(where)
         with self.transaction(durable=True) as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (PENDING_LOCK,))
-            if checked is not None:
-                found = traces_where(conn, checked, SHOWN + 1)
-                target = the_one_trace(found, checked, self.location) if found else None
+            if held_id is not None:
+                target: str | None = held_id
             else:
-                target = trace_id
-            if target is not None and _has_root(conn, target):
-                incident_id = flag_in(conn, target, entry, self.location)
-            else:
-                incident_id = None
-                key = (
-                    trace_id
-                    if checked is None
-                    else "where:" + orjson.dumps(checked, option=orjson.OPT_SORT_KEYS).decode()
-                )
+                assert where is not None
+                found = traces_where(conn, where, SHOWN + 1)
+                if len(found) > 1:
+                    the_one_trace(found, where, self.location)  # raises AmbiguousId, listing them
+                target = found[0] if found else None
+            if target is None or not _root_arrived(conn, target):
                 conn.execute(
-                    "INSERT INTO pending_flags (target, trace_id, where_attributes, reason, flagged_by, held_at) "
-                    "VALUES (%s, %s, %s::jsonb, %s, %s, %s) ON CONFLICT (target, reason) DO NOTHING",
-                    (
-                        key,
-                        trace_id,
-                        None if checked is None else dumps(checked),
-                        entry["reason"],
-                        flagged_by,
-                        utc_now(),
-                    ),
+                    "INSERT INTO pending_flags (trace_id, where_attributes, reason, flagged_by, held_at) "
+                    "VALUES (%s, %s::jsonb, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (held_id, held_attributes, entry["reason"], flagged_by, entry["flagged_at"]),
                 )
-        return None if incident_id is None else self.get_incident(incident_id)
+                return None
+            incident_id = flag_in(conn, target, entry, self.location)
+        return self.get_incident(incident_id)
 
     def pending_flags(self) -> list[dict[str, Any]]:
         return self.rows(
-            'SELECT trace_id, where_attributes AS "where", reason, flagged_by, held_at FROM pending_flags ORDER BY id'
+            'SELECT trace_id, where_attributes AS "where", reason, flagged_by, held_at FROM pending_flags '
+            "ORDER BY held_at, id"
         )
 
 
-def _has_root(conn: Conn, trace_id: str) -> bool:
-    return (
-        conn.execute("SELECT 1 FROM traces WHERE trace_id = %s AND name IS NOT NULL", (trace_id,)).fetchone()
-        is not None
-    )
+def _root_arrived(conn: Conn, trace_id: str) -> bool:
+    found = conn.execute("SELECT name IS NOT NULL FROM traces WHERE trace_id = %s", (trace_id,)).fetchone()
+    return bool(found and found[0])

@@ -27,7 +27,7 @@ from casebank.store._records import (
     utc_now,
 )
 
-__all__ = ["INCIDENT_COLUMNS", "Incidents", "flag_in", "incident_from"]
+__all__ = ["INCIDENT_COLUMNS", "Incidents", "flag_in", "incident_from", "reason_entry"]
 
 INCIDENT_COLUMNS = (
     "id, trace_id, status, reasons, flagged_at, updated_at, entrypoint, input, output, error, snapshot, "
@@ -159,6 +159,7 @@ class Incidents(TraceReads, Connected):
 
 
 def reason_entry(reason: str, flagged_by: str | None, flagged_at: str | None = None) -> dict[str, Any]:
+    """One of an incident's reasons; InvalidInput for a blank reason."""
     if not reason or not reason.strip():
         raise InvalidInput("a flag needs a reason - say what was wrong with the answer")
     return {"reason": reason.strip(), "flagged_by": flagged_by, "flagged_at": flagged_at or utc_now()}

@@ -24,8 +24,9 @@ class Labels(TraceReads, Connected):
         if label not in LABELS:
             raise InvalidInput(f"label {label!r} is not one of: {', '.join(LABELS)}")
         trace_id = self.resolve_trace_id(trace_prefix)
-        row = self.row("SELECT output, status FROM traces WHERE trace_id = %s", (trace_id,))
-        if row is None or row["output"] is None:
+        # SQL NULL is "raised" or "no root yet"; the JSON null is an answer of None, which is labelled.
+        row = self.row("SELECT output, output IS NULL AS missing, status FROM traces WHERE trace_id = %s", (trace_id,))
+        if row is None or row["missing"]:
             status = row["status"] if row is not None else "unknown"
             raise NotFound(f"trace {trace_id} has no output to label (status {status}) - label a trace that returned")
         output = row["output"]

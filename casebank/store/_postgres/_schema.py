@@ -107,16 +107,17 @@ CREATE INDEX calibrations_config_hash_calibrated_at ON calibrations (config_hash
 """
 
 _M002_PRODUCTION = f"""
--- Flags held for traces that have not arrived (`flag_or_hold`): `target` is the trace id, or
--- `where:` and the attributes as canonical JSON; the same (target, reason) is held once.
+-- Flags that a support tool sent before their trace arrived (`flag_or_hold`): by trace id, or by
+-- attributes (`where`, an object of text values); the write that brings the trace's root attaches
+-- them. Kept once a (target, reason), so that a retried request holds one flag.
 CREATE TABLE pending_flags (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    target {_T} NOT NULL, trace_id {_T}, where_attributes jsonb,
-    reason {_T} NOT NULL, flagged_by {_T}, held_at {_T} NOT NULL,
-    UNIQUE (target, reason)
+    trace_id {_T}, where_attributes jsonb,
+    reason {_T} NOT NULL, flagged_by {_T}, held_at {_T} NOT NULL
 );
-CREATE INDEX pending_flags_trace_id ON pending_flags (trace_id);
--- API tokens of `cases serve`, by the hash of their secret (never the secret).
+CREATE UNIQUE INDEX pending_flags_target ON pending_flags
+    (coalesce(trace_id, ''), coalesce(where_attributes::text, ''), reason);
+-- API tokens of `cases serve`, by the sha256 of their secret (never the secret).
 CREATE TABLE tokens (
     name {_T} PRIMARY KEY, token_hash {_T} NOT NULL UNIQUE, scopes jsonb NOT NULL, created_at {_T} NOT NULL
 );

@@ -24,7 +24,7 @@ from casebank.errors import InvalidInput
 from casebank.store._attributes import attribute_rows
 from casebank.store._interface import PreparedSpans
 from casebank.store._postgres._base import Conn, Connected, jsonb
-from casebank.store._postgres._held import attach_held, lock_for_roots
+from casebank.store._postgres._held import attach_held, lock_for_candidates
 from casebank.store._postgres._where import INSERT_ATTRIBUTES
 from casebank.store._records import SPAN_COLUMNS, TRACE_COLUMNS
 
@@ -78,7 +78,8 @@ class PreparedBatch:
     spans: list[list[Any]]  # one list a column of SPAN_COLUMNS
     traces: list[list[Any]]  # one list a column of TRACE_COLUMNS
     attributes: list[list[str]]  # key, value, trace_id columns
-    roots: list[str]  # traces whose root span this batch brings: held flags attach to them
+    # Traces whose root or attributes this batch brings: only these can take a held flag.
+    flag_candidates: list[str]
     dropped: int
     span_count: int
 
@@ -130,7 +131,7 @@ def prepare_batch(spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]
         spans=_columns(spans, len(SPAN_COLUMNS), [SPAN_COLUMNS.index(c) for c in _SPAN_JSON]),
         traces=_columns(traces, len(TRACE_COLUMNS), [_T[c] for c in _TRACE_JSON]),
         attributes=_columns(attributes, 3, []),
-        roots=sorted(t[0] for t in traces if t[_T["name"]] is not None),
+        flag_candidates=[t[0] for t in traces if t[_T["name"]] is not None or t[_T["attributes"]]],
         dropped=dropped,
         span_count=len(spans),
     )
@@ -180,7 +181,7 @@ class SpanWrites(Connected):
                     spans=_without_nul(batch.spans),
                     traces=_without_nul(batch.traces),
                     attributes=_without_nul(batch.attributes),
-                    roots=batch.roots,
+                    flag_candidates=batch.flag_candidates,
                     dropped=batch.dropped,
                     span_count=batch.span_count,
                 )
@@ -188,8 +189,8 @@ class SpanWrites(Connected):
 
     def _write(self, batch: PreparedBatch) -> None:
         with self.transaction() as conn:
-            if batch.roots:
-                lock_for_roots(conn)
+            if batch.flag_candidates:
+                lock_for_candidates(conn)
             if batch.traces[0]:
                 conn.execute(_UPSERT_TRACES, batch.traces)
             if batch.spans[0]:
@@ -198,8 +199,8 @@ class SpanWrites(Connected):
                 conn.execute(INSERT_ATTRIBUTES, batch.attributes)
             if batch.dropped:
                 conn.execute(_BUMP, ("dropped_spans", batch.dropped))
-            if batch.roots:
-                attach_held(conn, batch.roots, self.location)
+            if batch.flag_candidates:
+                attach_held(conn, batch.flag_candidates, self.location)
 
     def prepare_for_capture(self) -> None:
         """Nothing to tune: the server batches its own log writes."""
