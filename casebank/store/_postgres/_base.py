@@ -13,6 +13,7 @@ the restart broke and makes new ones. Losing the server mid-call is a StoreError
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = ["Conn", "Connected", "dumps", "jsonb"]
 
 Conn = psycopg.Connection[Any]
 
+POOL_NAME = "casebank"
 CONNECT_TIMEOUT_S = 5
 POOL_TIMEOUT_S = 10.0
 POOL_MAX = 8
@@ -44,6 +46,20 @@ def jsonb(text: str | None) -> str | None:
     if text is not None and "\\u0000" in text:
         return text.replace("\\u0000", "\\ufffd")
     return text
+
+
+class _OneWarningAnOutage(logging.Filter):
+    """psycopg_pool warns at each failed connection attempt of its workers, several a second while
+    a server is down: a flood in the host app's log. casebank says itself that a store cannot be
+    reached (a StoreError, or the capture writer's one warning an outage), so the attempts of its
+    own pools go unlogged; other pools of the app keep their warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (record.msg == "error connecting in %r: %s" and args[:1] == (POOL_NAME,))
+
+
+logging.getLogger("psycopg.pool").addFilter(_OneWarningAnOutage())
 
 
 def _configure(conn: Conn) -> None:
@@ -73,7 +89,7 @@ class Connected:
             configure=_configure,
             check=psycopg_pool.ConnectionPool.check_connection,
             timeout=POOL_TIMEOUT_S,
-            name="casebank",
+            name=POOL_NAME,
             open=True,
         )
 
