@@ -41,15 +41,18 @@ _SPAN_STARTED_AT, _SPAN_START_NS = SPAN_COLUMNS.index("started_at"), SPAN_COLUMN
 
 def _unnest(columns: Sequence[str], types: Sequence[str], json: set[str]) -> tuple[str, str]:
     """`unnest(%s::text[], ...) AS u(a, b, ...)` and the select list reading it (JSON as jsonb)."""
-    source = f"unnest({', '.join(f'%s::{t}[]' for t in types)}) AS u({', '.join(columns)})"
+    # Binary arrays (%b): a span's JSON, full of quotes, goes as it is, not escaped as an array literal.
+    source = f"unnest({', '.join(f'%b::{t}[]' for t in types)}) AS u({', '.join(columns)})"
     selected = ", ".join(f"u.{c}::jsonb" if c in json else f"u.{c}" for c in columns)
     return source, selected
 
 
-_SPANS_FROM, _SPANS_SELECTED = _unnest(SPAN_COLUMNS, _SPAN_TYPES, _SPAN_JSON)
+_SPANS_FROM, _SPANS_SELECTED = _unnest(("trace_key", *SPAN_COLUMNS), ("bigint", *_SPAN_TYPES), _SPAN_JSON)
+# Each span takes its trace's key from what the upsert of its trace returned (a join would scan
+# the traces table: the planner cannot tell how few rows an unnest holds).
 _INSERT_SPANS = (
     f"INSERT INTO spans (trace_key, {', '.join(SPAN_COLUMNS)}) "
-    f"SELECT t.trace_key, {_SPANS_SELECTED} FROM {_SPANS_FROM} JOIN traces t ON t.trace_id = u.trace_id "
+    f"SELECT {_SPANS_SELECTED} FROM {_SPANS_FROM} "
     "ON CONFLICT DO NOTHING"
 ).encode()
 _TRACES_FROM, _TRACES_SELECTED = _unnest(TRACE_COLUMNS, _TRACE_TYPES, _TRACE_JSON)
@@ -63,7 +66,8 @@ _UPSERT_TRACES = (
     ", span_count = traces.span_count + excluded.span_count"
     ", attributes = CASE WHEN excluded.attributes IS NULL THEN traces.attributes"
     " WHEN traces.attributes IS NULL THEN excluded.attributes"
-    " ELSE traces.attributes || excluded.attributes END"
+    " ELSE traces.attributes || excluded.attributes END "
+    "RETURNING trace_id, trace_key"
 ).encode()
 _BUMP = (
     "INSERT INTO counters (name, value) VALUES (%s, %s) "
@@ -191,10 +195,9 @@ class SpanWrites(Connected):
         with self.transaction() as conn:
             if batch.flag_candidates:
                 lock_for_candidates(conn)
-            if batch.traces[0]:
-                conn.execute(_UPSERT_TRACES, batch.traces)
+            keys = dict(conn.execute(_UPSERT_TRACES, batch.traces).fetchall()) if batch.traces[0] else {}
             if batch.spans[0]:
-                conn.execute(_INSERT_SPANS, batch.spans)
+                conn.execute(_INSERT_SPANS, [[keys[t] for t in batch.spans[0]], *batch.spans])
             if batch.attributes[0]:
                 conn.execute(INSERT_ATTRIBUTES, batch.attributes)
             if batch.dropped:

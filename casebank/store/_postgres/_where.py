@@ -12,7 +12,7 @@ from casebank.store._postgres._base import Conn
 __all__ = ["INSERT_ATTRIBUTES", "traces_where"]
 
 INSERT_ATTRIBUTES = (
-    "INSERT INTO trace_attributes (key, value, trace_id) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
+    "INSERT INTO trace_attributes (key, value, trace_id) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[]) "
     "ON CONFLICT DO NOTHING"
 )
 
