@@ -2,14 +2,17 @@
 when the trace's root span arrives.
 
 A support tool may flag a trace before the exporter has delivered it. The flag is then held in
-`pending_flags`, and the write that brings the trace's root span flags it in the same
-transaction. Both sides may run in different processes (two `cases serve` on one database), so
-they serialise on one transaction-scoped advisory lock: `flag_or_hold` takes it exclusively,
-and a write that brings root spans takes it shared (writes do not wait for each other, only for
-a flag being held). So a flag either sees the root committed and flags at once, or is committed
-as held before the write looks for held flags - never neither. A held flag is attached once:
-attaching deletes its row, and a second writer's delete of the same row finds nothing. One lock
-rather than one a trace, because a flag held by attributes (`where`) names no trace id.
+`pending_flags` (by trace id, or by the attributes of `where` as text), and the write that brings
+a matching trace's root (or, later, the attributes it names) flags it in that write's
+transaction, with the time it was held. Both sides may run in different processes (two `cases
+serve` on one database), so they serialise on one transaction-scoped advisory lock:
+`flag_or_hold` takes it exclusively, and a write that brings roots or attributes takes it shared
+first (writes do not wait for each other, only for a flag being held). So a flag either sees the
+root committed and flags at once, or is committed as held before the write looks for held flags
+- never neither. A held flag is attached once: the write locks the held rows it reads and
+attaches only those its own delete removed, so a second writer finds them gone. One lock rather
+than one a trace, because a flag held by attributes names no trace id. The writer's cost when
+nothing is held: the shared lock and one `EXISTS` on an empty table a batch.
 """
 
 from __future__ import annotations
