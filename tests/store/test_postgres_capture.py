@@ -51,8 +51,11 @@ def _spans_named(url: str, prefix: str) -> int:
 
 
 def test_init_with_a_postgresql_url_captures_into_it(postgres_url: str) -> None:
+    seen: list[str | None] = []
+
     @casebank.trace
     def answer(question: str) -> str:
+        seen.append(casebank.current_trace_id())
         return question.upper()
 
     casebank.init(db=postgres_url, instrument=False)
@@ -60,7 +63,11 @@ def test_init_with_a_postgresql_url_captures_into_it(postgres_url: str) -> None:
     assert casebank.flush()
     with open_store(postgres_url) as store:
         [trace] = store.recent_traces()
-        assert (trace.output, trace.span_count) == ("REFUND?", 1)
+        assert (trace.trace_id, trace.output, trace.span_count) == (seen[0], "REFUND?", 1)
+    # casebank.flag goes to the store init() writes to.
+    incident_id = casebank.flag(trace.trace_id, reason="shouted")
+    with open_store(postgres_url) as store:
+        assert store.get_incident(incident_id).output == "REFUND?"
 
 
 def test_a_database_that_goes_away_drops_and_counts_spans_then_they_land_again(
