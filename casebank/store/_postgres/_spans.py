@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import psycopg
 
 from casebank.errors import InvalidInput
@@ -120,8 +121,6 @@ def _merged(traces: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
 
 
 def _merge_json(old: str | None, new: str) -> str:
-    import orjson
-
     if old is None:
         return new
     return orjson.dumps({**orjson.loads(old), **orjson.loads(new)}).decode()
@@ -201,7 +200,7 @@ class SpanWrites(Connected):
             if batch.attributes[0]:
                 conn.execute(INSERT_ATTRIBUTES, batch.attributes)
             if batch.dropped:
-                conn.execute(_BUMP, ("dropped_spans", batch.dropped))
+                _bump(conn, "dropped_spans", batch.dropped)
             if batch.flag_candidates:
                 attach_held(conn, batch.flag_candidates, self.location)
 
