@@ -14,7 +14,7 @@ from opentelemetry.trace import Tracer
 import casebank
 from casebank.capture._processor import StoreSpanProcessor
 from casebank.store import open_store
-from tests.postgres_server import PostgresServer, require_server
+from tests.postgres_server import PostgresServer, own_server
 
 
 def _eventually(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
@@ -27,16 +27,8 @@ def _eventually(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
 @pytest.fixture
 def server() -> Iterator[PostgresServer]:
     """A server of the test's own, since the test stops and starts it."""
-    try:
-        own = PostgresServer()
-        own.start()
-        own.execute("CREATE DATABASE app")
-    except Exception as exc:
-        require_server(f"cannot start a PostgreSQL server for the test: {exc}")
-    try:
+    with own_server() as own:
         yield own
-    finally:
-        own.destroy()
 
 
 def _tracer_into(processor: StoreSpanProcessor) -> Tracer:

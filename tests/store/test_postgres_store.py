@@ -15,7 +15,7 @@ import pytest
 from casebank.errors import StoreError
 from casebank.store import incident_id_for, open_store
 from casebank.store._postgres._schema import MIGRATIONS
-from tests.postgres_server import fresh_database
+from tests.postgres_server import fresh_database, own_server
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -147,3 +147,15 @@ def test_text_with_nul_characters_is_kept_with_a_replacement_character() -> None
         store.write_spans(spans, traces)
         [span] = store.trace_spans(trace_id)
     assert (span["name"], span["attributes"]) == ("an\ufffdswer", {"k": "a\ufffdb"})
+
+
+def test_an_open_store_answers_again_after_its_server_restarts() -> None:
+    with own_server() as server, open_store(server.url("app")) as store:
+        store.write_spans(*_root_rows("cd" * 16))
+        server.stop()
+        with pytest.raises(StoreError) as raised:
+            store.ping()
+        assert str(raised.value).startswith(f"store '{server.url('app')}' does not answer (")
+        server.start()
+        store.ping()  # the pool dropped the connections the restart broke
+        assert store.counts().traces == 1
