@@ -192,8 +192,6 @@ class SpanWrites(Connected):
 
     def _write(self, batch: PreparedBatch) -> None:
         with self.transaction() as conn:
-            if batch.flag_candidates:
-                lock_for_candidates(conn)
             keys = dict(conn.execute(_UPSERT_TRACES, batch.traces).fetchall()) if batch.traces[0] else {}
             if batch.spans[0]:
                 conn.execute(_INSERT_SPANS, [[keys[t] for t in batch.spans[0]], *batch.spans])
@@ -202,6 +200,8 @@ class SpanWrites(Connected):
             if batch.dropped:
                 _bump(conn, "dropped_spans", batch.dropped)
             if batch.flag_candidates:
+                # Last, so that a flag waits for this lock only while this write commits.
+                lock_for_candidates(conn)
                 attach_held(conn, batch.flag_candidates, self.location)
 
     def prepare_for_capture(self) -> None:
