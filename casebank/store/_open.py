@@ -113,10 +113,9 @@ def open_store(url: str | os.PathLike[str] | StoreURL | None = None, *, create: 
             f"store '{where.shown}' is a PostgreSQL database, which needs casebank[postgres] - "
             "this casebank stores in SQLite only: pass a file path"
         )
-    raise StoreError(
-        f"store '{where.shown}' needs a casebank server, which this casebank cannot talk to yet - "
-        "pass a file path or sqlite:///PATH"
-    )
+    from casebank.store._http import HTTPStore
+
+    return HTTPStore(where.url)  # the token is CASEBANK_TOKEN; `create` is the server's business
 
 
 def _without_password(url: str) -> str:

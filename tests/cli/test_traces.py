@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -63,8 +64,12 @@ def test_db_takes_a_sqlite_url_and_names_the_backends_still_to_come(
     postgres = cases("status", "--db", "postgresql://app:s3cret@db.internal/prod")
     assert_one_line_error(postgres, 2, "postgresql://app:***@db.internal/prod", "needs casebank[postgres]")
     assert "s3cret" not in postgres.err
-    server = cases("list", env={"CASEBANK_DB": "https://cases.internal:4318"})
-    assert_one_line_error(server, 2, "https://cases.internal:4318", "needs a casebank server")
+    with socket.socket() as s:  # a port nothing listens on: a casebank server that is down
+        s.bind(("127.0.0.1", 0))
+        down = f"127.0.0.1:{s.getsockname()[1]}"
+    server = cases("list", env={"CASEBANK_DB": f"http://u:tok@{down}"})
+    assert_one_line_error(server, 2, f"the casebank server at http://{down} cannot be reached", "'cases serve'")
+    assert "tok" not in server.err
 
 
 # -- traces ----------------------------------------------------------------------------------------
