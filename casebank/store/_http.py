@@ -339,10 +339,13 @@ class HTTPStore:
             )
         if code == 403:
             scope = _scope(path)
-            raise StoreError(
-                f"{self._location} refused the request: {message} - the token needs the '{scope}' scope: make one "
-                f"on the server with 'cases token create --name NAME --scope {scope}' and set {TOKEN_ENV} to it"
+            how = (
+                ""  # the server's message says how already
+                if "cases token create" in message
+                else f" - the token needs the '{scope}' scope: make one on the server with "
+                f"'cases token create --name NAME --scope {scope}'"
             )
+            raise StoreError(f"{self._location} refused the request: {message}{how} and set {TOKEN_ENV} to it")
         if code == 404:
             error = (
                 IncidentNotFound
