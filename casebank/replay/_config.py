@@ -158,18 +158,18 @@ KEYS: dict[str, ConfigKey] = {
             help="how replay gets an instance of a class whose method is an entry point",
         ),
         ConfigKey(
-            name="retention_days",
-            valid="a whole number of at least 1",
-            example="retention_days = 30",
-            check=_whole(1),
-            help="days 'cases serve' keeps traces that no incident references (it prunes once a day)",
-        ),
-        ConfigKey(
             name="pytest",
             valid="true or false",
             example="pytest = true",
             check=_flag,
             help="run the suite's cases as tests in every 'pytest' run (else: pytest --casebank)",
+        ),
+        ConfigKey(
+            name="retention_days",
+            valid="a whole number of at least 1",
+            example="retention_days = 30",
+            check=_whole(1),
+            help="days 'cases serve' keeps traces that no incident references (it prunes once a day)",
         ),
     )
 }
