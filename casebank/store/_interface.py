@@ -246,7 +246,12 @@ class Store(Protocol):
         key `after` (a record's `"key"` field; None: from the start), for `cases db copy`.
 
         Records are backend-neutral dicts: the column names of the SQLite schema, JSON columns
-        decoded, plus `"key"`; a run carries its results as `"results"` (a list, in order)."""
+        decoded, plus `"key"`; a run carries its results as `"results"` (a list, in order).
+        Where SQL NULL and JSON null differ, a flag says which: a trace's `"has_output"` (False:
+        raised, or no root yet) and an incident's `"has_expected"`. Keys: a trace's id, a span's
+        `"trace_id:span_id"`, an incident's, run's id, a label's subject, a calibration's
+        `"calibrated_at config_hash"`; store-local numbers (`trace_key`, a calibration's `id`)
+        are left out. The contract suite pins each kind's shape."""
         ...
 
     def import_records(self, kind: str, records: Sequence[Mapping[str, Any]]) -> int:

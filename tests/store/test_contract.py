@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,16 @@ import orjson
 import pytest
 
 from casebank.errors import AmbiguousId, IncidentNotFound, InvalidInput, InvalidTransition, NotFound, TraceNotFound
-from casebank.store import Store, StoreCounts, TraceSummary, incident_id_for, open_store
+from casebank.store import (
+    COPY_KINDS,
+    SPAN_COLUMNS,
+    Store,
+    StoreCounts,
+    TraceSummary,
+    incident_id_for,
+    open_store,
+    token_hash,
+)
 
 # How every time a store records reads: UTC, to the millisecond (`utc_now`).
 UTC_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00")
@@ -93,12 +102,21 @@ def _sqlite(tmp_path: Path) -> Store:
     return open_store(tmp_path / "contract.db")
 
 
+# A backend: called with a new, empty folder, it returns a new, empty store of its own (a test
+# that copies between stores calls it twice, with two folders).
+Backend = Callable[[Path], Store]
 BACKENDS = [pytest.param(_sqlite, id="sqlite")]
 
 
 @pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with request.param(tmp_path) as opened:
+def backend(request: pytest.FixtureRequest) -> Backend:
+    factory: Backend = request.param
+    return factory
+
+
+@pytest.fixture
+def store(backend: Backend, tmp_path: Path) -> Iterator[Store]:
+    with backend(tmp_path) as opened:
         assert isinstance(opened, Store)
         yield opened
 
@@ -866,3 +884,491 @@ def test_counts_follow_what_was_stored(store: Store) -> None:
     assert (counts.traces, counts.spans, counts.runs) == (2, 4, 1)
     assert counts.incidents == {"flagged": 1, "annotated": 1, "promoted": 0, "dismissed": 0}
     assert counts.location == store.location
+
+
+# -- production: flags ahead of their trace --------------------------------------------------------
+
+
+def _root_batch(trace_id: str, start_ns: int = 1_000, **attributes: Any) -> tuple[list[Any], list[Any]]:
+    """The batch that brings a trace's root span (and its attributes, if any)."""
+    root = _hex(trace_id + "root", 16)
+    spans = [span_row(trace_id, root, None, "answer", start_ns)]
+    return spans, [(*trace_row(trace_id, start_ns, 1), orjson.dumps(attributes).decode() if attributes else None)]
+
+
+def _child_batch(trace_id: str, start_ns: int = 1_001) -> tuple[list[Any], list[Any]]:
+    """A batch with a child span of the trace and no root (as when the child ended first)."""
+    child = span_row(trace_id, _hex(trace_id + "child", 16), _hex(trace_id + "root", 16), "chat", start_ns)
+    return [child], [trace_row(trace_id, start_ns, 1, root=False)]
+
+
+def test_flag_or_hold_flags_a_trace_that_has_arrived_as_flag_does(store: Store) -> None:
+    trace_id = write_trace(store, "arrived")
+    incident = store.flag_or_hold(trace_id.upper(), " wrong window ", flagged_by="ana")
+    assert incident is not None and incident.id == incident_id_for(trace_id)
+    assert incident.reasons == [{"reason": "wrong window", "flagged_by": "ana", "flagged_at": incident.flagged_at}]
+    assert [s["name"] for s in incident.spans] == ["answer", "chat"]
+    again = store.flag_or_hold(trace_id, "rude")
+    assert again is not None and [r["reason"] for r in again.reasons] == ["wrong window", "rude"]
+    assert store.pending_flags() == []
+
+
+def test_a_flag_held_for_a_trace_id_attaches_when_the_root_arrives_keeping_the_time_it_was_held(store: Store) -> None:
+    trace_id = _hex("late", 32)
+    assert store.flag_or_hold(trace_id, "wrong window", flagged_by="ana") is None
+    [held] = store.pending_flags()
+    assert UTC_MS.fullmatch(held["held_at"])
+    assert held == {
+        "trace_id": trace_id,
+        "where": None,
+        "reason": "wrong window",
+        "flagged_by": "ana",
+        "held_at": held["held_at"],
+    }
+    store.write_spans(*_child_batch(trace_id))  # a batch without the root: nothing to snapshot yet
+    assert store.list_incidents() == [] and len(store.pending_flags()) == 1
+    store.write_spans(*_root_batch(trace_id))
+    [incident] = store.list_incidents()
+    assert (incident.id, incident.trace_id, incident.status) == (incident_id_for(trace_id), trace_id, "flagged")
+    assert incident.reasons == [{"reason": "wrong window", "flagged_by": "ana", "flagged_at": held["held_at"]}]
+    assert incident.flagged_at == held["held_at"]
+    assert [s["name"] for s in incident.spans] == ["answer", "chat"] and incident.output == "We refund within 14 days."
+    assert store.pending_flags() == []
+    store.write_spans(*_root_batch(trace_id))  # the root again (an exporter's retry): attached once
+    assert store.get_incident(incident.id).reasons == incident.reasons
+
+
+def test_a_prepared_batch_that_brings_the_root_attaches_the_held_flags_too(store: Store) -> None:
+    trace_id = _hex("prepared-late", 32)
+    assert store.flag_or_hold(trace_id, "wrong window") is None
+    spans, traces = _root_batch(trace_id)
+    store.write_prepared(store.prepare_spans(spans, traces))
+    assert [i.trace_id for i in store.list_incidents()] == [trace_id] and store.pending_flags() == []
+
+
+def test_a_flag_held_by_attributes_attaches_to_the_trace_that_arrives_carrying_them(store: Store) -> None:
+    assert store.flag_or_hold(None, "wrong window", where={"ticket_id": 8812, "vip": True}, flagged_by="bo") is None
+    [held] = store.pending_flags()
+    assert (held["trace_id"], held["where"]) == (None, {"ticket_id": "8812", "vip": "true"})
+    other, match = _hex("other-ticket", 32), _hex("ticket-8812", 32)
+    store.write_spans(*_root_batch(other, ticket_id="8812"))  # one attribute of two: not this one
+    assert store.list_incidents() == []
+    store.write_spans(*_root_batch(match, 2_000, ticket_id="8812", vip=True))
+    [incident] = store.list_incidents()
+    assert incident.trace_id == match
+    assert incident.reasons == [{"reason": "wrong window", "flagged_by": "bo", "flagged_at": held["held_at"]}]
+    assert store.pending_flags() == []
+
+
+def test_a_held_flag_attaches_when_a_later_batch_brings_the_attributes_it_names(store: Store) -> None:
+    trace_id = _hex("attributes-later", 32)
+    store.write_spans(*_root_batch(trace_id))
+    assert store.flag_or_hold(None, "bad", where={"ticket_id": "7"}) is None
+    store.write_spans([], [(*trace_row(trace_id, 1_000, 0, root=False), orjson.dumps({"ticket_id": 7}).decode())])
+    assert [i.trace_id for i in store.list_incidents()] == [trace_id] and store.pending_flags() == []
+
+
+def test_a_flag_held_by_attributes_goes_to_the_newest_of_a_batch_once(store: Store) -> None:
+    assert store.flag_or_hold(None, "bad", where={"ticket_id": "5"}) is None
+    older, newer = _hex("five-old", 32), _hex("five-new", 32)
+    spans_a, traces_a = _root_batch(older, 1_000, ticket_id="5")
+    spans_b, traces_b = _root_batch(newer, 2_000, ticket_id="5")
+    store.write_spans(spans_a + spans_b, traces_a + traces_b)
+    assert [i.trace_id for i in store.list_incidents()] == [newer] and store.pending_flags() == []
+
+
+def test_where_flags_the_one_trace_it_matches_and_refuses_several(store: Store) -> None:
+    one = _with_attributes(store, "where-one", 1_000, ticket_id=1)
+    incident = store.flag_or_hold(None, "bad", where={"ticket_id": "1"})
+    assert incident is not None and incident.trace_id == one
+    a = _with_attributes(store, "where-a", 2_000, ticket_id=2)
+    b = _with_attributes(store, "where-b", 3_000, ticket_id=2)
+    with refused(
+        AmbiguousId,
+        f"ticket_id=2 matches several traces (newest first: {b}, {a}) - "
+        "flag one by its trace id, or add another attribute that tells them apart",
+    ):
+        store.flag_or_hold(None, "bad", where={"ticket_id": 2})
+    assert store.pending_flags() == [] and len(store.list_incidents()) == 1
+
+
+def test_the_same_flag_held_twice_is_kept_once_and_each_reason_attaches_in_the_order_held(store: Store) -> None:
+    trace_id = _hex("held-twice", 32)
+    for reason, by in (("wrong window", "ana"), ("wrong window", "bo"), ("rude", "bo")):
+        assert store.flag_or_hold(trace_id, reason, flagged_by=by) is None
+    assert store.flag_or_hold(None, "rude", where={"ticket_id": "9"}) is None
+    assert store.flag_or_hold(None, "rude", where={"ticket_id": 9}) is None
+    pending = store.pending_flags()
+    assert [(p["trace_id"], p["where"], p["reason"], p["flagged_by"]) for p in pending] == [
+        (trace_id, None, "wrong window", "ana"),
+        (trace_id, None, "rude", "bo"),
+        (None, {"ticket_id": "9"}, "rude", None),
+    ]
+    assert [p["held_at"] for p in pending] == sorted(p["held_at"] for p in pending)
+    store.write_spans(*_root_batch(trace_id))
+    [incident] = store.list_incidents()
+    assert [(r["reason"], r["flagged_by"]) for r in incident.reasons] == [("wrong window", "ana"), ("rude", "bo")]
+    assert [p["where"] for p in store.pending_flags()] == [{"ticket_id": "9"}]
+
+
+@pytest.mark.parametrize(
+    ("trace_id", "where", "message"),
+    [
+        pytest.param(
+            None, None, "flag_or_hold takes a trace_id or where=, not both or neither - pass one of them", id="neither"
+        ),
+        pytest.param(
+            "a" * 32,
+            {"ticket_id": "1"},
+            "flag_or_hold takes a trace_id or where=, not both or neither - pass one of them",
+            id="both",
+        ),
+        pytest.param(
+            " abc123 ",
+            None,
+            "'abc123' is not a full trace id - a flag for a trace that may not have arrived needs all 32 hex "
+            "characters of casebank.current_trace_id()",
+            id="a-prefix",
+        ),
+        pytest.param(
+            "z" * 32,
+            None,
+            f"'{'z' * 32}' is not a full trace id - a flag for a trace that may not have arrived needs all 32 hex "
+            "characters of casebank.current_trace_id()",
+            id="not-hex",
+        ),
+        pytest.param(
+            None,
+            {"ticket_id": None},
+            "attribute 'ticket_id' has no value - say which ticket_id to look for",
+            id="a-where-without-a-value",
+        ),
+    ],
+)
+def test_flag_or_hold_refuses_a_target_it_could_never_match(
+    store: Store, trace_id: str | None, where: dict[str, Any] | None, message: str
+) -> None:
+    with refused(InvalidInput, message):
+        store.flag_or_hold(trace_id, "bad", where=where)
+    assert store.pending_flags() == []
+
+
+def test_a_held_flag_needs_a_reason(store: Store) -> None:
+    with refused(InvalidInput, "a flag needs a reason - say what was wrong with the answer"):
+        store.flag_or_hold("b" * 32, "  ")
+    assert store.pending_flags() == []
+
+
+# -- production: tokens ----------------------------------------------------------------------------
+
+
+def _secret_hash(seed: str) -> str:
+    return token_hash(f"cb_{seed}")
+
+
+def test_tokens_are_kept_by_hash_listed_by_name_and_revoked(store: Store) -> None:
+    assert store.list_tokens() == [] and store.token_by_hash(_secret_hash("support")) is None
+    store.add_token("support", _secret_hash("support"), ["read", "flag", "read"])
+    store.add_token(" collector ", _secret_hash("collector"), ["ingest"])
+    listed = store.list_tokens()
+    assert all(UTC_MS.fullmatch(t["created_at"]) for t in listed)
+    assert listed == [
+        {"name": "collector", "scopes": ["ingest"], "created_at": listed[0]["created_at"]},
+        {"name": "support", "scopes": ["flag", "read"], "created_at": listed[1]["created_at"]},
+    ]
+    assert store.token_by_hash(_secret_hash("support")) == {"name": "support", "scopes": ["flag", "read"]}
+    assert store.token_by_hash(_secret_hash("collector")) == {"name": "collector", "scopes": ["ingest"]}
+    assert store.token_by_hash(_secret_hash("guess")) is None
+    store.revoke_token("support")
+    assert store.token_by_hash(_secret_hash("support")) is None
+    assert [t["name"] for t in store.list_tokens()] == ["collector"]
+    store.add_token("support", _secret_hash("support-2"), ["admin"])  # a revoked name can be used again
+    assert store.token_by_hash(_secret_hash("support-2")) == {"name": "support", "scopes": ["admin"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "hashed", "scopes", "message"),
+    [
+        pytest.param(
+            "support",
+            "OTHER",
+            ["read"],
+            "a token named 'support' already exists - pick another name, or 'cases token revoke support' first",
+            id="a-name-in-use",
+        ),
+        pytest.param(
+            "ci", "OWN", ["read", "write"], "scope 'write' is not one of: ingest, flag, read, admin", id="scope"
+        ),
+        pytest.param(
+            "ci", "OWN", [], "token 'ci' has no scope - give one or more of: ingest, flag, read, admin", id="no-scope"
+        ),
+        pytest.param(
+            "ci",
+            "cb_the-secret-itself",
+            ["read"],
+            "a token is kept by token_hash(secret), never by its secret - pass 'sha256:' and 64 hex characters",
+            id="the-secret-not-its-hash",
+        ),
+        pytest.param(
+            "  ", "OWN", ["read"], "a token needs a name - say who or what uses it, e.g. 'support'", id="no-name"
+        ),
+    ],
+)
+def test_a_token_is_refused_saying_why(store: Store, name: str, hashed: str, scopes: list[str], message: str) -> None:
+    store.add_token("support", _secret_hash("support"), ["flag"])
+    hashed = {"OTHER": _secret_hash("other"), "OWN": _secret_hash("own")}.get(hashed, hashed)
+    with refused(InvalidInput, message):
+        store.add_token(name, hashed, scopes)
+    assert [(t["name"], t["scopes"]) for t in store.list_tokens()] == [("support", ["flag"])]
+
+
+def test_revoking_an_unknown_token_says_where_to_look(store: Store) -> None:
+    with refused(NotFound, f"no token 'nobody' in store '{store.location}' - see 'cases token list'"):
+        store.revoke_token("nobody")
+
+
+def test_a_store_that_answers_pings(store: Store) -> None:
+    assert store.ping() is None
+
+
+# -- production: retention -------------------------------------------------------------------------
+
+_MAY_2024 = 1_714_521_600 * 10**9  # 2024-05-01T00:00:00Z in ns
+
+
+def test_prune_deletes_old_traces_that_no_incident_references_and_counts_first_on_a_dry_run(store: Store) -> None:
+    day = 86_400 * 10**9
+    old = _with_attributes(store, "old", _MAY_2024, ticket_id="old")
+    store.write_spans(*_child_batch(old, _MAY_2024 + 1))
+    kept = write_trace(store, "old-but-flagged", start_ns=_MAY_2024 + day)
+    incident = store.flag(kept, "wrong window")
+    new = write_trace(store, "new", start_ns=_MAY_2024 + 40 * day)
+    before = store.counts()
+    assert store.prune("2024-05-10T00:00:00+00:00", dry_run=True) == {"traces": 1, "spans": 2}
+    assert store.counts() == before and store.get_trace(old) is not None
+    assert store.prune("2024-05-10T00:00:00Z") == {"traces": 1, "spans": 2}
+    assert store.get_trace(old) is None and store.trace_spans(old) == []
+    assert store.traces_where({"ticket_id": "old"}) == []
+    assert [t.trace_id for t in store.recent_traces()] == [new, kept]
+    assert store.get_incident(incident.id).as_dict() == incident.as_dict()
+    assert (store.counts().traces, store.counts().spans) == (2, 4)
+    assert store.prune("2024-05-10") == {"traces": 0, "spans": 0}
+
+
+def test_prune_cuts_at_the_time_given_in_utc_unless_it_says_its_zone(store: Store) -> None:
+    hour = 3_600 * 10**9
+    at_noon = write_trace(store, "noon", start_ns=_MAY_2024 + 12 * hour)
+    assert store.prune("2024-05-01T12:00:00", dry_run=True) == {"traces": 0, "spans": 0}  # not before noon
+    assert store.prune("2024-05-01T13:00:00+02:00", dry_run=True) == {"traces": 0, "spans": 0}  # 11:00 UTC
+    assert store.prune("2024-05-01T12:00:00.001+00:00") == {"traces": 1, "spans": 2}
+    assert store.get_trace(at_noon) is None
+
+
+def test_prune_refuses_a_time_it_cannot_read(store: Store) -> None:
+    write_trace(store, "kept", start_ns=_MAY_2024)
+    with refused(
+        InvalidInput,
+        "'30d' is not an ISO-8601 time - pass one such as 2024-05-01 or 2024-05-01T12:00:00+00:00",
+    ):
+        store.prune("30d")
+    assert store.counts().traces == 1
+
+
+# -- production: copying ---------------------------------------------------------------------------
+
+
+def _filled(store: Store) -> dict[str, str]:
+    """A store holding one of everything a copy moves, with the cases where NULL and JSON null differ."""
+    ids = {"plain": _with_attributes(store, "copy-plain", _MAY_2024, ticket_id=8812, vip=True)}
+    store.write_spans(*_child_batch(ids["plain"], _MAY_2024 + 1))
+    ids["none"] = write_trace(store, "copy-returned-none", start_ns=_MAY_2024 + 2, output=None)
+    raised = _hex("copy-raised", 32)
+    row = list(trace_row(raised, _MAY_2024 + 3, 1, output=None))
+    row[4:7] = [None, "error", "ValueError: no policy"]
+    store.write_spans([span_row(raised, _hex("copy-raised-root", 16), None, "answer", _MAY_2024 + 3)], [row])
+    ids["raised"] = raised
+    ids["rootless"] = _hex("copy-rootless", 32)
+    store.write_spans(*_child_batch(ids["rootless"], _MAY_2024 + 4))
+    annotated = store.flag(ids["none"], "should have said something", flagged_by="ana")
+    store.annotate(annotated.id, expected=None, grader={"name": "exact"}, tags=["b", "a"])
+    store.flag(ids["raised"], "crashed")
+    store.add_label(ids["plain"], "bad", note="wrong window")
+    store.add_label(ids["none"], "good")
+    results = [
+        {"case_id": "case-b", "epoch": 0, "passed": 1, "score": 1.0, "output": {"days": 30}, "tags": ["refunds"]},
+        {"case_id": "case-a", "epoch": 0, "passed": 0, "score": 0.0, "output": None, "error": "boom"},
+    ]
+    store.record_run(
+        {"id": "abc123", "started_at": "2024-05-01T12:00:00", "suite": "evals", "total": 2, "origin": "cli"},
+        [{**r, "run_id": "abc123"} for r in results],
+    )
+    store.record_run({"id": "def456", "started_at": "2024-05-02T12:00:00", "suite": "evals"}, [])
+    store.record_calibration(_calibration("sha256:a", 0.4, "2024-05-01T12:00:00"))
+    store.record_calibration(_calibration("sha256:b", 0.8, "2024-05-02T12:00:00"))
+    return ids
+
+
+def _copy(source: Store, dest: Store, limit: int) -> dict[str, int]:
+    copied = {}
+    for kind in COPY_KINDS:
+        copied[kind], after = 0, None
+        while page := source.export_records(kind, after=after, limit=limit):
+            copied[kind] += dest.import_records(kind, page)
+            after = page[-1]["key"]
+    return copied
+
+
+def _everything(store: Store) -> dict[str, Any]:
+    traces = store.recent_traces(limit=1_000)
+    return {
+        "traces": [(t, store.trace_spans(t.trace_id)) for t in traces],
+        "where": store.traces_where({"ticket_id": "8812"}),
+        "incidents": [(i.as_dict(), i.has_expected) for i in store.list_incidents()],
+        "runs": [(r, store.run_results(r["id"], suite_order=True)) for r in store.list_runs(limit=None)],
+        "labels": store.list_labels(),
+        "calibrations": [store.latest_calibration(h) for h in ("sha256:a", "sha256:b")],
+    }
+
+
+def _without_ids(calibration: dict[str, Any] | None) -> dict[str, Any]:
+    assert calibration is not None
+    return {k: v for k, v in calibration.items() if k != "id"}
+
+
+def test_records_copy_a_store_whole_in_pages_and_a_second_copy_adds_nothing(
+    store: Store, backend: Backend, tmp_path: Path
+) -> None:
+    ids = _filled(store)
+    (tmp_path / "copy").mkdir()
+    with backend(tmp_path / "copy") as dest:
+        assert _copy(store, dest, limit=2) == {
+            "traces": 4,
+            "spans": 6,
+            "incidents": 2,
+            "runs": 2,
+            "labels": 2,
+            "calibrations": 2,
+        }
+        source_has, dest_has = _everything(store), _everything(dest)
+        for side in (source_has, dest_has):  # a calibration's id is the store's own row number
+            side["calibrations"] = [_without_ids(c) for c in side["calibrations"]]
+        assert dest_has == source_has
+        assert _copy(store, dest, limit=1_000) == dict.fromkeys(COPY_KINDS, 0)
+        assert (dest.counts().traces, dest.counts().spans, dest.counts().runs) == (4, 6, 2)
+        # What NULL and JSON null told apart survives: a raised trace has no output to label, and
+        # an incident annotated with None still counts as annotated.
+        with refused(
+            NotFound, f"trace {ids['raised']} has no output to label (status error) - label a trace that returned"
+        ):
+            dest.add_label(ids["raised"], "bad")
+        annotated = dest.get_incident(incident_id_for(ids["none"]))
+        assert annotated.has_expected and annotated.expected is None and annotated.status == "annotated"
+        rootless = dest.get_trace(ids["rootless"])
+        assert rootless is not None and rootless.entrypoint is None
+
+
+def test_a_page_of_records_follows_the_key_it_is_given(store: Store) -> None:
+    _filled(store)
+    everything = store.export_records("spans", limit=1_000)
+    keys = [r["key"] for r in everything]
+    assert len(keys) == 6 and keys == sorted(keys) and len(set(keys)) == 6
+    assert all(r["key"] == f"{r['trace_id']}:{r['span_id']}" for r in everything)
+    pages, after = [], None
+    while page := store.export_records("spans", after=after, limit=4):
+        pages.append(page)
+        after = page[-1]["key"]
+    assert [len(p) for p in pages] == [4, 2] and [r for p in pages for r in p] == everything
+    assert store.export_records("spans", after=keys[2], limit=2) == everything[3:5]
+    assert store.export_records("traces", after="f" * 32) == []
+    for kind in ("traces", "incidents", "runs", "labels", "calibrations"):
+        records = store.export_records(kind)
+        assert [r["key"] for r in records] == sorted(r["key"] for r in records), kind
+
+
+def test_records_say_what_a_store_holds_in_every_backends_words(store: Store) -> None:
+    # Another backend imports these: their shape is the contract, not any one schema.
+    ids = _filled(store)
+    traces = {r["trace_id"]: r for r in store.export_records("traces")}
+    assert traces[ids["plain"]] == {
+        "key": ids["plain"],
+        "trace_id": ids["plain"],
+        "name": "answer",
+        "entrypoint": "bot:answer",
+        "input": {"question": "refund?"},
+        "output": "We refund within 14 days.",
+        "has_output": True,
+        "status": "ok",
+        "error": None,
+        "started_at": f"t{_MAY_2024}",
+        "start_ns": _MAY_2024,
+        "duration_ms": 10.0,
+        "service_name": "svc",
+        "span_count": 2,
+        "attributes": {"ticket_id": 8812, "vip": True},
+    }
+    assert (traces[ids["none"]]["output"], traces[ids["none"]]["has_output"]) == (None, True)
+    assert (traces[ids["raised"]]["output"], traces[ids["raised"]]["has_output"]) == (None, False)
+    spans = store.export_records("spans", after=ids["plain"], limit=1)  # the first span of the next trace
+    assert [set(s) for s in spans] == [{"key", *SPAN_COLUMNS}]
+    [child] = [s for s in store.export_records("spans") if s["trace_id"] == ids["plain"] and s["parent_span_id"]]
+    assert child == {
+        "key": f"{ids['plain']}:{child['span_id']}",
+        **dict(zip(SPAN_COLUMNS, _child_batch(ids["plain"], _MAY_2024 + 1)[0][0], strict=True)),
+        "attributes": {},
+        "events": None,
+    }
+    incidents = {r["trace_id"]: r for r in store.export_records("incidents")}
+    annotated = incidents[ids["none"]]
+    assert annotated == {
+        "key": incident_id_for(ids["none"]),
+        "id": incident_id_for(ids["none"]),
+        "trace_id": ids["none"],
+        "status": "annotated",
+        "reasons": [
+            {"reason": "should have said something", "flagged_by": "ana", "flagged_at": annotated["flagged_at"]}
+        ],
+        "flagged_at": annotated["flagged_at"],
+        "updated_at": annotated["updated_at"],
+        "entrypoint": "bot:answer",
+        "input": {"question": "refund?"},
+        "output": None,
+        "error": None,
+        "snapshot": store.trace_spans(ids["none"]),
+        "expected": None,
+        "has_expected": True,
+        "grader": {"name": "exact"},
+        "tags": ["a", "b"],
+        "dismissed_reason": None,
+        "case_id": None,
+        "case_path": None,
+    }
+    raised = incidents[ids["raised"]]
+    assert (raised["error"], raised["has_expected"], raised["expected"]) == ("ValueError: no policy", False, None)
+    [run, _] = store.export_records("runs")
+    assert run["key"] == run["id"] == "abc123" and run["origin"] == "cli"
+    assert [(r["case_id"], r["output"], r["tags"]) for r in run["results"]] == [
+        ("case-b", {"days": 30}, ["refunds"]),
+        ("case-a", None, None),
+    ]
+    labels = store.export_records("labels")
+    assert [(r["key"], r["subject"], r["label"], r["output"]) for r in labels] == sorted(
+        [
+            (ids["plain"], ids["plain"], "bad", "We refund within 14 days."),
+            (ids["none"], ids["none"], "good", None),
+        ]
+    )
+    calibrations = store.export_records("calibrations")
+    assert calibrations == [
+        {"key": "2024-05-01T12:00:00 sha256:a", **_calibration("sha256:a", 0.4, "2024-05-01T12:00:00")},
+        {"key": "2024-05-02T12:00:00 sha256:b", **_calibration("sha256:b", 0.8, "2024-05-02T12:00:00")},
+    ]
+
+
+def test_records_of_a_kind_a_store_does_not_copy_are_refused(store: Store) -> None:
+    message = (
+        "'tokens' is not a kind of record a store copies - one of: traces, spans, incidents, runs, labels, calibrations"
+    )
+    with refused(InvalidInput, message):
+        store.export_records("tokens")
+    with refused(InvalidInput, message):
+        store.import_records("tokens", [])

@@ -66,6 +66,7 @@ MIGRATIONS = [
     "m005_result_reliability",
     "m006_span_locality",
     "m007_run_origin",
+    "m008_production",
 ]
 
 
@@ -116,7 +117,15 @@ def test_a_schema_1_store_gains_trace_attributes_and_keeps_its_rows(tmp_path: Pa
         "timed_out",
         "unreliable",
     ]
-    added_tables = {"trace_attributes", "embedding_cache", "judge_verdicts", "labels", "calibrations"}
+    added_tables = {
+        "trace_attributes",
+        "embedding_cache",
+        "judge_verdicts",
+        "labels",
+        "calibrations",
+        "held_flags",
+        "tokens",
+    }
     assert added_tables <= set(new)
     for table in ("traces", "spans", "runs", "results"):
         del new[table], old[table]
@@ -171,6 +180,34 @@ def test_a_schema_6_store_keeps_its_runs_which_have_no_origin(tmp_path: Path) ->
         origins = {row["id"]: row["origin"] for row in store.list_runs()}
     assert (run["id"], run["status"], run["origin"]) == ("ab12cd", "finished", None)
     assert origins == {"ab12cd": None, "ef34ab": "pytest"}
+    assert pragma(path, "user_version") == SCHEMA_VERSION
+
+
+def test_a_schema_7_store_gains_held_flags_tokens_and_an_index_for_pruning(tmp_path: Path) -> None:
+    path = tmp_path / "casebank.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    apply_migrations(conn, stop_before="m008_production")
+    conn.execute("PRAGMA user_version = 7")
+    conn.close()
+    old = schema(path)
+    assert "held_flags" not in old and "tokens" not in old
+
+    with open_store(path) as store:
+        assert store.pending_flags() == [] and store.list_tokens() == []
+        indexes = {row[1] for row in store.conn.execute("PRAGMA index_list(trace_attributes)")}
+        plan = " ".join(
+            row[3]
+            for row in store.conn.execute(
+                "EXPLAIN QUERY PLAN SELECT trace_key FROM traces WHERE start_ns < 5 "
+                "AND trace_id NOT IN (SELECT trace_id FROM incidents)"
+            )
+        )
+    new = schema(path)
+    assert new["held_flags"] == ["id", "trace_id", "where_attributes", "reason", "flagged_by", "held_at"]
+    assert new["tokens"] == ["name", "token_hash", "scopes", "created_at"]
+    assert {t: c for t, c in new.items() if t not in ("held_flags", "tokens")} == old
+    assert "idx_trace_attributes_trace_id" in indexes
+    assert "idx_traces_start_ns" in plan  # prune finds old traces by index, not by a scan
     assert pragma(path, "user_version") == SCHEMA_VERSION
 
 

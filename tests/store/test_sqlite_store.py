@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from casebank.errors import InvalidInput, InvalidTransition
+from casebank.errors import InvalidInput, InvalidTransition, StoreError
 from casebank.store import Incident
 from casebank.store._sqlite import SQLiteStore
 from tests.store.test_contract import write_trace
@@ -92,3 +92,13 @@ def test_a_result_without_an_output_is_null_in_the_table_for_people_browsing_it(
         )
         row = store.conn.execute("SELECT output, expected, tags FROM results").fetchone()
     assert tuple(row) == (None, '"x"', None)
+
+
+def test_a_closed_store_does_not_answer_pings(db_path: Path) -> None:
+    store = SQLiteStore(db_path)
+    store.close()
+    with pytest.raises(StoreError) as raised:
+        store.ping()
+    assert str(raised.value) == (
+        f"store '{db_path}' does not answer (Cannot operate on a closed database.) - check the file and its folder"
+    )

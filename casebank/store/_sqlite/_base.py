@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from casebank.errors import AmbiguousId
+from casebank.errors import AmbiguousId, StoreError
 from casebank.store._sqlite._connection import connect
 
 __all__ = ["Connected", "dumps", "loads"]
@@ -42,6 +42,15 @@ class Connected:
 
     def close(self) -> None:
         self.conn.close()
+
+    def ping(self) -> None:
+        """Return when the file answers a trivial query (`/readyz`); StoreError naming it otherwise."""
+        try:
+            self.conn.execute("SELECT count(*) FROM casebank_meta").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"store '{self.location}' does not answer ({exc}) - check the file and its folder"
+            ) from None
 
     @contextmanager
     def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:

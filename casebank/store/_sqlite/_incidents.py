@@ -26,27 +26,31 @@ from casebank.store._records import (
 from casebank.store._sqlite._base import Connected, dumps, loads
 from casebank.store._sqlite._traces import TraceReads
 
-__all__ = ["Incidents"]
+__all__ = ["Incidents", "flag_entry"]
 
 
 class Incidents(TraceReads, Connected):
     def flag(self, trace_id: str, reason: str, *, flagged_by: str | None = None) -> Incident:
         trace_id = trace_id.strip().lower()
-        if not reason or not reason.strip():
-            raise InvalidInput("a flag needs a reason - say what was wrong with the answer")
-        entry = {"reason": reason.strip(), "flagged_by": flagged_by, "flagged_at": utc_now()}
-        incident_id = incident_id_for(trace_id)
+        entry = flag_entry(reason, flagged_by, utc_now())
         with self.transaction(durable=True) as conn:
-            row = conn.execute("SELECT reasons FROM incidents WHERE id = ?", (incident_id,)).fetchone()
-            if row is not None:
-                reasons = orjson.loads(row["reasons"]) + [entry]
-                conn.execute(
-                    "UPDATE incidents SET reasons = ?, updated_at = ? WHERE id = ?",
-                    (dumps(reasons), entry["flagged_at"], incident_id),
-                )
-            else:
-                self._snapshot(conn, incident_id, trace_id, entry)
+            incident_id = self.flag_in(conn, trace_id, entry)
         return self.get_incident(incident_id)
+
+    def flag_in(self, conn: sqlite3.Connection, trace_id: str, entry: dict[str, Any]) -> str:
+        """`flag`'s work inside a transaction that is open on `conn`: snapshot the trace into a new
+        incident, or add `entry` to its incident's reasons. Returns the incident's id."""
+        incident_id = incident_id_for(trace_id)
+        row = conn.execute("SELECT reasons FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        if row is not None:
+            reasons = orjson.loads(row["reasons"]) + [entry]
+            conn.execute(
+                "UPDATE incidents SET reasons = ?, updated_at = ? WHERE id = ?",
+                (dumps(reasons), entry["flagged_at"], incident_id),
+            )
+        else:
+            self._snapshot(conn, incident_id, trace_id, entry)
+        return incident_id
 
     def _snapshot(self, conn: sqlite3.Connection, incident_id: str, trace_id: str, entry: dict[str, Any]) -> None:
         spans = self.trace_spans(trace_id)
@@ -128,6 +132,13 @@ class Incidents(TraceReads, Connected):
                 (case_id, case_path, utc_now(), incident_id),
             )
         return self.get_incident(incident_id)
+
+
+def flag_entry(reason: str, flagged_by: str | None, at: str) -> dict[str, Any]:
+    """One of an incident's reasons; InvalidInput for a blank reason."""
+    if not reason or not reason.strip():
+        raise InvalidInput("a flag needs a reason - say what was wrong with the answer")
+    return {"reason": reason.strip(), "flagged_by": flagged_by, "flagged_at": at}
 
 
 def _root_span(spans: list[dict[str, Any]]) -> dict[str, Any] | None:

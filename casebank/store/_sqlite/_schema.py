@@ -16,7 +16,7 @@ import sqlite3
 from typing import Any
 
 # Bump together with a new migration below (then `make fresh-store`).
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # A table only a casebank store has; its absence in a non-empty file means "not ours".
 MARKER_TABLE = "casebank_meta"
@@ -256,6 +256,28 @@ def apply_migrations(conn: sqlite3.Connection, *, stop_before: str | None = None
         # What ran a run: "cli" (`cases run`), "pytest" (`pytest --casebank`) or "api" (a Python
         # call of `casebank.replay.run_suite`). NULL for runs recorded before it was kept.
         db["runs"].add_column("origin", str)
+
+    @migrations(name="m008_production")
+    def m008_production(db: Any) -> None:
+        # Flags that a support tool sent before their trace arrived (`flag_or_hold`): by trace id,
+        # or by attributes (`where`, JSON of text values); the batch that brings the trace's root
+        # attaches them. Kept once per (target, reason), so a retried request holds one flag.
+        db.execute(
+            "CREATE TABLE held_flags (id INTEGER PRIMARY KEY, trace_id TEXT, where_attributes TEXT, "
+            "reason TEXT NOT NULL, flagged_by TEXT, held_at TEXT NOT NULL)"
+        )
+        db.execute(
+            "CREATE UNIQUE INDEX idx_held_flags_target ON held_flags "
+            "(ifnull(trace_id, ''), ifnull(where_attributes, ''), reason)"
+        )
+        # API tokens of `cases serve`, by the sha256 of their secret (never the secret).
+        db.execute(
+            "CREATE TABLE tokens (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, "
+            "scopes TEXT NOT NULL, created_at TEXT NOT NULL)"
+        )
+        # Retention: `prune` finds old traces by `idx_traces_start_ns` (m006) and then deletes
+        # their attribute rows by trace id, which the (key, value, trace_id) key cannot find.
+        db.execute("CREATE INDEX idx_trace_attributes_trace_id ON trace_attributes (trace_id)")
 
     migrations.apply(Database(conn), stop_before=stop_before)
     if stop_before is None:

@@ -3,7 +3,8 @@
 The writer takes ready tuples (`prepare_spans`, done before the transaction opens) and runs them
 as a few multi-row statements in one transaction (`_bulk.py`), because sqlite-utils' `insert_all`
 is about three times slower there. A trace row is upserted for every trace a batch touches: root
-fields come from whichever batch had the root, span counts add up, attributes merge.
+fields come from whichever batch had the root, span counts add up, attributes merge. A batch
+that brings a trace's root attaches the flags held for that trace (`_held_flags.py`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from casebank.errors import InvalidInput
 from casebank.store._attributes import attribute_rows
 from casebank.store._interface import PreparedSpans
 from casebank.store._records import SPAN_COLUMNS, TRACE_COLUMNS
-from casebank.store._sqlite._base import Connected
 from casebank.store._sqlite._bulk import Statement, nullable, statements
+from casebank.store._sqlite._held_flags import HeldFlags
 from casebank.store._sqlite._where import INSERT_ATTRIBUTES
 
 __all__ = ["PreparedBatch", "SpanWrites", "prepare_batch"]
@@ -65,6 +66,8 @@ class PreparedBatch:
     attributes: list[tuple[str, str, str]]
     dropped: int
     span_count: int
+    # Traces whose root or attributes this batch brings: only these can take a held flag.
+    flag_candidates: list[str]
 
 
 def prepare_batch(spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]], dropped: int = 0) -> PreparedBatch:
@@ -76,6 +79,7 @@ def prepare_batch(spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]
         attributes=attribute_rows(traces, _ATTRIBUTES),
         dropped=dropped,
         span_count=len(spans),
+        flag_candidates=[t[0] for t in traces if t[1] is not None or (len(t) > _ATTRIBUTES and t[_ATTRIBUTES])],
     )
 
 
@@ -93,7 +97,7 @@ def _rows_for_traces_of(spans: Sequence[Sequence[Any]], known: set[str]) -> list
     return [tuple({"trace_id": t, **row}.get(c) for c in TRACE_COLUMNS) for t, row in rows.items()]
 
 
-class SpanWrites(Connected):
+class SpanWrites(HeldFlags):
     def write_spans(self, spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]], dropped: int = 0) -> None:
         # More lenient than the capture writer needs, for rows made by hand: trace rows without
         # the last column (`attributes`, added in schema 2) are accepted, and so are spans
@@ -118,6 +122,7 @@ class SpanWrites(Connected):
                 conn.executemany(INSERT_ATTRIBUTES, batch.attributes)
             if batch.dropped:
                 _bump(conn, "dropped_spans", batch.dropped)
+            self.attach_held_flags(conn, batch.flag_candidates)
 
     def prepare_for_capture(self) -> None:
         """Copy the WAL into the database when `checkpoint()` says, not mid-burst.

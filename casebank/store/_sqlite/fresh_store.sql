@@ -13,6 +13,7 @@ INSERT INTO "_sqlite_migrations" VALUES(4,'casebank','m004_grader_caches',strfti
 INSERT INTO "_sqlite_migrations" VALUES(5,'casebank','m005_result_reliability',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
 INSERT INTO "_sqlite_migrations" VALUES(6,'casebank','m006_span_locality',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
 INSERT INTO "_sqlite_migrations" VALUES(7,'casebank','m007_run_origin',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
+INSERT INTO "_sqlite_migrations" VALUES(8,'casebank','m008_production',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
 CREATE TABLE "calibrations" (
    "id" INTEGER PRIMARY KEY,
    "config_hash" TEXT,
@@ -44,6 +45,7 @@ CREATE TABLE "embedding_cache" (
    "created_at" TEXT,
    PRIMARY KEY ("model", "text_hash")
 );
+CREATE TABLE held_flags (id INTEGER PRIMARY KEY, trace_id TEXT, where_attributes TEXT, reason TEXT NOT NULL, flagged_by TEXT, held_at TEXT NOT NULL);
 CREATE TABLE "incidents" (
    "id" TEXT PRIMARY KEY,
    "trace_id" TEXT NOT NULL,
@@ -109,6 +111,7 @@ CREATE TABLE "runs" (
    "pass_rate" REAL
 , "epochs" INTEGER, "git_commit" TEXT, "status" TEXT, "retries" INTEGER, "origin" TEXT);
 CREATE TABLE "spans" (trace_id TEXT, span_id TEXT, parent_span_id TEXT, name TEXT, kind TEXT, started_at TEXT, start_ns INTEGER, duration_ms FLOAT, status TEXT, status_message TEXT, attributes TEXT, events TEXT, service_name TEXT, trace_key INTEGER NOT NULL);
+CREATE TABLE tokens (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE "trace_attributes" (
    "key" TEXT,
    "value" TEXT,
@@ -124,3 +127,5 @@ CREATE INDEX "idx_calibrations_config_hash_calibrated_at"
     ON "calibrations" ("config_hash", "calibrated_at");
 CREATE UNIQUE INDEX idx_spans_trace_key_span_id ON spans (trace_key, span_id);
 CREATE INDEX idx_traces_start_ns ON traces (start_ns);
+CREATE UNIQUE INDEX idx_held_flags_target ON held_flags (ifnull(trace_id, ''), ifnull(where_attributes, ''), reason);
+CREATE INDEX idx_trace_attributes_trace_id ON trace_attributes (trace_id);
