@@ -4,7 +4,9 @@ What lets an engineer on a laptop read, annotate and promote the incidents produ
 (`cases show 3f9a --db https://casebank.internal:4318`). It covers what the `/api` routes offer:
 reading traces and incidents, flags, annotate / dismiss / mark promoted. Everything else (writing
 spans, runs, labels, caches, tokens, pruning, copying) is done where the store is: those methods
-raise a StoreError that says so.
+raise a StoreError that says so. A flag for a trace the server has not received is held there
+(`send_flag` / `flag_or_hold` say so); `flag`, which must return an incident, raises
+TraceNotFound for it, naming the incident the server will make.
 
 Standard library only (urllib), one short-lived connection a call: the CLI makes a handful of
 calls, and `casebank.flag()` in a product must not pull in an HTTP client package. The bearer

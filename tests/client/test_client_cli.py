@@ -110,6 +110,11 @@ def test_a_flag_ahead_of_its_trace_is_held_and_attached_when_the_trace_arrives(
     assert held.err.strip() == (
         f"held: trace {trace_id} has not reached {server.url} yet - the server flags it when it arrives"
     )
+    by_ticket = cases("flag", "--where", "ticket_id=77", "--reason", "no such ticket yet", token=TOKENS["flag"])
+    assert (by_ticket.code, by_ticket.out) == (0, "")  # which trace will match, and so its incident, is not known
+    assert by_ticket.err.strip() == (
+        f"held: the trace with ticket_id=77 has not reached {server.url} yet - the server flags it when it arrives"
+    )
     child.communicate("\n", timeout=120)
     assert child.returncode == 0
     shown = cases("show", held.out.strip(), "--json", token=TOKENS["read"])
