@@ -23,6 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.sdk.trace import TracerProvider
 
 import casebank
 from casebank._runtime import state
@@ -178,3 +179,12 @@ def test_an_endpoint_that_is_no_url_leaves_capture_off(caplog: pytest.LogCapture
     assert state.tracer is None
     assert "endpoint 'cases.internal:4318' is not a URL - pass http(s)://HOST:PORT" in caplog.text
     assert answer("hi", api_key="x").startswith("answer to hi")
+
+
+def test_on_the_apps_provider_only_casebanks_spans_go_to_the_server(receiver: Receiver) -> None:
+    app_provider = TracerProvider()
+    casebank.init(tracer_provider=app_provider, endpoint=receiver.url, instrument=False)
+    with app_provider.get_tracer("the-apps-own").start_as_current_span("GET /orders"):
+        answer("hi", api_key="x")
+    assert casebank.flush()
+    assert {s["name"] for s in receiver.spans} == {"answer", "lookup"}
