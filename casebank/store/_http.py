@@ -20,6 +20,7 @@ incident's transitions), a 400 as InvalidInput, each with the server's one-line 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -67,8 +68,12 @@ class HTTPStore:
     """A `Store` whose data lives behind a `cases serve` at `url` (http:// or https://)."""
 
     def __init__(self, url: str, *, token: str | None = None, timeout_s: float = TIMEOUT_S) -> None:
-        parts = urlsplit(url)
-        if not parts.hostname:
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:  # an unclosed IPv6 bracket, ...
+            host = None
+        if not host:
             raise StoreError(f"store URL '{shown_url(url)}' names no host - write http(s)://HOST:PORT")
         self._base = urlunsplit((parts.scheme, _netloc(parts), parts.path.rstrip("/"), "", ""))
         self._location = self._base
@@ -397,7 +402,7 @@ def shown_url(url: str) -> str:
         parts = urlsplit(url)
         return urlunsplit((parts.scheme, _netloc(parts), parts.path, "", ""))
     except ValueError:
-        return url.split("@")[-1]
+        return re.sub(r"//[^/]*@", "//", url)
 
 
 def _trace(row: Mapping[str, Any]) -> TraceSummary:

@@ -21,6 +21,13 @@ def test_a_server_url_opens_an_http_store_that_shows_no_secret() -> None:
         assert store.location == "http://127.0.0.1:4318"
 
 
+@pytest.mark.parametrize("url", ["http://", "https://u:pw@[::1:4318"])
+def test_a_server_url_without_a_host_is_refused_in_one_line(url: str) -> None:
+    with pytest.raises(StoreError, match="names no host - write http") as raised:
+        open_store(url)
+    assert "pw" not in str(raised.value)
+
+
 @pytest.mark.parametrize(
     ("call", "what"),
     [
