@@ -123,7 +123,10 @@ def _parse_json(body: bytes) -> ExportTraceServiceRequest:
     try:
         json_format.ParseDict(value, request, ignore_unknown_fields=True)
     except json_format.ParseError as exc:
-        raise HTTPError(400, f"the body is not an OTLP/JSON ExportTraceServiceRequest: {exc}") from None
+        problem = str(exc).rstrip(".")
+        raise HTTPError(
+            400, f"the body is not an OTLP/JSON ExportTraceServiceRequest ({problem}) - fix that field"
+        ) from None
     return request
 
 
