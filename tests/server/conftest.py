@@ -194,7 +194,7 @@ def otlp_request(*spans: Span, service: str = "support-bot", scope: str = "caseb
 
 def traced_request(trace: int, *, ticket: str | None = None, children: int = 1) -> ExportTraceServiceRequest:
     """One whole trace as casebank's SDK exports it: an entry span and `children` LLM spans."""
-    root = trace * 1000 + 1
+    root = (trace & 0xFFFFFFFF) * 1000 + 1
     attrs: dict[str, Any] = {
         "casebank__entrypoint": "support_bot:answer",
         "casebank__root": True,
