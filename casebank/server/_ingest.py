@@ -8,6 +8,8 @@ nothing and still answers 200 with its partial success, as the OTLP specificatio
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,6 +22,8 @@ from casebank.store import PreparedSpans, Store
 
 __all__ = ["ingest_route"]
 
+logger = logging.getLogger("casebank.server")
+
 
 def ingest_route(auth: Auth, calls: StoreCalls, max_body: int) -> Route:
     store = calls.store
@@ -27,6 +31,7 @@ def ingest_route(auth: Auth, calls: StoreCalls, max_body: int) -> Route:
     async def ingest(request: Request) -> Response:
         await auth.require(request, "ingest")
         media = content_type(request, (_otlp.PROTOBUF, _otlp.JSON))
+        logger.debug("casebank: receiving OTLP (%s bytes)", request.headers.get("content-length", "chunked"))
         body = await read_body(request, max_body)
         decoded, prepared = await calls.off_loop(_prepare, store, body, media)
         if prepared is not None:

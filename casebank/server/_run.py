@@ -7,6 +7,9 @@ received when the signal came is still answered, and stored if it is answered 2x
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import uvicorn
 
 from casebank.server._app import create_app
@@ -30,6 +33,7 @@ def serve(
     log_level: str = "info",
 ) -> None:
     """Serve `store` until SIGTERM or SIGINT; the store is closed on the way out."""
+    _log_to_stderr(log_level)
     app = create_app(
         store, admin_token=admin_token, serialize=serialize, max_body=max_body, retention_days=retention_days
     )
@@ -44,3 +48,14 @@ def serve(
         access_log=log_level == "debug",
     )
     uvicorn.Server(config).run()
+
+
+def _log_to_stderr(level: str) -> None:
+    """casebank's own lines (retention, failures) beside uvicorn's, at the level asked for."""
+    logger = logging.getLogger("casebank")
+    if not any(getattr(h, "_casebank_server", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        handler._casebank_server = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(level.upper())

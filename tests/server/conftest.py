@@ -134,9 +134,13 @@ def servers(tmp_path: Path) -> Iterator[list[Server]]:
     yield started
     for server in started:
         server.client.close()
-        if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait(timeout=DEADLINE_S)
+        if server.proc.poll() is None:  # SIGTERM, so that coverage in the server keeps its data
+            server.proc.send_signal(signal.SIGTERM)
+            try:
+                server.proc.wait(timeout=DEADLINE_S)
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
+                server.proc.wait(timeout=DEADLINE_S)
 
 
 @pytest.fixture
@@ -192,7 +196,9 @@ def otlp_request(*spans: Span, service: str = "support-bot", scope: str = "caseb
     )
 
 
-def traced_request(trace: int, *, ticket: str | None = None, children: int = 1) -> ExportTraceServiceRequest:
+def traced_request(
+    trace: int, *, ticket: str | None = None, children: int = 1, start_ns: int = 1_714_564_800_000_000_000
+) -> ExportTraceServiceRequest:
     """One whole trace as casebank's SDK exports it: an entry span and `children` LLM spans."""
     root = (trace & 0xFFFFFFFF) * 1000 + 1
     attrs: dict[str, Any] = {
@@ -203,9 +209,11 @@ def traced_request(trace: int, *, ticket: str | None = None, children: int = 1) 
     }
     if ticket is not None:
         attrs["casebank__attributes__ticket_id"] = ticket
-    spans = [otlp_span(trace, root, "answer", **attrs)]
+    spans = [otlp_span(trace, root, "answer", start_ns=start_ns, **attrs)]
     spans += [
-        otlp_span(trace, root + 1 + n, "chat gpt-4o-mini", parent=root, gen_ai__operation__name="chat")
+        otlp_span(
+            trace, root + 1 + n, "chat gpt-4o-mini", parent=root, start_ns=start_ns, gen_ai__operation__name="chat"
+        )
         for n in range(children)
     ]
     return otlp_request(*spans)
