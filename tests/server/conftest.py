@@ -143,6 +143,15 @@ def servers(tmp_path: Path) -> Iterator[list[Server]]:
                 server.proc.wait(timeout=DEADLINE_S)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """The server's store, on each backend: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(db_path)
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture
 def server(tmp_path: Path, db_path: Path, servers: list[Server]) -> Server:
     started = start_server(tmp_path, db_path)

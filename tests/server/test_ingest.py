@@ -21,26 +21,30 @@ from tests.server.conftest import (
     child_env,
     otlp_request,
     otlp_span,
+    start_server,
     traced_request,
     wait_for,
 )
 
 
-def stored(db: Path, trace_id: str) -> dict[str, Any]:
+def stored(db: Path | str, trace_id: str) -> dict[str, Any]:
     with open_store(db, create=False) as store:
         summary = store.get_trace(trace_id)
         return {"trace": summary and summary.__dict__, "spans": store.trace_spans(trace_id)}
 
 
-def counts(db: Path) -> tuple[int, int]:
+def counts(db: Path | str) -> tuple[int, int]:
     with open_store(db) as store:
         c = store.counts()
     return c.traces, c.spans
 
 
 def test_an_app_exporting_from_another_process_lands_exactly_as_its_own_casebank_init_store(
-    tmp_path: Path, server: Server, db_path: Path
+    tmp_path: Path, store_url: str, servers: list[Server]
 ) -> None:
+    server = start_server(tmp_path, store_url)
+    servers.append(server)
+    db_path = store_url
     local = tmp_path / "local.db"
     run = subprocess.run(
         [sys.executable, "-m", "tests.server.traced_app", str(local), server.url],

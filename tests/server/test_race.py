@@ -16,9 +16,9 @@ TRACES = 24
 
 
 def test_flags_racing_their_traces_through_two_servers_attach_once_each(
-    tmp_path: Path, db_path: Path, servers: list[Server]
+    tmp_path: Path, store_url: str, servers: list[Server]
 ) -> None:
-    flagging, ingesting = start_server(tmp_path, db_path), start_server(tmp_path, db_path)
+    flagging, ingesting = start_server(tmp_path, store_url), start_server(tmp_path, store_url)
     servers += [flagging, ingesting]
 
     def race(n: int) -> int:
@@ -56,7 +56,7 @@ def test_flags_racing_their_traces_through_two_servers_attach_once_each(
     with ThreadPoolExecutor(max_workers=6) as pool:
         flag_answers = list(pool.map(race, range(TRACES)))
 
-    with open_store(db_path) as store:
+    with open_store(store_url) as store:
         incidents = store.list_incidents()
         assert store.pending_flags() == []
     assert len(incidents) == TRACES

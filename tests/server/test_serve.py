@@ -129,9 +129,9 @@ def _read_answer(sock: socket.socket) -> bytes:
 
 
 def test_after_kill_9_in_the_middle_of_ingest_every_acknowledged_request_is_stored(
-    tmp_path: Path, db_path: Path, servers: list[Server]
+    tmp_path: Path, store_url: str, servers: list[Server]
 ) -> None:
-    server = start_server(tmp_path, db_path)
+    server = start_server(tmp_path, store_url)
     servers.append(server)
     acknowledged: list[int] = []
     lock = threading.Lock()
@@ -168,7 +168,7 @@ def test_after_kill_9_in_the_middle_of_ingest_every_acknowledged_request_is_stor
         for worker in workers:
             worker.join(timeout=DEADLINE_S)
 
-    with open_store(db_path) as store:
+    with open_store(store_url) as store:
         missing = [t for t in acknowledged if (store.get_trace(f"{t:032x}") or _empty()).span_count != 4]
     assert missing == []
     assert len(acknowledged) >= 60
