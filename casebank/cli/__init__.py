@@ -67,7 +67,7 @@ def _root(
 
 def _register() -> None:
     # Each module adds its commands to `app` on import.
-    from casebank.cli import _demo, _import, _incidents, _judge, _run, _runs, _traces  # noqa: F401
+    from casebank.cli import _db, _demo, _import, _incidents, _judge, _prune, _run, _runs, _token, _traces  # noqa: F401
 
     # After the loop's commands in `cases --help` (registration order): it is about the set-up.
     importlib.import_module("casebank.cli._config")

@@ -45,7 +45,9 @@ def api_routes(auth: Auth, calls: StoreCalls) -> list[Route]:
             return _flag_answer(incident, {"where": where})
         if not isinstance(trace_ref, str):
             raise HTTPError(400, "'trace_id' must be text: 32 hex characters or a unique prefix of them")
-        trace_id = await calls(_full_trace_id, store, trace_ref)
+        # A full id needs no store (it may name a trace not arrived yet): no turn to wait for.
+        text = trace_ref.strip().lower()
+        trace_id = _checked_hex(text) if len(text) == _FULL_ID else await calls(_full_trace_id, store, trace_ref)
         incident = await calls(store.flag_or_hold, trace_id, reason, flagged_by=flagged_by)
         return _flag_answer(incident, {"trace_id": trace_id})
 

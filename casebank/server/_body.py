@@ -42,10 +42,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            await _drain(request, size, limit)
-            raise _too_large(limit)
-        chunks.append(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+        elif size > limit * _DRAIN_FACTOR:
+            break  # read enough of it: uvicorn closes the connection after the answer
+    if size > limit:
+        raise _too_large(limit)
     body = b"".join(chunks)
     return _gunzip(body, limit) if encoding == "gzip" else body
 
@@ -59,13 +61,6 @@ async def read_json(request: Request, limit: int) -> object:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise HTTPError(400, f"the body is not JSON ({exc}) - send a JSON object") from None
-
-
-async def _drain(request: Request, size: int, limit: int) -> None:
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit * _DRAIN_FACTOR:
-            return
 
 
 def _too_large(limit: int) -> HTTPError:

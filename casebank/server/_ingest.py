@@ -8,6 +8,9 @@ nothing and still answers 200 with its partial success, as the OTLP specificatio
 
 from __future__ import annotations
 
+import logging
+
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,17 +23,25 @@ from casebank.store import PreparedSpans, Store
 
 __all__ = ["ingest_route"]
 
+logger = logging.getLogger("casebank.server")
+
 
 def ingest_route(auth: Auth, calls: StoreCalls, max_body: int) -> Route:
     store = calls.store
+    # Decoding and redacting hold the GIL: two requests doing it at once take as long as one after
+    # the other, and every extra thread wanting the GIL delays the flags and reads in between.
+    # One converts while another writes (the store's C code lets the GIL go).
+    converting = anyio.Semaphore(1)
 
     async def ingest(request: Request) -> Response:
         await auth.require(request, "ingest")
         media = content_type(request, (_otlp.PROTOBUF, _otlp.JSON))
+        logger.debug("casebank: receiving OTLP (%s bytes)", request.headers.get("content-length", "chunked"))
         body = await read_body(request, max_body)
-        decoded, prepared = await calls.off_loop(_prepare, store, body, media)
+        async with converting:
+            decoded, prepared = await calls.off_loop(_prepare, store, body, media)
         if prepared is not None:
-            await calls(store.write_prepared, prepared)
+            await calls.bulk(store.write_prepared, prepared)
         return Response(_otlp.answer(decoded, media), media_type=media)
 
     return Route("/v1/traces", ingest, methods=["POST"])

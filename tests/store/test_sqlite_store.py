@@ -102,3 +102,17 @@ def test_a_closed_store_does_not_answer_pings(db_path: Path) -> None:
     assert str(raised.value) == (
         f"store '{db_path}' does not answer (Cannot operate on a closed database.) - check the file and its folder"
     )
+
+
+def test_every_page_of_records_is_an_index_search_without_a_sort(db_path: Path) -> None:
+    # `cases db copy` pages through millions of spans: a page must cost the same at the end as at
+    # the start, so no page may scan a table or sort what it read.
+    from casebank.store._sqlite._copy import _PAGES
+
+    with SQLiteStore(db_path) as store:
+        for kind, sql in _PAGES.items():
+            if kind == "calibrations":  # one row a `cases judge calibrate`: few enough to sort
+                continue
+            params = ("", "", 10) if kind == "spans" else ("", 10)
+            plan = [row[3] for row in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            assert all(step.startswith("SEARCH") and "INDEX" in step for step in plan), (kind, plan)
