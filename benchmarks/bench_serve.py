@@ -212,15 +212,17 @@ def raw_insert_rate(db: str, folder: Path) -> float:
         spans, _ = rows_of(decode(encode(make_spans(7, request)), "application/x-protobuf"))
         rows += spans
     columns = ", ".join(SPAN_COLUMNS)
+    keyed = [(*r, i // 2 + 1) for i, r in enumerate(rows)]  # the store's trace_key: traces numbered as they come
     if db.startswith(("postgresql://", "postgres://")):
         import psycopg
 
         with psycopg.connect(db) as conn:
-            conn.execute("CREATE TEMP TABLE raw_spans (LIKE spans INCLUDING DEFAULTS)")
+            # A table like `spans`, with its primary key, in the same database (dropped at the end).
+            conn.execute("CREATE TEMP TABLE raw_spans (LIKE spans INCLUDING ALL)")
             start = time.perf_counter()
             with conn.cursor() as cur:
-                placeholders = ", ".join(["%s"] * len(SPAN_COLUMNS))
-                cur.executemany(f"INSERT INTO raw_spans ({columns}) VALUES ({placeholders})", rows)
+                placeholders = ", ".join(["%s"] * (len(SPAN_COLUMNS) + 1))
+                cur.executemany(f"INSERT INTO raw_spans ({columns}, trace_key) VALUES ({placeholders})", keyed)
             conn.commit()
             return len(rows) / (time.perf_counter() - start)
     import sqlite3
@@ -230,7 +232,6 @@ def raw_insert_rate(db: str, folder: Path) -> float:
     conn3 = sqlite3.connect(raw, isolation_level=None)
     conn3.execute("PRAGMA journal_mode = WAL")
     conn3.execute("PRAGMA synchronous = NORMAL")
-    keyed = [(*r, i // 2 + 1) for i, r in enumerate(rows)]
     start = time.perf_counter()
     conn3.execute("BEGIN")
     conn3.executemany(
