@@ -23,6 +23,9 @@ __all__ = ["attach", "init"]
 
 logger = logging.getLogger("casebank")
 
+ENDPOINT_ENV = "CASEBANK_ENDPOINT"
+TOKEN_ENV = "CASEBANK_TOKEN"
+
 
 def init(
     db: str | os.PathLike[str] | None = None,
@@ -32,12 +35,18 @@ def init(
     instrument: bool | Sequence[str] = True,
     capture_content: bool = True,
     otlp_endpoint: str | None = None,
+    endpoint: str | None = None,
+    token: str | None = None,
 ) -> None:
     """Start capturing: call once at start-up. Never raises; if the store cannot be opened,
     logs one warning and the app runs untraced. A second call does nothing.
 
     `db`: the store, a path or URL (see `casebank.store.open_store`); by default `CASEBANK_DB`,
-    else `.casebank/casebank.db`. `instrument`: True instruments every supported LLM client
+    else `.casebank/casebank.db`. `endpoint` (or `CASEBANK_ENDPOINT`; or a `db` that is an
+    http(s):// URL): send spans to a `cases serve` at that URL instead of a store, over OTLP/HTTP
+    (`pip install 'casebank[otlp]'`), redacted before they leave, with `token` (or
+    `CASEBANK_TOKEN`, a token with the `ingest` scope) as the bearer token; no local file is
+    written. `instrument`: True instruments every supported LLM client
     package that is installed, a list of names (e.g. `["openai"]`) picks some, False none.
     `capture_content=False` keeps metadata and drops message content. `otlp_endpoint` (or
     `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) also sends casebank's spans over OTLP/HTTP."""
@@ -58,6 +67,8 @@ def init(
                 otlp_endpoint=otlp_endpoint,
                 capture_content=capture_content,
                 also_drop=repeated_call_spans(),
+                endpoint=endpoint or (None if db is not None else os.environ.get(ENDPOINT_ENV) or None),
+                token=token or os.environ.get(TOKEN_ENV) or None,
             )
         except Exception as exc:  # init must never break the app
             logger.warning("casebank: capture is off - %s", exc)

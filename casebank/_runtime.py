@@ -35,6 +35,7 @@ class Runtime:
     owns_provider: bool = False  # False when casebank shares the app's provider (`attach`)
     store: Any = None  # the StoreURL capture writes to
     otlp: Any = None  # the BatchSpanProcessor of an OTLP exporter on casebank's own provider
+    token: str | None = None  # the bearer token of `init(endpoint=...)`, for `casebank.flag()` to that server
 
 
 state = Runtime()

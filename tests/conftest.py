@@ -18,6 +18,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("CASEBANK_DB", str(tmp_path / "casebank.db"))
     monkeypatch.delenv("CASEBANK_REPLAY", raising=False)
     monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.delenv("CASEBANK_ENDPOINT", raising=False)  # capture goes to the test's store, not a server
+    monkeypatch.delenv("CASEBANK_TOKEN", raising=False)
     yield tmp_path
     casebank.shutdown()  # a test that called init() must not leak its writer into the next
     casebank.uninstrument()  # nor its patches of the openai / anthropic clients

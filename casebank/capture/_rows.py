@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import orjson
 from opentelemetry.attributes import BoundedAttributes
@@ -92,12 +92,18 @@ def _redacted(attributes: dict[str, Any], *, ours: bool = False) -> dict[str, An
     return attributes
 
 
-# What rows_for reads of a span, in this order.
-_Fields = tuple[Any, Any, Any, Any, Any, Any, Any, Any, Any, Any, Any]
+# What rows_from reads of a span, in this order: (name, context, kind, parent, start, end,
+# attributes, events, resource, status, scope). Duck-typed as the SDK has them: `context` and
+# `parent` are tuples that start (trace id, span id) as ints (SpanContext is one), `kind` a
+# SpanKind, `attributes` a mapping, `events` items with name, timestamp and attributes (or
+# None), `resource` has `.attributes`, `status` has `.status_code` (a StatusCode) and
+# `.description`, `scope` has `.name` (or is None).
+SpanFields = tuple[Any, Any, Any, Any, Any, Any, Any, Any, Any, Any, Any]
+T = TypeVar("T")
 
 
-def _fields(span: ReadableSpan) -> _Fields:
-    """(name, context, kind, parent, start, end, attributes, events, resource, status, scope).
+def _fields(span: ReadableSpan) -> SpanFields:
+    """A ReadableSpan's SpanFields.
 
     The SDK's own span classes are read through their fields: each property is a Python call,
     and a span has eleven of them. Any other ReadableSpan, or an SDK whose fields are named
@@ -145,18 +151,31 @@ def rows_for(
     """(span rows, trace rows) in the column order of store.SPAN_COLUMNS / TRACE_COLUMNS.
 
     `app_busy`: asked after each slice of work whether to pause for the app's threads (always, without it)."""
+    return rows_from(spans, _fields, app_busy=app_busy, capture_content=state.capture_content)
+
+
+def rows_from(
+    items: Sequence[T],
+    fields: Callable[[T], SpanFields],
+    *,
+    app_busy: Callable[[], bool] | None = None,
+    capture_content: bool = True,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """`rows_for` over anything `fields` reads as a span's SpanFields: the SDK's spans here, OTLP
+    spans in `cases serve` (`casebank.server._otlp`), so that both land as the same rows.
+
+    The items must stay alive until this returns: resources are told apart by `id()`."""
     span_rows: list[tuple[Any, ...]] = []
     traces: dict[int, list[Any]] = {}
-    capture_content = state.capture_content
     services: dict[int, Any] = {}  # resources are shared by every span of a provider
     hex_ids: dict[int, str] = {}  # a parent is mostly in the same batch as its children
     pause_at = time.perf_counter() + PAUSE_AFTER_S
-    for i, span in enumerate(spans):
+    for i, item in enumerate(items):
         if i % _CHECK_EVERY == 0 and time.perf_counter() >= pause_at:
             if app_busy is None or app_busy():
                 time.sleep(PAUSE_S)
             pause_at = time.perf_counter() + PAUSE_AFTER_S
-        name, ctx, kind, parent, start, end, raw_attrs, raw_events, resource, status, scope = _fields(span)
+        name, ctx, kind, parent, start, end, raw_attrs, raw_events, resource, status, scope = fields(item)
         if ctx is None:
             continue
         start = start or 0
@@ -227,7 +246,7 @@ def rows_for(
     return span_rows, [tuple(r) for r in traces.values()]
 
 
-def _event(event: Event) -> dict[str, Any]:
+def _event(event: Event) -> dict[str, Any]:  # or any event with these three fields
     return {"name": event.name, "time": _iso(event.timestamp), "attributes": _redacted(_plain(event.attributes))}
 
 

@@ -44,8 +44,11 @@ def start(
     otlp_endpoint: str | None,
     capture_content: bool,
     also_drop: Callable[[ReadableSpan], bool] | None = None,
+    endpoint: str | None = None,
+    token: str | None = None,
 ) -> None:
-    """Start capturing into the store at `db`; raises (for init to log) when it cannot.
+    """Start capturing into the store at `db`, or into the casebank server at `endpoint` (also
+    when `db` is an http(s):// URL); raises (for init to log) when it cannot.
 
     On the app's own provider only casebank's and LLM spans are kept, less those `also_drop`
     says are not the app's LLM calls (another instrumentation's second span for a call casebank
@@ -56,10 +59,12 @@ def start(
 
     from casebank._version import __version__
     from casebank.capture._attributes import SCOPE
-    from casebank.capture._processor import StoreSpanProcessor
     from casebank.store import parse_store_url
 
-    where = parse_store_url(db).absolute()  # a later chdir in the app must not move a SQLite store
+    if endpoint and not endpoint.lower().startswith(("http://", "https://")):
+        raise ValueError(f"endpoint '{endpoint}' is not a URL - pass http(s)://HOST:PORT of 'cases serve'")
+    where = parse_store_url(endpoint or db).absolute()  # a later chdir in the app must not move a SQLite store
+    server = where.url if where.backend == "http" else None  # init(db="http://...") sends there too
     owns = tracer_provider is None
     if owns:
         resource = Resource.create({"service.name": service_name} if service_name else {})
@@ -68,20 +73,30 @@ def start(
         raise TypeError(f"tracer_provider {tracer_provider!r} is not an OpenTelemetry SDK TracerProvider")
     else:
         provider = tracer_provider
-    processor = StoreSpanProcessor(where, keep=None if owns else _keep_from_shared_provider(also_drop))
-    problem = processor.wait_until_open(OPEN_TIMEOUT_S)
-    if problem is not None:
-        processor.shutdown()
-        raise RuntimeError(problem)
+    keep = None if owns else _keep_from_shared_provider(also_drop)
+    processor: Any
+    if server:
+        from casebank.capture._export import exporting_processor
+
+        processor = exporting_processor(server, token, keep=keep)  # no store: the server has it
+    else:
+        from casebank.capture._processor import StoreSpanProcessor
+
+        processor = StoreSpanProcessor(where, keep=keep)
+        problem = processor.wait_until_open(OPEN_TIMEOUT_S)
+        if problem is not None:
+            processor.shutdown()
+            raise RuntimeError(problem)
     provider.add_span_processor(processor)
-    endpoint = otlp_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    also_to = otlp_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     otlp = None
-    if endpoint and owns:
+    if also_to and owns:
         from casebank.capture._otlp import add_otlp_exporter
 
-        otlp = add_otlp_exporter(provider, endpoint)
+        otlp = add_otlp_exporter(provider, also_to)
     state.capture_content = capture_content
     state.provider, state.processor, state.owns_provider, state.store = provider, processor, owns, where
+    state.token = token if server else None
     state.otlp = otlp
     state.tracer = provider.get_tracer(SCOPE, __version__)
     atexit.register(_at_exit)
@@ -100,9 +115,15 @@ def _keep_from_shared_provider(also_drop: Callable[[ReadableSpan], bool] | None)
 
 
 def configured_db() -> StoreURL | None:
-    """The store `init()` writes to, if capture is on."""
+    """The store `init()` writes to (for `init(endpoint=...)`, the server), if capture is on."""
     store: StoreURL | None = state.store
     return store
+
+
+def configured_token() -> str | None:
+    """The token `init(endpoint=..., token=...)` sends to the server, if capture is on."""
+    token: str | None = state.token
+    return token
 
 
 def flush(timeout_s: float = 5.0) -> bool:
@@ -158,7 +179,7 @@ def shutdown() -> None:
             return
         state.tracer = None
         state.processor = state.provider = state.store = None
-        state.otlp = None
+        state.otlp = state.token = None
         atexit.unregister(_at_exit)
     try:
         processor.shutdown(ATEXIT_FLUSH_S)

@@ -71,6 +71,7 @@ def _register() -> None:
 
     # After the loop's commands in `cases --help` (registration order): it is about the set-up.
     importlib.import_module("casebank.cli._config")
+    importlib.import_module("casebank.cli._serve")
 
 
 def main(argv: list[str] | None = None) -> None:

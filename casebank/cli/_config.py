@@ -24,6 +24,7 @@ _UNSET = {
     "db": ".casebank/casebank.db",
     "timeout": "none (no limit)",
     "fail_on": "regression with --baseline, else any",
+    "retention_days": "none (keep every trace)",
 }
 
 
@@ -48,7 +49,7 @@ def config(
 
     The file is [tool.casebank] in pyproject.toml, or casebank.toml, found from the current
     folder upwards. Keys: suite, db, concurrency, timeout, epochs, fail_on, frozen_tools,
-    factories, pytest; flags win over the file, the file over the defaults.
+    factories, pytest, retention_days; flags win over the file, the file over the defaults.
 
     \b
     Examples:

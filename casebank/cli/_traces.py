@@ -8,6 +8,7 @@ Tables keep the full 32-hex trace id on one line, because support tooling copies
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import orjson
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from casebank._flag import flag_in
 from casebank._words import count
 from casebank.cli import app
 from casebank.cli._common import (
@@ -30,7 +32,8 @@ from casebank.cli._common import (
 )
 from casebank.errors import InvalidInput, UsageError
 from casebank.replay._suite import count_cases
-from casebank.store import Store, TraceSummary
+from casebank.store import TraceSummary
+from casebank.store._attributes import describe
 
 __all__ = ["console", "preview", "short_time"]
 
@@ -227,13 +230,11 @@ def flag(
         raise InvalidInput("--reason is empty - say what was wrong with the answer")
     attributes = parse_pairs(where or [], "--where", "ticket_id=123")  # before the store: bad input first
     with open_store(db) as store:
-        target = _trace_id(store, trace_id) if trace_id is not None else store.trace_id_where(attributes)
-        incident = store.flag(target, reason, flagged_by=by)
-    typer.echo(incident.id)
-
-
-def _trace_id(store: Store, given: str) -> str:
-    """A full trace id as given, else the one trace whose id starts with the prefix (as git takes commits)."""
-    full = given.strip().lower()
-    # A full id is flagged as it is: its spans may be in the store before its root's trace row.
-    return full if len(full) == 32 else store.resolve_trace_id(full)
+        given = trace_id.strip().lower() if trace_id is not None else None
+        incident_id, held = flag_in(store, given, attributes if trace_id is None else None, reason, flagged_by=by)
+        location = store.location
+    if held:  # only a casebank server holds a flag for a trace it has not received
+        what = f"trace {given}" if given is not None else f"the trace with {describe(attributes)}"
+        sys.stderr.write(f"held: {what} has not reached {location} yet - the server flags it when it arrives\n")
+    if incident_id is not None:
+        typer.echo(incident_id)

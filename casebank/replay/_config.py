@@ -18,7 +18,8 @@ written.
 Every key is checked when the file is read: an unknown key (with the nearest known one) or a
 value of the wrong type is one `InvalidInput` naming the file, the key and what is valid. The
 file is parsed with `tomllib` (`tomli` before Python 3.11). `frozen_tools`, `factories` and
-`pytest` are read and checked here for the runner and the pytest plugin, which consume them.
+`pytest` are read and checked here for the runner and the pytest plugin, which consume them;
+`retention_days` for `cases serve`.
 This module imports nothing of the runner, so every command can read the file cheaply.
 """
 
@@ -163,6 +164,13 @@ KEYS: dict[str, ConfigKey] = {
             check=_flag,
             help="run the suite's cases as tests in every 'pytest' run (else: pytest --casebank)",
         ),
+        ConfigKey(
+            name="retention_days",
+            valid="a whole number of at least 1",
+            example="retention_days = 30",
+            check=_whole(1),
+            help="days 'cases serve' keeps traces that no incident references (it prunes once a day)",
+        ),
     )
 }
 
@@ -181,6 +189,7 @@ class ProjectConfig:
     frozen_tools: bool = False
     factories: dict[str, str] = field(default_factory=dict)
     pytest: bool = False
+    retention_days: int | None = None  # None: keep every trace
     # key -> "default" | "flag --suite" | "env CASEBANK_DB" | the file's path
     sources: dict[str, str] = field(default_factory=dict)
 

@@ -127,10 +127,9 @@ def open_store(url: str | os.PathLike[str] | StoreURL | None = None, *, create: 
     if where.backend == "postgresql":
         store: Store = _import_postgres(where).PostgresStore(_conninfo(where.url), shown=where.shown, create=create)
         return store
-    raise StoreError(
-        f"store '{where.shown}' needs a casebank server, which this casebank cannot talk to yet - "
-        "pass a file path or sqlite:///PATH"
-    )
+    from casebank.store._http import HTTPStore
+
+    return HTTPStore(where.url)  # the token is CASEBANK_TOKEN; `create` is the server's business
 
 
 def _conninfo(url: str) -> str:

@@ -71,15 +71,16 @@ def test_cases_config_shows_each_setting_and_where_it_came_from(tmp_path: Path) 
     assert result.out == textwrap.dedent(
         f"""\
         file: {pyproject}
-        suite         qa                                                      {pyproject}
-        db            /srv/cb/cases.db                                        env CASEBANK_DB
-        concurrency   16                                                      {pyproject}
-        timeout       30                                                      {pyproject}
-        epochs        3                                                       flag --epochs
-        fail_on       regression with --baseline, else any                    default
-        frozen_tools  true                                                    {pyproject}
-        factories     {{ "invoice_app.bot:Bot" = "invoice_app.bot:make_bot" }}  {pyproject}
-        pytest        false                                                   default
+        suite           qa                                                      {pyproject}
+        db              /srv/cb/cases.db                                        env CASEBANK_DB
+        concurrency     16                                                      {pyproject}
+        timeout         30                                                      {pyproject}
+        epochs          3                                                       flag --epochs
+        fail_on         regression with --baseline, else any                    default
+        frozen_tools    true                                                    {pyproject}
+        factories       {{ "invoice_app.bot:Bot" = "invoice_app.bot:make_bot" }}  {pyproject}
+        pytest          false                                                   default
+        retention_days  none (keep every trace)                                 default
         """
     )
 
@@ -100,6 +101,7 @@ def test_cases_config_without_a_file_says_so_and_shows_the_defaults_as_json(tmp_
         "frozen_tools": (False, "default"),
         "factories": ({}, "default"),
         "pytest": (False, "default"),
+        "retention_days": (None, "default"),
     }
     text = cases_in(tmp_path, "config")
     assert (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -53,18 +54,22 @@ def test_status_without_a_store_says_so_and_creates_nothing(cases: Cases, db: Pa
     assert not db.exists()
 
 
-def test_db_takes_a_sqlite_url_and_names_the_backends_still_to_come(
+def test_db_takes_a_sqlite_url_and_says_which_server_is_down_without_its_password(
     cases: Cases, db: Path, make_trace: TraceMaker
 ) -> None:
     make_trace()
     result = cases("status", "--db", f"sqlite:///{db}", "--json")
     assert result.code == 0, result.err
     assert json.loads(result.out)["traces"] == 1
-    postgres = cases("status", "--db", "postgresql://app:s3cret@127.0.0.1:1/prod")  # nothing listens on port 1
-    assert_one_line_error(postgres, 2, "cannot connect to store 'postgresql://app:***@127.0.0.1:1/prod'")
+    with socket.socket() as s:  # a port nothing listens on: a server that is down (no lookup beyond loopback)
+        s.bind(("127.0.0.1", 0))
+        down = f"127.0.0.1:{s.getsockname()[1]}"
+    postgres = cases("status", "--db", f"postgresql://app:s3cret@{down}/prod")
+    assert_one_line_error(postgres, 2, f"cannot connect to store 'postgresql://app:***@{down}/prod'")
     assert "s3cret" not in postgres.err
-    server = cases("list", env={"CASEBANK_DB": "https://cases.internal:4318"})
-    assert_one_line_error(server, 2, "https://cases.internal:4318", "needs a casebank server")
+    server = cases("list", env={"CASEBANK_DB": f"http://u:tok@{down}"})
+    assert_one_line_error(server, 2, f"the casebank server at http://{down} cannot be reached", "'cases serve'")
+    assert "tok" not in server.err
 
 
 # -- traces ----------------------------------------------------------------------------------------

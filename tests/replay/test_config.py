@@ -26,6 +26,7 @@ epochs = 3
 fail_on = "regression"
 frozen_tools = true
 pytest = true
+retention_days = 30
 
 [tool.casebank.factories]
 "invoice_app.bot:Bot" = "invoice_app.bot:make_bot"
@@ -55,7 +56,7 @@ def test_every_key_of_a_pyproject_table_is_read_and_typed(tmp_path: Path) -> Non
     assert config.file == pyproject
     assert (config.suite, config.db) == (Path("qa/cases"), str(Path("store/cases.db")))
     assert (config.concurrency, config.timeout, config.epochs, config.fail_on) == (16, 30.0, 3, "regression")
-    assert (config.frozen_tools, config.pytest) == (True, True)
+    assert (config.frozen_tools, config.pytest, config.retention_days) == (True, True, 30)
     assert config.factories == {"invoice_app.bot:Bot": "invoice_app.bot:make_bot"}
     assert {config.source(key) for key in KEYS} == {str(pyproject)}
 
@@ -125,7 +126,7 @@ def test_both_files_in_one_folder_are_refused_naming_both(tmp_path: Path) -> Non
         pytest.param(
             "concurency = 4",
             "unknown key 'concurency' - did you mean 'concurrency'? valid keys: suite, db, concurrency, timeout, "
-            "epochs, fail_on, frozen_tools, factories, pytest",
+            "epochs, fail_on, frozen_tools, factories, pytest, retention_days",
             id="unknown-key",
         ),
         pytest.param(

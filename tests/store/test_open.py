@@ -74,24 +74,6 @@ def test_without_a_url_casebank_db_decides(tmp_path: Path, monkeypatch: pytest.M
     ("url", "message"),
     [
         pytest.param(
-            "https://cases.internal:4318",
-            "store 'https://cases.internal:4318' needs a casebank server, which this casebank cannot talk to yet - "
-            "pass a file path or sqlite:///PATH",
-            id="https",
-        ),
-        pytest.param(
-            "http://u:tok@127.0.0.1:4318",
-            "store 'http://u:***@127.0.0.1:4318' needs a casebank server, which this casebank cannot talk to yet - "
-            "pass a file path or sqlite:///PATH",
-            id="http",
-        ),
-        pytest.param(
-            "https://:tok@cases.internal",
-            "store 'https://:***@cases.internal' needs a casebank server, which this casebank cannot talk to yet - "
-            "pass a file path or sqlite:///PATH",
-            id="a-token-without-a-user",
-        ),
-        pytest.param(
             "mysql://u:tok@db/x",
             "store URL 'mysql://u:***@db/x' has an unknown scheme 'mysql://' - pass a file path, sqlite:///PATH, "
             "postgresql://... or http(s)://HOST:PORT",

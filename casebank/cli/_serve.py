@@ -1,0 +1,106 @@
+"""`cases serve`: run the casebank server (OTLP ingest + JSON API) over a store.
+
+Thin, as every command: it finds the admin token and the store, checks that the server extra
+is installed, and hands over to `casebank.server.serve`, which runs until SIGTERM.
+
+The server never runs open: it starts only when some token can reach it - the admin token
+(`CASEBANK_TOKEN` or `--token-file`), or tokens already kept in the store (`cases token
+create`). Errors found before serving (no token, no server extra, a store that will not open)
+are one line and exit 2, as for every command.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from casebank.cli import app
+from casebank.cli._common import DbOption, project_config
+from casebank.errors import InvalidInput, StoreError, UsageError
+from casebank.store import open_store, parse_store_url
+
+__all__ = ["TOKEN_ENV", "serve"]
+
+TOKEN_ENV = "CASEBANK_TOKEN"
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", min=1, max=65535, help="Port to listen on (4318: OTLP/HTTP's).")
+    ] = 4318,
+    db: DbOption = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            metavar="FILE",
+            help="File holding the admin token (default: $CASEBANK_TOKEN).",
+            show_default=False,
+        ),
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option("--log-level", metavar="|".join(_LOG_LEVELS), help="How much the server logs.")
+    ] = "info",
+) -> None:
+    """Serve a store over HTTP: OTLP traces at /v1/traces, flags and reads under /api.
+
+    Every route but /healthz and /readyz needs 'Authorization: Bearer TOKEN': the admin token
+    ($CASEBANK_TOKEN or --token-file) or one from 'cases token create'. With retention_days in
+    the project config, traces older than that which no incident references are pruned daily.
+    SIGTERM finishes the requests in flight, then stops.
+
+    \b
+    Example:
+        CASEBANK_TOKEN=$(openssl rand -hex 32) cases serve --db postgresql://cb@db/casebank
+    """
+    if log_level not in _LOG_LEVELS:
+        raise InvalidInput(f"--log-level '{log_level}' is not one of {', '.join(_LOG_LEVELS)}")
+    admin_token = _admin_token(token_file)
+    try:
+        from casebank.server import serve as run_server
+    except ImportError as exc:
+        raise UsageError(
+            f"'cases serve' needs the server extra ({exc.name} is missing) - pip install 'casebank[server]'"
+        ) from None
+    config = project_config(db=db)
+    where = parse_store_url(config.db)
+    if where.backend == "http":
+        raise StoreError(f"'cases serve' serves a database, not another server ('{where.shown}') - pass --db PATH|URL")
+    store = open_store(where)
+    try:
+        if admin_token is None and not store.list_tokens():
+            raise UsageError(
+                f"no token can reach this server - set {TOKEN_ENV}, pass --token-file FILE, "
+                "or create one with 'cases token create --name NAME --scope ingest'"
+            )
+    except BaseException:
+        store.close()
+        raise
+    typer.echo(f"casebank server on http://{host}:{port} - store {where.shown}", err=True)
+    run_server(
+        store,
+        host=host,
+        port=port,
+        admin_token=admin_token,
+        serialize=where.backend == "sqlite",
+        retention_days=config.retention_days,
+        log_level=log_level,
+    )
+
+
+def _admin_token(token_file: Path | None) -> str | None:
+    if token_file is not None:
+        try:
+            token = token_file.read_text().strip()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read --token-file '{token_file}': {exc.strerror or exc}") from None
+        if not token:
+            raise InvalidInput(f"--token-file '{token_file}' is empty - write the admin token in it")
+        return token
+    return os.environ.get(TOKEN_ENV, "").strip() or None
