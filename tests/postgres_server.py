@@ -13,6 +13,7 @@ Where no server can start, a test that needs one skips saying why - and fails in
 from __future__ import annotations
 
 import atexit
+import contextlib
 import glob
 import itertools
 import os
@@ -22,6 +23,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,7 @@ __all__ = [
     "PostgresServer",
     "fresh_database",
     "fresh_postgres_store",
+    "own_server",
     "postgres_bin",
     "require_server",
     "stop_shared_server",
@@ -181,6 +184,22 @@ def fresh_database(*, migrated: bool = True) -> str:
     template = _TEMPLATE if migrated else "template0"
     server.execute(f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")
     return server.url(name)
+
+
+@contextlib.contextmanager
+def own_server() -> Iterator[PostgresServer]:
+    """A server of the caller's own, with an empty database `app`: for a test that stops and
+    starts its server. Skips (fails under CI=true) when none can start."""
+    try:
+        server = PostgresServer()
+        server.start()
+        server.execute("CREATE DATABASE app")
+    except Exception as exc:
+        require_server(f"cannot start a PostgreSQL server for the test: {exc}")
+    try:
+        yield server
+    finally:
+        server.destroy()
 
 
 def fresh_postgres_store(tmp_path: Path) -> Store:

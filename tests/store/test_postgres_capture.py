@@ -14,7 +14,7 @@ from opentelemetry.trace import Tracer
 import casebank
 from casebank.capture._processor import StoreSpanProcessor
 from casebank.store import open_store
-from tests.postgres_server import PostgresServer, require_server
+from tests.postgres_server import PostgresServer, own_server
 
 
 def _eventually(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
@@ -27,16 +27,8 @@ def _eventually(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
 @pytest.fixture
 def server() -> Iterator[PostgresServer]:
     """A server of the test's own, since the test stops and starts it."""
-    try:
-        own = PostgresServer()
-        own.start()
-        own.execute("CREATE DATABASE app")
-    except Exception as exc:
-        require_server(f"cannot start a PostgreSQL server for the test: {exc}")
-    try:
+    with own_server() as own:
         yield own
-    finally:
-        own.destroy()
 
 
 def _tracer_into(processor: StoreSpanProcessor) -> Tracer:
@@ -51,8 +43,11 @@ def _spans_named(url: str, prefix: str) -> int:
 
 
 def test_init_with_a_postgresql_url_captures_into_it(postgres_url: str) -> None:
+    seen: list[str | None] = []
+
     @casebank.trace
     def answer(question: str) -> str:
+        seen.append(casebank.current_trace_id())
         return question.upper()
 
     casebank.init(db=postgres_url, instrument=False)
@@ -60,7 +55,11 @@ def test_init_with_a_postgresql_url_captures_into_it(postgres_url: str) -> None:
     assert casebank.flush()
     with open_store(postgres_url) as store:
         [trace] = store.recent_traces()
-        assert (trace.output, trace.span_count) == ("REFUND?", 1)
+        assert (trace.trace_id, trace.output, trace.span_count) == (seen[0], "REFUND?", 1)
+    # casebank.flag goes to the store init() writes to.
+    incident_id = casebank.flag(trace.trace_id, reason="shouted")
+    with open_store(postgres_url) as store:
+        assert store.get_incident(incident_id).output == "REFUND?"
 
 
 def test_a_database_that_goes_away_drops_and_counts_spans_then_they_land_again(

@@ -101,10 +101,11 @@ class Connected:
         self.pool.close()
 
     @contextmanager
-    def connection(self) -> Iterator[Conn]:
-        """A connection for the length of the block; StoreError when the server cannot be reached."""
+    def connection(self, timeout_s: float | None = None) -> Iterator[Conn]:
+        """A connection for the length of the block (waiting up to `timeout_s`, else the pool's
+        timeout, for one); StoreError when the server cannot be reached."""
         try:
-            with self.pool.connection() as conn:
+            with self.pool.connection(timeout=timeout_s) as conn:
                 yield conn
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             raise StoreError(f"cannot reach store '{self.shown}': {_first_line(exc)}") from None

@@ -7,12 +7,14 @@ a matching trace's root (or, later, the attributes it names) flags it in that wr
 transaction, with the time it was held. Both sides may run in different processes (two `cases
 serve` on one database), so they serialise on one transaction-scoped advisory lock:
 `flag_or_hold` takes it exclusively, and a write that brings roots or attributes takes it shared
-first (writes do not wait for each other, only for a flag being held). So a flag either sees the
-root committed and flags at once, or is committed as held before the write looks for held flags
-- never neither. A held flag is attached once: the write locks the held rows it reads and
-attaches only those its own delete removed, so a second writer finds them gone. One lock rather
-than one a trace, because a flag held by attributes names no trace id. The writer's cost when
-nothing is held: the shared lock and one `EXISTS` on an empty table a batch.
+after its rows are in and before it looks for held flags, holding it until it commits (writes do
+not wait for each other, and a flag waits only for the commits in flight, not for whole batches).
+Each statement after the lock sees what committed before it, so a flag either sees the root
+committed and flags at once, or is committed as held before the write looks - never neither.
+A held flag is attached once: the write locks the held rows it reads and attaches only those its
+own delete removed, so a second writer finds them gone. One lock rather than one a trace,
+because a flag held by attributes names no trace id. The writer's cost when nothing is held:
+the shared lock and one `EXISTS` on an empty table a batch.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ _ARRIVED = "SELECT trace_id FROM traces WHERE trace_id = ANY(%s) AND name IS NOT
 
 
 def lock_for_candidates(conn: Conn) -> None:
-    """Called first in a write that may take held flags: wait for a flag being held to commit."""
+    """Called by a write that may take held flags once its rows are in, before it looks for held
+    flags: waits for a flag being held to commit, and makes a flag wait for this write's commit."""
     conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (PENDING_LOCK,))
 
 

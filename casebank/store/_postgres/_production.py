@@ -20,6 +20,8 @@ from casebank.store._records import utc_now
 
 __all__ = ["Production"]
 
+PING_TIMEOUT_S = 2.0
+
 # Old traces that no incident references: an incident keeps its own snapshot, but its trace stays
 # too, so that `cases show` and labels can still reach it.
 _DOOMED = (
@@ -42,7 +44,9 @@ SELECT (SELECT count(*) FROM doomed), (SELECT count(*) FROM spans WHERE trace_ke
 class Production(Connected):
     def ping(self) -> None:
         try:
-            self.value("SELECT count(*) FROM casebank_meta")
+            # Soon: `/readyz` asks this, and a load balancer wants its answer in time.
+            with self.connection(timeout_s=PING_TIMEOUT_S) as conn:
+                conn.execute("SELECT count(*) FROM casebank_meta")
         except (StoreError, psycopg.Error) as exc:
             raise StoreError(
                 f"store '{self.location}' does not answer ({exc}) - check that its server is running"

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import psycopg
 
 from casebank.errors import InvalidInput
@@ -120,8 +121,6 @@ def _merged(traces: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
 
 
 def _merge_json(old: str | None, new: str) -> str:
-    import orjson
-
     if old is None:
         return new
     return orjson.dumps({**orjson.loads(old), **orjson.loads(new)}).decode()
@@ -193,16 +192,16 @@ class SpanWrites(Connected):
 
     def _write(self, batch: PreparedBatch) -> None:
         with self.transaction() as conn:
-            if batch.flag_candidates:
-                lock_for_candidates(conn)
             keys = dict(conn.execute(_UPSERT_TRACES, batch.traces).fetchall()) if batch.traces[0] else {}
             if batch.spans[0]:
                 conn.execute(_INSERT_SPANS, [[keys[t] for t in batch.spans[0]], *batch.spans])
             if batch.attributes[0]:
                 conn.execute(INSERT_ATTRIBUTES, batch.attributes)
             if batch.dropped:
-                conn.execute(_BUMP, ("dropped_spans", batch.dropped))
+                _bump(conn, "dropped_spans", batch.dropped)
             if batch.flag_candidates:
+                # Last, so that a flag waits for this lock only while this write commits.
+                lock_for_candidates(conn)
                 attach_held(conn, batch.flag_candidates, self.location)
 
     def prepare_for_capture(self) -> None:
