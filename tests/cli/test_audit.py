@@ -117,6 +117,9 @@ def test_holdout_then_run_reports_dev_and_holdout_apart_and_warns(tmp_path: Path
     assert "warning: dev passes 100.0 points more than holdout (95% CI " in run.out
     assert run.out.splitlines()[-1] == "audit: freshness ok, size ok, graders ok ('cases audit' runs every audit)"
     assert tuned.code == 0, tuned.out
+    # size now reads each tag's pass rate from the latest run (the tuned one: every dev case passed)
+    [size] = orjson.loads(cases("audit", "size", "--json").out)
+    assert size["findings"][0]["rates_from"].startswith("run ") and size["findings"][0]["pass_rate"] == 1.0
     assert "holdout" not in tuned.out.split("run ")[0] and f"{40 - held} passed" in tuned.out
 
 
