@@ -33,7 +33,9 @@ __all__ = ["LONG_TEXT_WORDS", "audit"]
 
 LONG_TEXT_WORDS = 12  # an expected text this long is prose, not a label or a value to compare exactly
 MODEL_GRADERS = ("llm_judge", "embedding")
-_REPROMOTE = "promote a case whose grader fails it ('cases annotate' the incident again), then delete this file"
+# A promoted incident is frozen (it cannot be annotated again), so the way out is a new case.
+_REPLACE = "flag a new trace of this failure, annotate it {how}, promote it, and delete this case file"
+_REPROMOTE = _REPLACE.format(how="with a grader that fails the bad output")
 
 
 def _specs(spec: Any) -> Iterator[dict[str, Any]]:
@@ -58,8 +60,8 @@ def _long_exact(case: Case, spec: dict[str, Any]) -> dict[str, Any] | None:
     return _finding(
         case,
         "exact_on_free_text",
-        f"grader 'exact' compares a {count(len(expected.split()), 'word')} free-text answer letter by letter",
-        "grade its meaning: 'cases annotate ID --grader embedding' or '--grader llm_judge'",
+        f"grader 'exact' compares a free-text answer of {count(len(expected.split()), 'word')} letter by letter",
+        "grade its meaning instead: " + _REPLACE.format(how="with --grader embedding (or llm_judge)"),
     )
 
 

@@ -13,7 +13,7 @@ import orjson
 from casebank.audit import AUDIT_NAMES
 from casebank.audit._split import held_out
 from casebank.replay import Case, write_case
-from casebank.store import utc_now
+from casebank.store import open_store, utc_now
 from tests.cli.conftest import Cases, assert_one_line_error
 
 BOT = """
@@ -72,7 +72,8 @@ def test_strict_exits_one_when_an_audit_fails_and_zero_when_all_pass(tmp_path: P
     assert failing.out.splitlines() == [
         "FAIL graders: 1 problem in 1 case of 25",
         "     case000: grader 'exact' passes the bad output this case was flagged for (output equals expected) - "
-        "promote a case whose grader fails it ('cases annotate' the incident again), then delete this file",
+        "flag a new trace of this failure, annotate it with a grader that fails the bad output, promote it, and "
+        "delete this case file",
     ]
     assert lenient.code == 0 and lenient.out == failing.out
 
@@ -145,3 +146,18 @@ def test_promote_warns_with_the_cheap_audits_but_still_promotes(tmp_path: Path, 
     assert result.code == 0, result.err
     assert Path(tmp_path / result.out.strip()).is_file()
     assert "warning: tag 'refunds' has 1 case, under 20: alone it shows no regression at all" in result.err
+
+
+def test_promote_warns_about_an_exact_grader_on_prose(db: Path, cases: Cases, flagged: str) -> None:
+    prose = "We refund unworn shoes within 30 days of delivery, to the card you paid with, in five working days."
+    with open_store(db) as store:
+        store.annotate(flagged, expected=prose, grader={"name": "exact", "options": {}}, tags=["refunds"])
+
+    result = cases("promote", flagged)
+
+    assert result.code == 0, result.err
+    assert (
+        "warning: grader: grader 'exact' compares a free-text answer of 19 words letter by letter - grade its "
+        "meaning instead: flag a new trace of this failure, annotate it with --grader embedding (or llm_judge), "
+        "promote it, and delete this case file"
+    ) in result.err.splitlines()[1]
