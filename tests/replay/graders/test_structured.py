@@ -506,3 +506,17 @@ def test_a_schema_error_is_shown_up_to_100_characters() -> None:
     assert str(raised.value) == (
         f"grader 'json_schema' schema is not a valid JSON schema: {message[:97]}... - fix the schema"
     )
+
+
+def test_json_fields_a_text_is_no_list_even_when_its_letters_are_the_items() -> None:
+    assert grade("json_fields", {"tags": "ab"}, {"tags": ["a", "b"]}) == Verdict(
+        passed=False, score=0.0, reason='1 of 1 fields wrong: tags: expected ["a","b"], got ab'
+    )
+
+
+def test_json_fields_names_three_wrong_fields_and_counts_the_fourth() -> None:
+    assert grade("json_fields", {"a": 0, "b": 0, "c": 0, "d": 0}, {"a": 1, "b": 1, "c": 1, "d": 1}) == Verdict(
+        passed=False,
+        score=0.0,
+        reason="4 of 4 fields wrong: a: expected 1, got 0; b: expected 1, got 0; c: expected 1, got 0; +1 more",
+    )
