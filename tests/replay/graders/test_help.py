@@ -44,6 +44,20 @@ def test_the_readme_table_has_a_row_a_built_in_with_its_options() -> None:
     assert "`database=PATH`: the SQLite fixture database (required)" in readme_table()
 
 
+def test_the_readme_table_starts_with_its_header_and_the_default_grader_in_markdown() -> None:
+    # Whole rows: the README check above needs README.md, which the mutation run's copy lacks.
+    assert readme_table().splitlines()[:4] == [
+        "| grader | passes when | `--expected` is | options |",
+        "|---|---|---|---|",
+        "| `exact` (default) | the output equals the expected output (text as text, anything else as JSON values) "
+        "| the output it must equal | `normalize=none\\|whitespace\\|case\\|both`: what to ignore when comparing "
+        "(default `none`) |",
+        "| `contains` | the output contains a text | the text it must contain (with `substring=`, an example of a good "
+        "output) | `substring=TEXT`: the text, when `--expected` is an example of a good output instead<br>"
+        "`ignore_case=true`: ignore the difference between upper and lower case (default `false`) |",
+    ]
+
+
 def test_annotate_help_lists_every_grader_and_option_within_80_columns(cases: Cases) -> None:
     result = cases("annotate", "--help")
     assert result.code == 0, result.err
@@ -101,6 +115,15 @@ def test_markers_in_the_wrong_order_are_refused_and_an_empty_table_is_filled() -
     assert with_readme_table(f"a{README_START}{README_END}b") == f"a{README_START}\n{readme_table()}\n{README_END}b"
 
 
+def test_the_first_pair_of_markers_is_filled_even_at_the_very_start_and_a_later_pair_is_left_alone() -> None:
+    table = readme_table()
+    assert with_readme_table(f"{README_START}{README_END}") == f"{README_START}\n{table}\n{README_END}"
+    quoted = f"Keep {README_START} and {README_END} around the table.\n"  # a README that explains its markers
+    assert with_readme_table(f"{README_START}\nold\n{README_END}\n{quoted}") == (
+        f"{README_START}\n{table}\n{README_END}\n{quoted}"
+    )
+
+
 class Tone(Grader):
     name = "tone"
     expected_help = "an example of a `polite` answer, one that thanks the customer for waiting and for asking"
@@ -154,6 +177,25 @@ def test_a_graders_help_is_its_declarations_in_columns() -> None:
     ]
     assert help_module._option_cell(described.options[3]) == "`model=NAME`: the model (required)"
     assert help_module._option_cell(described.options[2]) == "`minimum=N`: how many of them it needs (default `1`)"
+
+
+def test_help_wraps_between_words_and_keeps_an_address_or_a_hyphenated_word_whole() -> None:
+    class Cited(Grader):
+        name = "cited"
+        expected_help = (
+            "the answer, which cites the page https://docs.example.com/guides/refunds-and-returns/for-customers-abroad "
+            "and is well-formed"
+        )
+
+        def grade(self, output: Any, expected: Any) -> Verdict:
+            return Verdict(passed=True)
+
+    assert help_module._grader_lines(describe("cited", Cited)) == [
+        "cited: cited passes the output",
+        "  --expected        the answer, which cites the page",
+        "                    https://docs.example.com/guides/refunds-and-returns/for-customers-abroad",
+        "                    and is well-formed",
+    ]
 
 
 def test_annotate_help_lists_the_built_ins_then_plug_ins_and_says_why_one_cannot_load(

@@ -307,3 +307,29 @@ def test_a_text_option_refuses_what_is_no_text_showing_it(value: Any, shown: str
     with pytest.raises(InvalidInput) as raised:
         tone(**{"pass": value})
     assert str(raised.value) == f"grader 'tone' option pass={shown} - give a non-empty text"
+
+
+def test_defaults_missing_texts_and_fixes_reach_every_kind_and_an_integer_may_be_zero() -> None:
+    class Kept(Grader):
+        name = "kept"
+        words = Texts(["please"], help="h-words", fix="f-words")
+        data = Json({"k": 1}, types=(dict,), help="h-data", missing="'{name}' m-data")
+        label = Text(help="h-label", missing="'{name}' m-label")
+        count = Integer(5, help="h-count")
+
+        def grade(self, output: Any, expected: Any) -> Verdict:
+            return Verdict(passed=True)
+
+    grader = Kept({})
+    assert (grader.words, grader.data, grader.label, grader.count) == (["please"], {"k": 1}, None, 5)
+    assert Kept({"count": 0}).count == 0
+
+    def refusal(**options: Any) -> str:
+        with pytest.raises(InvalidInput) as raised:
+            Kept(options)
+        return str(raised.value)
+
+    assert refusal(words=[""]) == "grader 'kept' option words='[\"\"]' - f-words"
+    assert refusal(data=[1]) == "'kept' m-data"
+    assert refusal(label="") == "'kept' m-label"
+    assert refusal(count=-1) == "grader 'kept' option count='-1' - use a number >= 0"

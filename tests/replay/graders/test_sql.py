@@ -216,6 +216,12 @@ def parse_error(sql: str) -> str:
             id="one-unexpected-three-missing",
         ),
         pytest.param(
+            "SELECT name, total FROM orders WHERE total > 200",
+            EXPECTED,
+            Verdict(passed=False, score=0.0, reason="rows differ: expected 3 rows, got 1; missing ('Ann', 120.5) (+1)"),
+            id="two-missing-one-more",
+        ),
+        pytest.param(
             "SELECT '" + "z" * 80 + "', 1",
             "SELECT 'a', 1",
             Verdict(

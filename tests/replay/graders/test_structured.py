@@ -496,3 +496,44 @@ def test_json_fields_counts_negative_indexes_from_the_end() -> None:
     assert grade("json_fields", {"items": [1]}, {"items.sku": 1}).reason == "1 of 1 field wrong: items.sku is missing"
     assert grade("json_fields", {"a": {}}, {"a.b": 1}).reason == "1 of 1 field wrong: a.b is missing"
     assert grade("json_fields", {"a": 5}, {"a.b": 1}).reason == "1 of 1 field wrong: a.b is missing"
+
+
+def test_json_fields_an_expected_object_must_have_the_same_keys_not_just_the_expected_ones() -> None:
+    grader = make_grader({"name": "json_fields"})
+    assert grader.grade({"user": {"id": 1, "name": "Ann"}}, {"user": {"id": 1}}) == Verdict(
+        passed=False, score=0.0, reason='1 of 1 field wrong: user: expected {"id":1}, got {"id":1,"name":"Ann"}'
+    )
+    assert grader.grade({"user": {"id": 1}}, {"user": {"id": 1, "name": "Ann"}}) == Verdict(
+        passed=False, score=0.0, reason='1 of 1 field wrong: user: expected {"id":1,"name":"Ann"}, got {"id":1}'
+    )
+
+
+def test_numeric_writes_whole_numbers_bare_below_1e15_and_as_floats_from_there() -> None:
+    assert grade("numeric", "1e15", 1e15).reason == "output 1000000000000000.0 equals 1000000000000000.0"
+    assert grade("numeric", "999999999999999", 1e15).reason == (
+        "expected 1000000000000000.0, got 999999999999999 (off by 1)"
+    )
+
+
+def test_a_schema_error_is_shown_up_to_100_characters() -> None:
+    message = f"'{'t' * 55}' is not valid under any of the given schemas"
+    assert len(message) == 101
+    with pytest.raises(InvalidInput) as raised:
+        make_grader({"name": "json_schema", "options": {"schema": {"type": "t" * 55}}})
+    assert str(raised.value) == (
+        f"grader 'json_schema' schema is not a valid JSON schema: {message[:97]}... - fix the schema"
+    )
+
+
+def test_json_fields_a_text_is_no_list_even_when_its_letters_are_the_items() -> None:
+    assert grade("json_fields", {"tags": "ab"}, {"tags": ["a", "b"]}) == Verdict(
+        passed=False, score=0.0, reason='1 of 1 field wrong: tags: expected ["a","b"], got "ab"'
+    )
+
+
+def test_json_fields_names_three_wrong_fields_and_counts_the_fourth() -> None:
+    assert grade("json_fields", {"a": 0, "b": 0, "c": 0, "d": 0}, {"a": 1, "b": 1, "c": 1, "d": 1}) == Verdict(
+        passed=False,
+        score=0.0,
+        reason="4 of 4 fields wrong: a: expected 1, got 0; b: expected 1, got 0; c: expected 1, got 0; +1 more",
+    )
