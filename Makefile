@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench fresh-store mutants clean
+.PHONY: demo test lint typecheck pytest bench fresh-store mutants clean postgres-server
 
 $(BIN)/cases: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,15 @@ $(VENV)/.dev-installed: pyproject.toml
 demo: $(BIN)/cases
 	$(BIN)/cases demo
 
-test: $(VENV)/.dev-installed
+# The tests start a throwaway PostgreSQL with the machine's initdb and pg_ctl (tests/postgres_server.py):
+# install the server package when it is missing (as root, or through sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "installing PostgreSQL for the tests: apt-get install -y postgresql"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
+test: $(VENV)/.dev-installed postgres-server
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -9,6 +9,7 @@ import pytest
 
 import casebank
 from tests.fakes_openai_compat import FakeCompat
+from tests.postgres_server import fresh_database, stop_shared_server
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +21,16 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield tmp_path
     casebank.shutdown()  # a test that called init() must not leak its writer into the next
     casebank.uninstrument()  # nor its patches of the openai / anthropic clients
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    stop_shared_server()  # the PostgreSQL server this test process started, if it started one
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A new, migrated database on this test process's PostgreSQL server (`tests/postgres_server.py`)."""
+    return fresh_database()
 
 
 @pytest.fixture

@@ -9,6 +9,14 @@ and writes them in one transaction; a second thread copies the WAL into the data
 returns whether everything queued before the call was written; `shutdown()` is idempotent;
 after `fork` the child gets a fresh queue and its own writer.
 
+A store on a server (PostgreSQL) may go away and come back. While it is unreachable the writer
+keeps spans queued (up to the queue's bound; the rest are dropped and counted, as always) and
+tries to reconnect with a capped exponential backoff - never in a tight loop - logging once when
+the store is lost and once when it is back. A failed write is told apart from a lost store by
+pinging the store: only a store that does not answer is reconnected. An app that starts while
+its database is down starts capturing when the database comes up. A SQLite file is opened once:
+its errors are the file's, and reconnecting would not help.
+
 One thread, not a converter feeding a writer: the two only overlapped while SQLite stepped
 (the sqlite3 module lets the GIL go then), and each hand-back of the GIL cost more than the
 overlap won - the writer waited for the converter's next pause after every statement. Measured
@@ -22,6 +30,7 @@ import collections
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -32,6 +41,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from casebank._words import count
 from casebank.capture._attributes import SCOPE
 from casebank.capture._checkpointer import Checkpointer
+from casebank.errors import StoreError
 from casebank.store._open import StoreURL, import_backend, parse_store_url
 
 if TYPE_CHECKING:
@@ -49,6 +59,9 @@ INTERVAL_S = 0.5
 BACKLOG_BATCHES = 4
 # Ask the checkpointer to copy the WAL into the database after this many spans (~12 MB of log).
 CHECKPOINT_EVERY_SPANS = 4_000
+# Reconnecting to a lost server store: first after RECONNECT_FIRST_S, doubling up to RECONNECT_MAX_S.
+RECONNECT_FIRST_S = 0.5
+RECONNECT_MAX_S = 30.0
 # Keys that mark a span as part of an LLM app, in the names of each instrumentation casebank reads.
 _LLM_PREFIXES = ("gen_ai.", "llm.", "traceloop.", "openinference.")
 
@@ -73,6 +86,10 @@ class StoreSpanProcessor(SpanProcessor):
         self.failed_batches = 0
         self.batches_written = 0
         self._open_error: str | None = None
+        # A server store is reconnected when lost; a SQLite file is not (see the module's docstring).
+        self._reconnects = self.store_url.backend != "sqlite"
+        self.outages = 0  # times a server store was lost
+        self.reconnect_attempts = 0
         self._drop_lock = threading.Lock()
         # What the writer thread runs is imported here, on the app's thread: a fork while that
         # thread was importing would leave the child a half-made module ("circular import").
@@ -88,12 +105,16 @@ class StoreSpanProcessor(SpanProcessor):
     def _setup_state(self) -> None:
         self._queue: collections.deque[ReadableSpan] = collections.deque()
         self._wake = threading.Event()
+        self._stopping = threading.Event()
         self._flush_lock = threading.Lock()
         self._flush_waiters: list[threading.Event] = []
         self._opened = threading.Event()
         self._shutdown = False
         self._checkpointer = Checkpointer(self.store_url)
         self._unchecked = 0  # spans written since the checkpointer was last asked
+        self._lost_at: float | None = None  # when the store was lost (monotonic); None while connected
+        self._retry_at = 0.0
+        self._backoff_s = RECONNECT_FIRST_S
         self._writer = threading.Thread(target=self._write_loop, name="casebank-writer", daemon=True)
         self._writer.start()
 
@@ -145,6 +166,7 @@ class StoreSpanProcessor(SpanProcessor):
         if self._shutdown:
             return
         self._shutdown = True
+        self._stopping.set()
         self._wake.set()
         self._writer.join(timeout_s)
 
@@ -152,29 +174,40 @@ class StoreSpanProcessor(SpanProcessor):
 
     def _write_loop(self) -> None:
         store = self._open_store()
+        if store is None and self._reconnects:
+            self._lose(None, self._open_error or "")  # the app starts; capture waits for its database
+            self._open_error = None
         self._opened.set()
-        if store is None:
+        if store is None and not self._reconnects:
             self._shutdown = True
             self._queue.clear()
             self._release_waiters()
             return
         try:
-            store.prepare_for_capture()
+            if store is not None:
+                store.prepare_for_capture()
             while True:
-                self._wake.wait(self._interval_s)
+                if store is None:
+                    # Lost: the app's spans keep setting _wake, so wait out the backoff on
+                    # _stopping instead (shutdown sets it), not in a loop that wakes per span.
+                    self._stopping.wait(max(0.0, self._retry_at - time.monotonic()))
+                else:
+                    self._wake.wait(self._interval_s)
                 self._wake.clear()
                 with self._flush_lock:
                     waiters, self._flush_waiters = self._flush_waiters, []
-                self._write_queued(store)
+                store = self._write_queued(store)
                 for done in waiters:
                     done.set()
                 if self._shutdown:
-                    self._write_queued(store)
+                    self._retry_at = 0.0  # one last try, however long the backoff
+                    store = self._write_queued(store)
                     break
         finally:
             self._release_waiters()
             self._checkpointer.stop(timeout_s=5.0)
-            store.close()  # the last connection to close checkpoints what is left
+            if store is not None:
+                store.close()  # the last connection to close checkpoints what is left
 
     def _open_store(self) -> Store | None:
         try:
@@ -185,10 +218,60 @@ class StoreSpanProcessor(SpanProcessor):
             self._open_error = str(exc)
             return None
 
-    def _write_queued(self, store: Store) -> None:
-        """Write what is queued, a batch at a time."""
+    def _connected(self, store: Store | None) -> Store | None:
+        """`store`, or while it is lost a new one once the backoff has passed (None until then)."""
+        if store is not None or time.monotonic() < self._retry_at:
+            return store
+        self.reconnect_attempts += 1
+        store = self._open_store()
+        if store is None:
+            self._backoff_s = min(self._backoff_s * 2, RECONNECT_MAX_S)
+            self._retry_at = time.monotonic() + self._backoff_s
+            return None
+        lost_for = time.monotonic() - (self._lost_at or time.monotonic())
+        self._lost_at, self._open_error, self._backoff_s = None, None, RECONNECT_FIRST_S
+        logger.info(
+            "casebank: store '%s' is back after %.0f s - writing spans again (%s dropped meanwhile, counted "
+            "in the store)",
+            self.store_url.shown,
+            lost_for,
+            count(self._dropped, "span"),
+        )
+        return store
+
+    def _lose(self, store: Store | None, why: str) -> None:
+        """The store stopped answering: close it, log once for this outage, retry after a backoff."""
+        if store is not None:
+            try:
+                store.close()
+            except Exception:  # a pool whose server is gone may complain on the way out
+                pass
+        self.outages += 1
+        self._lost_at = time.monotonic()
+        self._backoff_s = RECONNECT_FIRST_S
+        self._retry_at = self._lost_at + self._backoff_s
+        logger.warning(
+            "casebank: cannot reach store '%s' (%s) - the app runs on; spans wait in memory (up to %d, the rest "
+            "are dropped and counted) while casebank reconnects",
+            self.store_url.shown,
+            why,
+            self._max_queue,
+        )
+
+    def _answers(self, store: Store) -> bool:
+        try:
+            store.ping()
+            return True
+        except Exception:
+            return False
+
+    def _write_queued(self, store: Store | None) -> Store | None:
+        """Write what is queued, a batch at a time; returns the store to use next (None: lost)."""
         from casebank.capture._rows import rows_for
 
+        store = self._connected(store)
+        if store is None:
+            return None
         spans = self._queue
         while spans or self._dropped:
             size = self._max_batch
@@ -205,17 +288,25 @@ class StoreSpanProcessor(SpanProcessor):
             try:
                 store.write_prepared(prepared)
             except Exception as exc:
+                # A StoreError is the store saying it cannot reach its server; another error may be
+                # this batch's own (then the store still answers a ping).
+                if self._reconnects and (isinstance(exc, StoreError) or not self._answers(store)):
+                    with self._drop_lock:
+                        self._dropped += len(batch) + dropped
+                    self._lose(store, str(exc))
+                    return None
                 self._failed(
                     f"could not write {count(len(batch), 'span')} to '{self.store_url.shown}': {exc}",
                     len(batch) + dropped,
                 )
-                return  # the store may be unusable: try again at the next wake, not in a loop
+                return store  # the store may be unusable: try again at the next wake, not in a loop
             self.dropped_total += dropped
             self.batches_written += 1
             self._unchecked += len(batch)
-            if self._unchecked >= CHECKPOINT_EVERY_SPANS:
+            if self._unchecked >= CHECKPOINT_EVERY_SPANS and not self._reconnects:  # a server checkpoints itself
                 self._unchecked = 0
                 self._checkpointer.request()
+        return store
 
     def _spans_arriving(self) -> Callable[[], bool]:
         """For rows_for's pauses: whether the app ended (or dropped) a span since it was last asked.

@@ -26,8 +26,8 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         metavar="PATH|URL",
-        help="Store: a file path or sqlite:///PATH. Default: $CASEBANK_DB, else db in the project config, "
-        "else .casebank/casebank.db here.",
+        help="Store: a file path, sqlite:///PATH or postgresql://USER@HOST/DB. Default: $CASEBANK_DB, "
+        "else db in the project config, else .casebank/casebank.db here.",
         show_default=False,
     ),
 ]

@@ -18,7 +18,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from casebank.errors import StoreError
@@ -95,6 +95,22 @@ def import_backend(url: StoreURL) -> None:
     a fork in the middle of that import would leave the child a half-made module."""
     if url.backend == "sqlite":
         import casebank.store._sqlite  # noqa: F401
+    elif url.backend == "postgresql":
+        _import_postgres(url)
+
+
+def _import_postgres(url: StoreURL) -> Any:
+    """The PostgreSQL backend's module; StoreError in one line when its extra is not installed."""
+    try:
+        import casebank.store._postgres as backend
+    except ImportError as exc:
+        if exc.name is None or exc.name.split(".")[0] not in ("psycopg", "psycopg_pool", "psycopg_binary"):
+            raise
+        raise StoreError(
+            f"store '{url.shown}' is a PostgreSQL database, which needs casebank[postgres] - "
+            "pip install 'casebank[postgres]'"
+        ) from None
+    return backend
 
 
 def open_store(url: str | os.PathLike[str] | StoreURL | None = None, *, create: bool = True) -> Store:
@@ -109,14 +125,18 @@ def open_store(url: str | os.PathLike[str] | StoreURL | None = None, *, create: 
         assert where.path is not None
         return SQLiteStore(where.path, create=create)
     if where.backend == "postgresql":
-        raise StoreError(
-            f"store '{where.shown}' is a PostgreSQL database, which needs casebank[postgres] - "
-            "this casebank stores in SQLite only: pass a file path"
-        )
+        store: Store = _import_postgres(where).PostgresStore(_conninfo(where.url), shown=where.shown, create=create)
+        return store
     raise StoreError(
         f"store '{where.shown}' needs a casebank server, which this casebank cannot talk to yet - "
         "pass a file path or sqlite:///PATH"
     )
+
+
+def _conninfo(url: str) -> str:
+    """A URL as libpq takes it: `postgresql://` (SQLAlchemy's `postgresql+psycopg://` names a driver)."""
+    scheme, _, rest = url.partition("://")
+    return "postgresql://" + rest if scheme.lower() in _POSTGRES else url
 
 
 def _without_password(url: str) -> str:

@@ -11,12 +11,14 @@ import pytest
 
 from casebank.store import open_store
 from tests.cli.conftest import Cases, TraceMaker, assert_one_line_error, store_snapshot
+from tests.postgres_server import fresh_database
 
 # A store to copy into: called with a new, empty folder, it names a new, empty store there.
 StoreAt = Callable[[Path], str]
 STORES = [
     pytest.param(lambda folder: str(folder / "copy.db"), id="sqlite-path"),
     pytest.param(lambda folder: f"sqlite:///{folder / 'copy.db'}", id="sqlite-url"),
+    pytest.param(lambda folder: fresh_database(), id="postgres"),
 ]
 
 

@@ -60,8 +60,8 @@ def test_db_takes_a_sqlite_url_and_names_the_backends_still_to_come(
     result = cases("status", "--db", f"sqlite:///{db}", "--json")
     assert result.code == 0, result.err
     assert json.loads(result.out)["traces"] == 1
-    postgres = cases("status", "--db", "postgresql://app:s3cret@db.internal/prod")
-    assert_one_line_error(postgres, 2, "postgresql://app:***@db.internal/prod", "needs casebank[postgres]")
+    postgres = cases("status", "--db", "postgresql://app:s3cret@127.0.0.1:1/prod")  # nothing listens on port 1
+    assert_one_line_error(postgres, 2, "cannot connect to store 'postgresql://app:***@127.0.0.1:1/prod'")
     assert "s3cret" not in postgres.err
     server = cases("list", env={"CASEBANK_DB": "https://cases.internal:4318"})
     assert_one_line_error(server, 2, "https://cases.internal:4318", "needs a casebank server")

@@ -29,6 +29,7 @@ from casebank.store import (
     open_store,
     token_hash,
 )
+from tests.postgres_server import fresh_postgres_store
 
 # How every time a store records reads: UTC, to the millisecond (`utc_now`).
 UTC_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00")
@@ -105,7 +106,7 @@ def _sqlite(tmp_path: Path) -> Store:
 # A backend: called with a new, empty folder, it returns a new, empty store of its own (a test
 # that copies between stores calls it twice, with two folders).
 Backend = Callable[[Path], Store]
-BACKENDS = [pytest.param(_sqlite, id="sqlite")]
+BACKENDS = [pytest.param(_sqlite, id="sqlite"), pytest.param(fresh_postgres_store, id="postgres")]
 
 
 @pytest.fixture(params=BACKENDS)

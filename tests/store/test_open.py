@@ -1,8 +1,10 @@
-"""`open_store(url)`: which backend a path or URL names, and the errors for those not here yet."""
+"""`open_store(url)`: which backend a path or URL names, and the errors for those it cannot open."""
 
 from __future__ import annotations
 
-import logging
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,42 +74,6 @@ def test_without_a_url_casebank_db_decides(tmp_path: Path, monkeypatch: pytest.M
     ("url", "message"),
     [
         pytest.param(
-            "postgresql://app:s3cret@db.internal:5432/prod",
-            "store 'postgresql://app:***@db.internal:5432/prod' is a PostgreSQL database, which needs "
-            "casebank[postgres] - this casebank stores in SQLite only: pass a file path",
-            id="postgresql",
-        ),
-        pytest.param(
-            "postgres://db/prod",
-            "store 'postgres://db/prod' is a PostgreSQL database, which needs casebank[postgres] - "
-            "this casebank stores in SQLite only: pass a file path",
-            id="postgres",
-        ),
-        pytest.param(
-            "postgresql://app:s3cret@[::1]:5432/prod",
-            "store 'postgresql://app:***@[::1]:5432/prod' is a PostgreSQL database, which needs casebank[postgres] - "
-            "this casebank stores in SQLite only: pass a file path",
-            id="an-ipv6-host-keeps-its-brackets",
-        ),
-        pytest.param(
-            "postgresql://app:s3cret@/prod",
-            "store 'postgresql://app:***@/prod' is a PostgreSQL database, which needs casebank[postgres] - "
-            "this casebank stores in SQLite only: pass a file path",
-            id="no-host",
-        ),
-        pytest.param(
-            "postgresql://app:s3cret@[::1/prod",
-            "store 'postgresql://app:***@[::1/prod' is a PostgreSQL database, which needs casebank[postgres] - "
-            "this casebank stores in SQLite only: pass a file path",
-            id="a-url-python-cannot-parse",
-        ),
-        pytest.param(
-            "postgresql://app:p@ss:w0rd@db.internal/prod",
-            "store 'postgresql://app:***@db.internal/prod' is a PostgreSQL database, which needs casebank[postgres] - "
-            "this casebank stores in SQLite only: pass a file path",
-            id="a-password-holding-at-and-colon-is-hidden-whole",
-        ),
-        pytest.param(
             "https://cases.internal:4318",
             "store 'https://cases.internal:4318' needs a casebank server, which this casebank cannot talk to yet - "
             "pass a file path or sqlite:///PATH",
@@ -152,17 +118,68 @@ def test_what_cannot_be_opened_here_says_why_in_one_line_without_the_password(ur
     assert str(raised.value) == message
 
 
-def test_init_with_a_url_it_cannot_open_leaves_the_app_running_untraced(caplog: pytest.LogCaptureFixture) -> None:
-    @casebank.trace
-    def answer(question: str) -> str:
-        return question.upper()
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        pytest.param("postgresql://app:s3cret@db.internal:5432/prod", "postgresql://app:***@db.internal:5432/prod"),
+        pytest.param("postgres://db/prod", "postgres://db/prod", id="no-password"),
+        pytest.param("postgresql://app:s3cret@[::1]:5432/prod", "postgresql://app:***@[::1]:5432/prod", id="ipv6"),
+        pytest.param("postgresql://app:s3cret@/prod", "postgresql://app:***@/prod", id="no-host"),
+        pytest.param("postgresql://app:s3cret@[::1/prod", "postgresql://app:***@[::1/prod", id="unparseable"),
+        pytest.param("postgresql://app:p@ss:w0rd@db.internal/prod", "postgresql://app:***@db.internal/prod", id="at"),
+    ],
+)
+def test_a_postgresql_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    assert parse_store_url(url).shown == shown
 
-    with caplog.at_level(logging.WARNING, logger="casebank"):
-        casebank.init(db="postgresql://app:s3cret@db.internal/prod", instrument=False)
-    assert answer("still works") == "STILL WORKS"
-    assert casebank.current_trace_id() is None
-    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert "capture is off" in warning and "needs casebank[postgres]" in warning and "s3cret" not in warning
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_postgresql_server_that_does_not_answer_is_named_in_one_line_without_the_password() -> None:
+    port = _closed_port()
+    with pytest.raises(StoreError) as raised:
+        open_store(f"postgresql://app:s3cret@127.0.0.1:{port}/prod")
+    message = str(raised.value)
+    assert message.startswith(f"cannot connect to store 'postgresql://app:***@127.0.0.1:{port}/prod': connection ")
+    assert message.endswith(" - check the URL, and that the server is running")
+    assert "Connection refused" in message and "s3cret" not in message and "\n" not in message
+
+
+# An interpreter in which psycopg cannot be imported, as where casebank[postgres] is not installed.
+_WITHOUT_PSYCOPG = "import sys; sys.modules['psycopg'] = sys.modules['psycopg_pool'] = None\n"
+
+
+def test_without_the_postgres_extra_a_postgresql_url_says_what_to_install() -> None:
+    script = _WITHOUT_PSYCOPG + (
+        "from casebank.store import open_store\n"
+        "try:\n    open_store('postgresql://app:s3cret@127.0.0.1:1/prod')\n"
+        "except Exception as exc:\n    print(type(exc).__name__, exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout == (
+        "StoreError store 'postgresql://app:***@127.0.0.1:1/prod' is a PostgreSQL database, which needs "
+        "casebank[postgres] - pip install 'casebank[postgres]'\n"
+    )
+
+
+def test_init_without_the_postgres_extra_leaves_the_app_running_untraced() -> None:
+    script = _WITHOUT_PSYCOPG + (
+        "import logging, casebank\n"
+        "logging.basicConfig(format='%(levelname)s %(message)s')\n"
+        "@casebank.trace\ndef answer(q):\n    return q.upper()\n"
+        "casebank.init(db='postgresql://app:s3cret@127.0.0.1:1/prod', instrument=False)\n"
+        "print(answer('still works'), casebank.current_trace_id())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout == "STILL WORKS None\n"
+    assert done.stderr == (
+        "WARNING casebank: capture is off - store 'postgresql://app:***@127.0.0.1:1/prod' is a PostgreSQL "
+        "database, which needs casebank[postgres] - pip install 'casebank[postgres]'\n"
+    )
 
 
 def test_init_accepts_a_sqlite_url(tmp_path: Path) -> None:
