@@ -15,6 +15,10 @@ a large group's size. Traces without a casebank entry point (foreign spans only)
 The audit fails when an entry point has traffic and no case, or when an uncovered group holds at
 least `MIN_GROUP_SHARE` of an entry point's traffic (and `MIN_GROUP` traces): a behaviour the
 product shows every day that the suite never tests.
+
+With the option `similarity: embeddings` (the embeddings extra installed), a trace is covered by
+meaning instead: the cosine of its input's embedding and a case's, with the `embedding` grader's
+local model. Words stay the default: encoding a week of traffic on a CPU takes minutes.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from datasketch import MinHashLSH
 
+from casebank._words import count
 from casebank.audit._base import AuditContext, AuditResult
 from casebank.audit._leakage import since
 from casebank.audit._shingles import NUM_PERM, SIMILAR_K, Shingled, jaccard, minhash
@@ -38,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["THRESHOLD", "Coverage", "audit", "measure", "uncovered_traces"]
 
 THRESHOLD = 0.5  # a trace is covered by a case whose input shares half their words
+EMBEDDING_THRESHOLD = 0.6  # cosine, with `similarity: embeddings` (all-MiniLM-L6-v2: paraphrases 0.6-0.8, others ~0.2)
+_BATCH = 256  # traces judged together
 GROUP_THRESHOLD = 0.5
 MIN_GROUP_SHARE = 0.1
 MIN_GROUP = 3
@@ -101,36 +109,86 @@ class _Matcher:
             self.seen[key] = found
         return found
 
+    def covers_many(self, inputs: Sequence[Shingled]) -> list[bool]:
+        return [self.covers(s.shingles) for s in inputs]
 
-def _uncovered(store: Store, cases: Sequence[Case], since: str) -> Iterator[tuple[TraceSummary, Shingled | None]]:
+
+class _EmbeddingMatcher:
+    """As `_Matcher`, by meaning: the cosine of the inputs' embeddings (the `embedding` grader's
+    local model, from the embeddings extra) against EMBEDDING_THRESHOLD. Opt-in (`similarity:
+    embeddings`): a week of traffic is a great many encodes on a CPU."""
+
+    def __init__(self, cases: Sequence[Case]) -> None:
+        from casebank.replay.graders._embedding import DEFAULT_LOCAL_MODEL, _Local
+
+        self.backend = _Local(DEFAULT_LOCAL_MODEL)
+        texts = [Shingled(c.input, SIMILAR_K).text for c in cases]
+        self.empty_case = any(not t.strip() for t in texts)
+        self.vectors = np.array(self.backend.embed(texts)) if texts else np.zeros((0, 1))
+        self.seen: dict[str, bool] = {}
+
+    def covers_many(self, inputs: Sequence[Shingled]) -> list[bool]:
+        todo = list(dict.fromkeys(s.text for s in inputs if s.text.strip() and s.text not in self.seen))
+        if todo and len(self.vectors):
+            best = (np.array(self.backend.embed(todo)) @ self.vectors.T).max(axis=1)
+            self.seen.update(zip(todo, (bool(b >= EMBEDDING_THRESHOLD) for b in best), strict=True))
+        else:
+            self.seen.update(dict.fromkeys(todo, False))
+        return [self.seen[s.text] if s.text.strip() else self.empty_case for s in inputs]
+
+
+def _uncovered(
+    store: Store, cases: Sequence[Case], since: str, similarity: str = "shingles"
+) -> Iterator[tuple[TraceSummary, Shingled | None]]:
     """Every trace since `since` with an entry point, and its input's text when no case covers it
-    (None when one does)."""
+    (None when one does). Traces are judged a batch at a time, so that embeddings are batched."""
     by_entrypoint: dict[str, list[Case]] = defaultdict(list)
     for case in cases:
         by_entrypoint[case.entrypoint].append(case)
-    matchers: dict[str, _Matcher] = {}
+    matchers: dict[str, _Matcher | _EmbeddingMatcher] = {}
+    batch: list[tuple[TraceSummary, Shingled]] = []
     for trace in store.traces_since(since):
-        if not trace.entrypoint:
-            continue
-        matcher = matchers.get(trace.entrypoint)
+        if trace.entrypoint:
+            batch.append((trace, Shingled(trace.input, SIMILAR_K)))
+        if len(batch) == _BATCH:
+            yield from _judged(batch, matchers, by_entrypoint, similarity)
+            batch = []
+    yield from _judged(batch, matchers, by_entrypoint, similarity)
+
+
+def _judged(
+    batch: list[tuple[TraceSummary, Shingled]],
+    matchers: dict[str, _Matcher | _EmbeddingMatcher],
+    by_entrypoint: dict[str, list[Case]],
+    similarity: str,
+) -> Iterator[tuple[TraceSummary, Shingled | None]]:
+    verdicts: dict[int, bool] = {}
+    for entrypoint in {str(t.entrypoint) for t, _ in batch}:
+        matcher = matchers.get(entrypoint)
         if matcher is None:
-            matcher = matchers[trace.entrypoint] = _Matcher(by_entrypoint.get(trace.entrypoint, []))
-        shingled = Shingled(trace.input, SIMILAR_K)
-        yield trace, (None if matcher.covers(shingled.shingles) else shingled)
+            kind = _EmbeddingMatcher if similarity == "embeddings" else _Matcher
+            matcher = matchers[entrypoint] = kind(by_entrypoint.get(entrypoint, []))
+        members = [i for i, (t, _) in enumerate(batch) if t.entrypoint == entrypoint]
+        verdicts.update(zip(members, matcher.covers_many([batch[i][1] for i in members]), strict=True))
+    for i, (trace, shingled) in enumerate(batch):
+        yield trace, (None if verdicts[i] else shingled)
 
 
-def uncovered_traces(store: Store, cases: Sequence[Case], since: str) -> Iterator[TraceSummary]:
+def uncovered_traces(
+    store: Store, cases: Sequence[Case], since: str, similarity: str = "shingles"
+) -> Iterator[TraceSummary]:
     """The traces since `since` whose input no case of their entry point resembles, oldest first."""
-    for trace, shingled in _uncovered(store, cases, since):
+    for trace, shingled in _uncovered(store, cases, since, similarity):
         if shingled is not None:
             yield trace
 
 
-def measure(store: Store, cases: Sequence[Case], since: str) -> list[Coverage]:
-    """Coverage of each entry point with traffic since `since`, by entry point."""
+def measure(store: Store, cases: Sequence[Case], since: str, similarity: str = "shingles") -> list[Coverage]:
+    """Coverage of each entry point with traffic since `since`, by entry point; `similarity` is
+    "shingles" (words) or "embeddings" (meaning, with the embeddings extra)."""
     found: dict[str, Coverage] = {}
     leaders: dict[str, MinHashLSH] = {}
-    for trace, shingled in _uncovered(store, cases, since):
+    for trace, shingled in _uncovered(store, cases, since, similarity):
         entrypoint = str(trace.entrypoint)
         coverage = found.get(entrypoint)
         if coverage is None:
@@ -168,7 +226,8 @@ def audit(context: AuditContext) -> AuditResult:
             name="coverage", ok=True, summary="skipped: no store to read traffic from", skipped="no store"
         )
     days = context.options.get("days") or 7
-    measured = measure(context.store, context.cases, since(context))
+    similarity = context.options.get("similarity") or "shingles"
+    measured = measure(context.store, context.cases, since(context), similarity)
     findings = [m.as_dict() for m in measured]
     if not measured:
         return AuditResult(
@@ -181,13 +240,13 @@ def audit(context: AuditContext) -> AuditResult:
     for m in measured:
         share = m.covered / m.traces
         if m.cases == 0:
-            problems.append(f"{m.entrypoint} has {m.traces} traces and no case")
+            problems.append(f"{m.entrypoint} has {count(m.traces, 'trace')} and no case")
             continue
         big = [g for g in m.groups if g.size >= MIN_GROUP and g.size >= MIN_GROUP_SHARE * m.traces]
         if big:
             top = max(big, key=lambda g: g.size)
             problems.append(
-                f"{m.entrypoint}: {share:.0%} covered; {len(big)} uncovered group(s), the largest "
+                f"{m.entrypoint}: {share:.0%} covered; {count(len(big), 'uncovered group')}, the largest "
                 f"{top.size} traces like '{top.text[:40]}'"
             )
     shares = ", ".join(f"{m.entrypoint} {m.covered / m.traces:.0%} of {m.traces}" for m in measured)

@@ -57,7 +57,7 @@ def test_an_uncovered_group_of_traffic_is_named_with_example_traces(store: Store
     assert groups[0]["example_input"] == PASSWORDS[0]
     assert groups[1]["example_trace_ids"] == [lonely]
     assert (triaged["entrypoint"], triaged["covered"], triaged["uncovered_groups"]) == ("bot:triage", 1, [])
-    assert "bot:answer: 47% covered; 1 uncovered group(s), the largest 8 traces like 'I forgot my password" in (
+    assert "bot:answer: 47% covered; 1 uncovered group, the largest 8 traces like 'I forgot my password" in (
         result.summary
     )
     assert result.summary.endswith("promote some of them ('cases traces --uncovered' lists them)")
@@ -82,7 +82,7 @@ def test_an_entry_point_with_traffic_and_no_case_fails(store: Store, tmp_path: P
     Traffic(store)("What is the weather?", entrypoint="bot:smalltalk")
     result = run_audit("coverage", context(_suite(), store, tmp_path, days=3))
     assert not result.ok
-    assert result.summary.startswith("bot:smalltalk has 1 traces and no case")
+    assert result.summary.startswith("bot:smalltalk has 1 trace and no case")
 
 
 def test_no_traffic_in_the_window_and_no_store(store: Store, tmp_path: Path) -> None:
@@ -91,3 +91,19 @@ def test_no_traffic_in_the_window_and_no_store(store: Store, tmp_path: Path) -> 
     assert (quiet.ok, quiet.summary) == (True, "no traces in the last 7 days to compare the suite with")
     skipped = run_audit("coverage", context(_suite(), None, tmp_path))
     assert (skipped.ok, skipped.skipped) == (True, "no store")
+
+
+def test_with_embeddings_a_paraphrase_in_other_words_is_covered(store: Store, tmp_path: Path) -> None:
+    # The embedding grader's local model (the embeddings extra): the same question in other words.
+    traffic = Traffic(store)
+    traffic("Can you refund my sneakers?")
+    traffic("My package still has not been delivered")
+    password = traffic("I forgot my password and cannot log in")
+    by_words = run_audit("coverage", context(_suite()[:2], store, tmp_path))
+    assert by_words.findings[0]["covered"] == 0
+    by_meaning = run_audit("coverage", context(_suite()[:2], store, tmp_path, similarity="embeddings"))
+    (answer,) = by_meaning.findings
+    assert (answer["traces"], answer["covered"]) == (3, 2)
+    assert [g["example_trace_ids"] for g in answer["uncovered_groups"]] == [[password]]
+    listed = uncovered_traces(store, _suite(), "2024-05-01T00:00:00+00:00", similarity="embeddings")
+    assert [t.trace_id for t in listed] == [password]
