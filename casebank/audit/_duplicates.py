@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from datasketch import MinHashLSH
 
+from casebank._words import count
 from casebank.audit._base import AuditContext, AuditResult
 from casebank.audit._shingles import NUM_PERM, SIMILAR_K, Shingled, jaccard, minhash
 
@@ -43,10 +44,13 @@ def audit(context: AuditContext) -> AuditResult:
                     "input": shingled[group[0]].text[:80],
                 }
             )
+    focus = context.options.get("focus")
+    if focus:  # `cases promote`: only the groups its new case joins, found against the whole suite
+        findings = [f for f in findings if set(f["case_ids"]) & set(focus)]
     findings.sort(key=lambda f: (-len(f["case_ids"]), f["case_ids"][0]))
     extra = sum(len(f["case_ids"]) - 1 for f in findings)
     summary = (
-        f"{len(findings)} groups of near-duplicate cases ({extra} cases add no evidence) - "
+        f"{count(len(findings), 'group')} of near-duplicate cases ({count(extra, 'case')} add no evidence) - "
         "keep one case a group, or make them differ in what they test"
         if findings
         else f"no near-duplicate cases among {len(context.cases)}"

@@ -35,6 +35,14 @@ def test_near_duplicate_cases_are_listed_in_groups_largest_first(tmp_path: Path)
     )
 
 
+def test_with_a_focus_only_the_groups_of_those_cases_are_listed(tmp_path: Path) -> None:
+    cases = [make_case("a1", REFUND), make_case("a2", REFUND.upper()), make_case("n", "Where is my parcel now?")]
+    cases += [make_case("b1", "Can I pay by card or cash?"), make_case("b2", "can I pay by card or cash")]
+    focused = run_audit("duplicates", context(cases, None, tmp_path, focus=["a2"]))
+    assert [f["case_ids"] for f in focused.findings] == [["a1", "a2"]]
+    assert run_audit("duplicates", context(cases, None, tmp_path, focus=["n"])).ok
+
+
 def test_a_suite_of_distinct_cases_passes(tmp_path: Path) -> None:
     cases = [
         make_case("a", REFUND),
