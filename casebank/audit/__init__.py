@@ -5,6 +5,6 @@ One module an audit, `casebank.audit._<name>`, each with `audit(context) -> Audi
 forms), never by `import casebank`.
 """
 
-from casebank.audit._base import AUDIT_NAMES, AuditContext, AuditResult, run_audit
+from casebank.audit._base import AUDIT_NAMES, CHEAP_AUDITS, AuditContext, AuditResult, run_audit
 
-__all__ = ["AUDIT_NAMES", "AuditContext", "AuditResult", "run_audit"]
+__all__ = ["AUDIT_NAMES", "CHEAP_AUDITS", "AuditContext", "AuditResult", "run_audit"]

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from casebank.cli import app
 from casebank.cli._annotate import AnnotateCommand, IdArgument, annotate, indented, readable
+from casebank.cli._audit import promote_warnings
 from casebank.cli._common import DbOption, JsonFlag, SuiteOption, open_store, print_json, suite_folder
 from casebank.cli._traces import console, preview, short_time
 from casebank.cli._tree import span_tree
@@ -211,6 +212,9 @@ def promote(
     would not have caught the incident and promotion is refused; --force promotes anyway and
     records it in the case.
 
+    The cheap audits (size, graders) then look at the new case and print warnings; they never
+    refuse it ('cases audit' runs every audit on the whole suite).
+
     \b
     Example:
         cases promote 3f9a --suite evals/
@@ -219,6 +223,9 @@ def promote(
     with open_store(db) as store:
         incident = store.resolve_incident(incident_id)
         path, check = promote_checked(store, incident, suite, force=force)
+        warnings = promote_warnings(suite, incident.id, store)
     if not check.holds:  # only --force gets here
         sys.stderr.write(f"warning: promoted with --force although {check.problem()}\n")
+    for warning in warnings:
+        sys.stderr.write(f"warning: {warning}\n")
     typer.echo(str(path))

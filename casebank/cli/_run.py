@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -161,6 +162,10 @@ def run(
             help="A frozen tool call with no recorded answer fails its case, or runs the tool live.",
         ),
     ] = "fail",
+    exclude_holdout: Annotated[
+        bool,
+        typer.Option("--exclude-holdout", help="Leave out the held-out cases ('cases holdout'), e.g. while tuning."),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Replay every case in the suite against the current code and grade it; exit 1 if the gate fails.
@@ -172,6 +177,8 @@ def run(
     and after any 10 seconds without one. With --frozen-tools (or frozen_tools = true in the
     config), each @casebank.tool call is answered from the case's recorded fixtures (LLM calls
     always run live); a call with no recorded answer fails the case unless --on-missing-fixture live.
+    With a held-out split ('cases holdout'), dev and holdout pass rates are reported apart. The run
+    ends with one line from the cheap audits (freshness, size, graders; 'cases audit' for the rest).
 
     \b
     Examples:
@@ -179,13 +186,17 @@ def run(
         cases run --baseline latest --epochs 3 --markdown comment.md
         cases run --shard 2/4 --timeout 30 --retries 3
         cases run --frozen-tools --on-missing-fixture live
+        cases run --exclude-holdout
     """
     from rich.console import Console
 
+    from casebank.audit._split import read_split, split_lines
+    from casebank.cli._audit import summary_line
     from casebank.replay._api import run_suite
     from casebank.replay._compare import FAIL_ON, comparison_lines, comparison_markdown, exit_code
     from casebank.replay._report_table import render_table
     from casebank.replay._select import parse_shard, select
+    from casebank.replay._stats import outcomes
     from casebank.replay._suite import load_suite
 
     config = project_config(suite=suite, concurrency=concurrency, epochs=epochs, timeout=timeout, fail_on=fail_on)
@@ -197,7 +208,17 @@ def run(
         if fail_on is not None:
             raise InvalidInput(f"--fail-on {gate} needs a baseline - pass --baseline RUN|latest|PATH.json")
         gate = "any"  # the file's gate is for runs against a baseline; a run without one fails on any failure
-    loaded = select(load_suite(suite), tags=tag or (), case_ids=case or (), shard=parse_shard(shard) if shard else None)
+    whole = load_suite(suite)
+    split = read_split(suite)
+    loaded = select(whole, tags=tag or (), case_ids=case or (), shard=parse_shard(shard) if shard else None)
+    holdout = split.holdout(case.id for case in whole.cases) if split is not None else set()
+    if exclude_holdout:
+        if split is None:
+            raise InvalidInput(
+                f"suite folder '{suite}' has no held-out split - create one: cases holdout --fraction 0.2"
+            )
+        loaded = replace(loaded, cases=[case for case in loaded.cases if case.id not in holdout])
+        holdout = set()
     with open_store(db, create=True) as store:
         with progress(len(loaded.cases) * epochs) as on_result:  # selected here: the bar needs the count
             report = run_suite(
@@ -219,8 +240,11 @@ def run(
                 factories=config.factories,
             )
         store_path = store.location
+        audit_line = None if report.status == "interrupted" else summary_line(whole, store)
     console = Console(markup=False, highlight=False, emoji=False, width=output_width())
     render_table(report, console)
+    for line in split_lines(outcomes(report.results), holdout):
+        console.print(line, soft_wrap=True)
     comparison = report.comparison
     if comparison is not None:
         for line in comparison_lines(comparison):
@@ -233,6 +257,8 @@ def run(
                 text += "\n" + comparison_markdown(comparison)
             write_file(option, path, text)
             console.print(f"wrote {path}", soft_wrap=True)
+    if audit_line is not None:
+        console.print(audit_line, soft_wrap=True)
     code = INTERRUPTED_EXIT if report.status == "interrupted" else exit_code(report, comparison, gate)
     if report.status == "interrupted" or any(result.timed_out for result in report.results):
         # A sync target abandoned in its thread (Ctrl-C, --timeout) would hold the interpreter's exit

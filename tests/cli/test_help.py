@@ -27,8 +27,8 @@ def _commands() -> dict[str, CommandInfo]:
 
 
 COMMANDS = sorted(_commands())
-# `cases demo` works in a temporary folder of its own, so it is the one command without --db.
-WITHOUT_DB = {"demo"}
+# `cases demo` works in a temporary folder of its own, `cases holdout` on the suite folder alone: no --db.
+WITHOUT_DB = {"demo", "holdout"}
 
 
 def test_the_contracts_commands_are_all_registered() -> None:

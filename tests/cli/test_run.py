@@ -89,6 +89,7 @@ def test_run_exits_0_when_every_case_passes_and_records_the_run(tmp_path: Path, 
         "pass rate 100.0% (95% CI 34.2-100.0%) over 2 cases\n"
         "power (80%, alpha 0.05): 2 cases at 100.0% cannot see a regression of less than 97 points\n"
         f"run RUN_ID recorded in {db}\n"
+        "audit: freshness FAIL, size FAIL, graders ok - see 'cases audit freshness size'\n"
     )
     run_id = run_id_of(result.out)
     with open_store(db, create=False) as store:
@@ -135,6 +136,7 @@ def test_run_exits_1_when_a_case_fails_showing_expected_and_actual(tmp_path: Pat
         f"run RUN_ID recorded in {db}\n"
         "wrote out/run.json\n"
         "wrote out/junit.xml\n"
+        "audit: freshness FAIL, size FAIL, graders ok - see 'cases audit freshness size'\n"
     )
     report = orjson.loads((tmp_path / "out" / "run.json").read_bytes())
     assert (report["total"], report["passed"], report["failed"], report["errored"]) == (3, 1, 1, 1)
