@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from casebank.replay import Case
     from casebank.store import Store
 
-__all__ = ["THRESHOLD", "Coverage", "audit", "measure", "uncovered_traces"]
+__all__ = ["THRESHOLD", "Coverage", "audit", "lines", "measure", "uncovered_traces"]
 
 THRESHOLD = 0.5  # a trace is covered by a case whose input shares half their words
 EMBEDDING_THRESHOLD = 0.6  # cosine, with `similarity: embeddings` (all-MiniLM-L6-v2: paraphrases 0.6-0.8, others ~0.2)
@@ -256,3 +256,18 @@ def audit(context: AuditContext) -> AuditResult:
         else f"traffic of the last {days} days resembles the suite ({shares} covered)"
     )
     return AuditResult(name="coverage", ok=not problems, summary=summary, findings=findings)
+
+
+def lines(result: AuditResult) -> list[str]:
+    """The findings as `cases audit` prints them: an entry point's share, then its uncovered groups."""
+    out = []
+    for finding in result.findings:
+        share = f"{finding['share']:.0%}" if finding["share"] is not None else "-"
+        out.append(
+            f"{finding['entrypoint']}: {finding['covered']} of {count(finding['traces'], 'trace')} covered "
+            f"({share}) by {count(finding['cases'], 'case')}"
+        )
+        for group in finding["uncovered_groups"]:
+            out.append(f"  uncovered: {count(group['traces'], 'trace')} like '{group['example_input']}'")
+            out.append(f"    e.g. {', '.join(group['example_trace_ids'])}")
+    return out

@@ -22,7 +22,7 @@ from casebank.audit._shingles import NUM_PERM, SIMILAR_K, Shingled, jaccard, min
 if TYPE_CHECKING:
     from casebank.replay import Case
 
-__all__ = ["THRESHOLD", "audit", "groups_of"]
+__all__ = ["THRESHOLD", "audit", "groups_of", "lines"]
 
 THRESHOLD = 0.75
 _QUERY_BELOW = 0.15
@@ -83,3 +83,8 @@ def groups_of(sets: Sequence[set[int]], threshold: float) -> list[list[int]]:
     for i in range(len(sets)):
         members[root(i)].append(i)
     return sorted((g for g in members.values() if len(g) > 1), key=lambda g: g[0])
+
+
+def lines(result: AuditResult) -> list[str]:
+    """The findings as `cases audit` prints them: one line a group."""
+    return [f"{', '.join(f['case_ids'])} ({f['entrypoint']}): '{f['input']}'" for f in result.findings]

@@ -21,11 +21,12 @@ from typing import Any
 
 from datasketch import MinHashLSHEnsemble
 
+from casebank._words import count
 from casebank.audit._base import AuditContext, AuditResult
 from casebank.audit._prompts import PromptText, file_texts, trace_texts
 from casebank.audit._shingles import LEAKAGE_K, NUM_PERM, Shingled, containment, minhashes
 
-__all__ = ["DEFAULT_DAYS", "MIN_SHINGLES", "THRESHOLD", "audit", "since"]
+__all__ = ["DEFAULT_DAYS", "MIN_SHINGLES", "THRESHOLD", "audit", "lines", "since"]
 
 THRESHOLD = 0.6  # share of a case's shingles that a prompt must hold
 MIN_SHINGLES = 3  # a text of five words or more
@@ -147,3 +148,17 @@ def _line(text: PromptText, shingles: set[int]) -> int:
 def _short(text: str, limit: int = 80) -> str:
     one_line = " ".join(text.split())
     return one_line if len(one_line) <= limit else one_line[: limit - 3] + "..."
+
+
+def lines(result: AuditResult) -> list[str]:
+    """The findings as `cases audit` prints them: one line a leaked case part, one a place."""
+    out = []
+    for finding in result.findings:
+        out.append(f"{finding['case_id']} {finding['part']} ({finding['containment']:.0%}): {finding['text']}")
+        for place in finding["where"]:
+            if "file" in place:
+                out.append(f"  {place['containment']:.0%} in {place['file']}:{place['line']}")
+            else:
+                shown = ", ".join(place["trace_ids"])
+                out.append(f"  {place['containment']:.0%} in {count(place['traces'], 'trace')}: {shown}")
+    return out
