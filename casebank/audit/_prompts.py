@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from casebank.audit._shingles import LEAKAGE_K, shingle_set, shingles_at, strings_in
+from casebank.errors import InvalidInput
 
 __all__ = ["EXAMPLE_TRACES", "PromptText", "file_texts", "trace_texts"]
 
@@ -114,7 +115,12 @@ def file_texts(patterns: str | Iterable[str] | None, root: Path) -> list[PromptT
     paths: list[str] = []
     for pattern in patterns:
         full = pattern if Path(pattern).is_absolute() else str(root / pattern)
-        paths.extend(p for p in sorted(glob.glob(full, recursive=True)) if Path(p).is_file())
+        found = [p for p in sorted(glob.glob(full, recursive=True)) if Path(p).is_file()]
+        if not found:  # a mistyped pattern would otherwise pass the audit having searched nothing
+            raise InvalidInput(
+                f"--prompts '{pattern}' matches no file in '{root}' - check the pattern ('**' spans folders)"
+            )
+        paths.extend(found)
     out = []
     for n, path in enumerate(dict.fromkeys(paths)):
         text = Path(path).read_text(encoding="utf-8", errors="replace")

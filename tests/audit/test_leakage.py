@@ -10,6 +10,7 @@ import pytest
 
 import casebank
 from casebank.audit import run_audit
+from casebank.errors import InvalidInput
 from casebank.store import Store, open_store
 from tests.audit.traffic import Traffic, context, make_case, message
 from tests.fakes import API_KEY, FakeLLM, fake_llm
@@ -130,6 +131,15 @@ def test_prompt_files_are_searched_and_a_match_is_told_as_file_and_line(tmp_path
         ("shoes", "expected", [{"file": "prompts/support.txt", "line": 9, "containment": 1.0}]),
     ]
     assert result.summary.startswith("2 of 3 cases appear in the prompts (files matching prompts/**/*.*)")
+
+
+def test_a_prompts_pattern_that_matches_no_file_is_refused_saying_where_it_looked(tmp_path: Path) -> None:
+    (tmp_path / "prompts").mkdir()
+    with pytest.raises(InvalidInput) as refused:
+        run_audit("leakage", context([make_case("shoes", QUESTION)], None, tmp_path, prompts="prompt/*.txt"))
+    assert str(refused.value) == (
+        f"--prompts 'prompt/*.txt' matches no file in '{tmp_path.resolve()}' - check the pattern ('**' spans folders)"
+    )
 
 
 def test_short_texts_are_not_compared(tmp_path: Path) -> None:

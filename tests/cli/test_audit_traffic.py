@@ -11,7 +11,7 @@ import orjson
 from casebank.replay import write_case
 from casebank.store import open_store
 from tests.audit.traffic import Traffic, make_case, message
-from tests.cli.conftest import Cases
+from tests.cli.conftest import Cases, assert_one_line_error
 
 QUESTION = "How long do I have to return a pair of shoes bought in the sale?"
 EDITED = "HOW LONG do I have to return a pair of   boots , bought in the sale"
@@ -97,3 +97,9 @@ def test_traffic_that_the_suite_resembles_passes_strict(cases: Cases, db: Path, 
         result.out.splitlines()[0]
         == "ok   coverage: traffic of the last 2 days resembles the suite (bot:answer 100% of 2 covered)"
     )
+
+
+def test_a_prompts_pattern_that_matches_nothing_is_a_usage_error(cases: Cases, tmp_path: Path) -> None:
+    _suite(tmp_path)
+    result = cases("audit", "leakage", "--prompts", "promts/*.txt")
+    assert_one_line_error(result, 2, "--prompts 'promts/*.txt' matches no file in", "check the pattern")
