@@ -125,8 +125,12 @@ def bench(url: str, cases: list[Case], suite_dir: Path) -> tuple[float, float]:
         start = time.perf_counter()
         result = run_audit("leakage", context)
         elapsed = time.perf_counter() - start
+        start = time.perf_counter()
+        covered = run_audit("coverage", context)
+        print(f"  coverage audit over the same traces (no target): {time.perf_counter() - start:.1f} s")
     leaked = sorted({f["case_id"] for f in result.findings})
     assert leaked == [f"case{n:04d}" for n in range(5)], leaked
+    assert covered.findings[0]["traces"] == TRACES, covered.findings
     return elapsed, floor
 
 

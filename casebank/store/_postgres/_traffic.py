@@ -21,7 +21,9 @@ __all__ = ["PAGE", "Traffic"]
 
 PAGE = 500  # traces a page
 
-_AFTER = "start_ns >= %s AND (start_ns, trace_key) > (%s, %s)"
+# After the last page's (start_ns, trace_key): the index range starts at that start time, so a
+# page costs its own rows, not every row before it in the window.
+_AFTER = "start_ns >= %s AND (start_ns > %s OR trace_key > %s)"
 _TRACES = (
     "SELECT trace_key, start_ns, trace_id, name, entrypoint, input, output, status, error, started_at, duration_ms, "
     f"span_count, attributes FROM traces WHERE {_AFTER} {{entrypoint}}ORDER BY start_ns, trace_key LIMIT %s"
@@ -44,7 +46,7 @@ class Traffic(Connected):
         extra = (entrypoint,) if entrypoint is not None else ()
         last_ns, last_key = start - 1, 0
         while True:
-            rows = self.rows(sql, (start, last_ns, last_key, *extra, PAGE))
+            rows = self.rows(sql, (max(start, last_ns), last_ns, last_key, *extra, PAGE))
             for row in rows:
                 yield _trace_summary(row)
             if len(rows) < PAGE:
@@ -56,7 +58,7 @@ class Traffic(Connected):
         last_ns, last_key = start - 1, 0
         while True:
             with self.connection() as conn:
-                rows = conn.execute(_LLM_SPANS, (start, last_ns, last_key, PAGE)).fetchall()
+                rows = conn.execute(_LLM_SPANS, (max(start, last_ns), last_ns, last_key, PAGE)).fetchall()
             traces = 0
             for key, start_ns, trace_id, span_id, system, messages in rows:
                 if (start_ns, key) != (last_ns, last_key):

@@ -21,14 +21,11 @@ __all__ = ["PAGE", "Traffic"]
 
 PAGE = 500  # traces a page
 
-_TRACES = (
-    "SELECT * FROM traces WHERE start_ns >= ? AND (start_ns > ? OR (start_ns = ? AND trace_key > ?)) {entrypoint}"
-    "ORDER BY start_ns, trace_key LIMIT ?"
-)
-_KEYS = (
-    "SELECT trace_key, trace_id, start_ns FROM traces WHERE start_ns >= ? "
-    "AND (start_ns > ? OR (start_ns = ? AND trace_key > ?)) ORDER BY start_ns, trace_key LIMIT ?"
-)
+# After the last page's (start_ns, trace_key): the index range starts at that start time, so a
+# page costs its own rows, not every row before it in the window.
+_AFTER = "start_ns >= ? AND (start_ns > ? OR trace_key > ?)"
+_TRACES = f"SELECT * FROM traces WHERE {_AFTER} {{entrypoint}}ORDER BY start_ns, trace_key LIMIT ?"
+_KEYS = f"SELECT trace_key, trace_id, start_ns FROM traces WHERE {_AFTER} ORDER BY start_ns, trace_key LIMIT ?"
 # instr() first: it rules out most spans (tools, the entry span) without parsing their JSON.
 _LLM_SPANS = (
     "SELECT trace_key, span_id, json_extract(attributes, '$.\"gen_ai.system_instructions\"'), "
@@ -44,7 +41,7 @@ class Traffic(Connected):
         extra = (entrypoint,) if entrypoint is not None else ()
         last_ns, last_key = start - 1, 0
         while True:
-            rows = self.conn.execute(sql, (start, last_ns, last_ns, last_key, *extra, PAGE)).fetchall()
+            rows = self.conn.execute(sql, (max(start, last_ns), last_ns, last_key, *extra, PAGE)).fetchall()
             for row in rows:
                 yield _trace_summary(row)
             if len(rows) < PAGE:
@@ -55,7 +52,7 @@ class Traffic(Connected):
         start = cutoff_ns(since)
         last_ns, last_key = start - 1, 0
         while True:
-            page = self.conn.execute(_KEYS, (start, last_ns, last_ns, last_key, PAGE)).fetchall()
+            page = self.conn.execute(_KEYS, (max(start, last_ns), last_ns, last_key, PAGE)).fetchall()
             if not page:
                 return
             ids = {row[0]: row[1] for row in page}
