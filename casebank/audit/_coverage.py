@@ -34,7 +34,7 @@ from datasketch import MinHashLSH
 from casebank._words import count
 from casebank.audit._base import AuditContext, AuditResult
 from casebank.audit._leakage import since
-from casebank.audit._shingles import NUM_PERM, SIMILAR_K, Shingled, jaccard, minhash
+from casebank.audit._shingles import NUM_PERM, SIMILAR_K, Shingled, jaccard, minhash, minhashes
 from casebank.store import TraceSummary
 
 if TYPE_CHECKING:
@@ -96,21 +96,20 @@ class _Matcher:
             if shingles:
                 self.lsh.insert(i, minhash(shingles))
         self.seen: dict[frozenset[int], bool] = {}
-
-    def covers(self, shingles: set[int]) -> bool:
-        key = frozenset(shingles)
-        found = self.seen.get(key)
-        if found is None:
-            if not shingles:  # no text to compare: covered when some case takes no text either
-                found = any(not s for s in self.sets)
-            else:
-                candidates = self.lsh.query(minhash(shingles))
-                found = any(jaccard(shingles, self.sets[i]) >= THRESHOLD for i in candidates)
-            self.seen[key] = found
-        return found
+        self.empty_case = any(not s for s in self.sets)
 
     def covers_many(self, inputs: Sequence[Shingled]) -> list[bool]:
-        return [self.covers(s.shingles) for s in inputs]
+        """Each input's verdict; the signatures of inputs not seen before are computed together
+        and kept on them (`Shingled.signature`), so that grouping the uncovered reuses them."""
+        fresh = [s for s in inputs if s.shingles and frozenset(s.shingles) not in self.seen]
+        for shingled, signature in zip(fresh, minhashes([s.shingles for s in fresh]), strict=True):
+            shingled.signature = signature
+            key = frozenset(shingled.shingles)
+            if key not in self.seen:
+                candidates = self.lsh.query(signature)
+                self.seen[key] = any(jaccard(shingled.shingles, self.sets[i]) >= THRESHOLD for i in candidates)
+        # no text to compare: covered when some case takes no text either
+        return [self.seen[frozenset(s.shingles)] if s.shingles else self.empty_case for s in inputs]
 
 
 class _EmbeddingMatcher:
@@ -208,7 +207,7 @@ def measure(store: Store, cases: Sequence[Case], since: str, similarity: str = "
 
 
 def _group_for(groups: list[_Group], lsh: MinHashLSH, shingled: Shingled) -> _Group:
-    signature = minhash(shingled.shingles)
+    signature = shingled.signature if shingled.signature is not None else minhash(shingled.shingles)
     if shingled.shingles:
         found: list[int] = sorted(lsh.query(signature))
         for i in found:

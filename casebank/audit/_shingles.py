@@ -96,8 +96,9 @@ def containment(part: set[int], whole: set[int]) -> float:
 
 
 def jaccard(a: set[int], b: set[int]) -> float:
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
+    shared = len(a & b)  # the union's size from the sizes: no second set is built
+    union = len(a) + len(b) - shared
+    return shared / union if union else 0.0
 
 
 def minhash(shingles: Iterable[int]) -> LeanMinHash:
@@ -155,6 +156,7 @@ class Shingled:
         for text in long or texts:
             self.shingles |= shingle_set(text, k)
         self.text = " | ".join(long or texts)
+        self.signature: LeanMinHash | None = None  # its MinHash, once a caller computed it
 
     def __len__(self) -> int:
         return len(self.shingles)
