@@ -37,7 +37,7 @@ def test_importing_casebank_does_not_load_the_cli_the_runner_or_heavy_packages()
     heavy = ["typer", "rich", "click", "sqlite_utils", "opentelemetry.sdk", "casebank.cli", "casebank.replay"]
     heavy += ["openai", "anthropic", "wrapt", "scipy", "jsonschema", "sqlglot", "yaml", "sqlite3", "pydantic"]
     heavy += ["casebank.server", "starlette", "uvicorn", "google.protobuf", "opentelemetry.proto"]
-    heavy += ["psycopg", "psycopg_pool"]
+    heavy += ["psycopg", "psycopg_pool", "datasketch", "numpy", "casebank.audit"]
     code = f"import sys, casebank; print([m for m in {heavy!r} if m in sys.modules])"
     # Coverage, when it measures this run, starts in the child too and loads sqlite3 itself.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COV_", "COVERAGE_"))}

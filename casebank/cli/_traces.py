@@ -8,7 +8,10 @@ Tables keep the full 32-hex trace id on one line, because support tooling copies
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+from collections import deque
+from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -31,8 +34,8 @@ from casebank.cli._common import (
     suite_folder,
 )
 from casebank.errors import InvalidInput, UsageError
-from casebank.replay._suite import count_cases
-from casebank.store import TraceSummary
+from casebank.replay._suite import count_cases, load_suite
+from casebank.store import Store, TraceSummary
 from casebank.store._attributes import describe
 
 __all__ = ["console", "preview", "short_time"]
@@ -110,17 +113,33 @@ def traces(
         int, typer.Option("--limit", "-n", metavar="N", help="How many traces to show, newest first.", min=1)
     ] = 20,
     as_json: JsonFlag = False,
+    uncovered: Annotated[
+        bool,
+        typer.Option(
+            "--uncovered",
+            help="Only traces of the last --days whose input no case of the suite resembles (as 'cases audit "
+            "coverage' judges): the traffic support should review first.",
+        ),
+    ] = False,
+    days: Annotated[
+        int, typer.Option("--days", metavar="N", help="With --uncovered: how many days back to look.", min=1)
+    ] = 7,
+    suite: SuiteOption = None,
 ) -> None:
     """List recent traces, newest first: id, entry point, time (UTC), status, input and output.
 
     Copy a trace id from here to flag it.
 
     \b
-    Example:
+    Examples:
         cases traces --limit 5
+        cases traces --uncovered --days 7 --suite evals/
     """
     with open_store(db) as store:
-        rows = store.recent_traces(limit)
+        rows = _uncovered(store, suite, days, limit) if uncovered else store.recent_traces(limit)
+    if uncovered and not rows and not as_json:
+        typer.echo(f"every trace of the last {days} days resembles a case of the suite")
+        return
     if as_json:
         print_json([_trace_json(t) for t in rows])
         return
@@ -129,6 +148,17 @@ def traces(
         return
     out = console()
     out.print(_wide_table(rows) if out.width >= WIDE else _stacked_table(rows))
+
+
+def _uncovered(store: Store, suite: Path | None, days: int, limit: int) -> list[TraceSummary]:
+    """The newest `limit` traces of the last `days` that no case resembles (with no suite: all)."""
+    from casebank.audit._coverage import uncovered_traces  # MinHash and numpy: only when asked
+
+    folder = suite_folder(suite)
+    cases = load_suite(folder).cases if count_cases(folder) else []
+    since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).isoformat()
+    newest: deque[TraceSummary] = deque(uncovered_traces(store, cases, since), maxlen=limit)
+    return list(reversed(newest))
 
 
 # Below this width a one-line row cannot hold the 32-hex id, the time, the entry point and any

@@ -19,7 +19,7 @@ Promises that hold for every method:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from casebank.store._records import Incident, StoreCounts, TraceSummary
@@ -257,4 +257,21 @@ class Store(Protocol):
     def import_records(self, kind: str, records: Sequence[Mapping[str, Any]]) -> int:
         """Store records that `export_records` of any backend returned, in one transaction; a record
         the store already holds (by its key) is skipped. Returns how many were new."""
+        ...
+
+    # -- traffic for `cases audit` (issue 17) --------------------------------------------------------
+
+    def traces_since(self, since: str, *, entrypoint: str | None = None) -> Iterator[TraceSummary]:
+        """Traces that started at or after `since` (an ISO-8601 UTC time), oldest first (traces
+        that started at the same time in no promised order), each once; only those of
+        `entrypoint` when given. Read a page at a time, so that a week of
+        traffic never sits in memory at once; a page holds no connection while the caller works."""
+        ...
+
+    def llm_inputs_since(self, since: str) -> Iterator[dict[str, Any]]:
+        """What the product sent to its models in the traces that started at or after `since`:
+        one `{"trace_id", "span_id", "system_instructions", "input_messages"}` a span that has
+        either GenAI attribute (`gen_ai.system_instructions`, `gen_ai.input.messages`), each as the
+        span holds it (JSON text as capture writes it; None where the span has none), in the
+        order of `traces_since` then span id. Read a page at a time, as `traces_since`."""
         ...

@@ -1373,3 +1373,90 @@ def test_records_of_a_kind_a_store_does_not_copy_are_refused(store: Store) -> No
         store.export_records("tokens")
     with refused(InvalidInput, message):
         store.import_records("tokens", [])
+
+
+# -- recent traffic for `cases audit` (issue 17) ---------------------------------------------------
+
+
+def _at(start_ns: int) -> str:
+    """An ISO-8601 UTC time `start_ns` after the epoch (to the microsecond, as `since` counts)."""
+    seconds, rest = divmod(start_ns, 1_000_000_000)
+    return f"1970-01-01T00:00:{seconds:02d}.{rest // 1000:06d}+00:00"
+
+
+def _traffic_trace(trace_id: str, start_ns: int, entrypoint: str) -> tuple[Any, ...]:
+    row = list(trace_row(trace_id, start_ns, 1))
+    row[2] = entrypoint
+    return tuple(row)
+
+
+def _by_start(got: list[str], ids: list[str]) -> list[str]:
+    """`got`, checked to be oldest first (the ith of `ids` starts at i // 7) with no trace twice,
+    and put in the order of `ids` within each start time: ties come in no promised order."""
+    starts = [ids.index(t) // 7 for t in got]
+    assert starts == sorted(starts) and len(set(got)) == len(got)
+    return sorted(got, key=ids.index)
+
+
+def test_traces_since_are_oldest_first_from_that_time_over_many_pages(store: Store) -> None:
+    # 1,200 traces, seven a start time, so that ties straddle the pages a backend reads.
+    ids = [_hex(f"since{n}", 32) for n in range(1_200)]
+    rows = [_traffic_trace(t, 1_000 * (n // 7), "bot:answer" if n % 3 else "bot:triage") for n, t in enumerate(ids)]
+    store.write_spans([], rows[:600])
+    store.write_spans([], rows[600:])
+    since = 1_000 * 10  # traces 70 and on
+    got = [t.trace_id for t in store.traces_since(_at(since))]
+    assert _by_start(got, ids) == ids[70:]
+    triage = list(store.traces_since(_at(since), entrypoint="bot:triage"))
+    assert _by_start([t.trace_id for t in triage], ids) == [t for n, t in enumerate(ids) if n >= 70 and n % 3 == 0]
+    assert triage[0].entrypoint == "bot:triage" and triage[0].input == {"question": "refund?"}
+    assert list(store.traces_since(_at(1_000 * 200))) == []
+    assert list(store.traces_since(_at(since), entrypoint="bot:other")) == []
+
+
+def test_traces_since_refuses_a_time_that_is_not_one(store: Store) -> None:
+    with refused(
+        InvalidInput, "'last week' is not an ISO-8601 time - pass one such as 2024-05-01 or 2024-05-01T12:00:00+00:00"
+    ):
+        list(store.traces_since("last week"))
+
+
+def _llm_span(trace_id: str, seed: str, start_ns: int, **attrs: Any) -> tuple[Any, ...]:
+    return span_row(trace_id, _hex(seed, 16), _hex(trace_id + "root", 16), "chat", start_ns, **attrs)
+
+
+def test_llm_inputs_since_are_the_system_instructions_and_input_messages_as_stored(store: Store) -> None:
+    system = orjson.dumps([{"type": "text", "content": "You are a support bot."}]).decode()
+    messages = orjson.dumps([{"role": "user", "parts": [{"type": "text", "content": "refund?"}]}]).decode()
+    old, new, quiet = _hex("old", 32), _hex("new", 32), _hex("quiet", 32)
+    spans = [
+        _llm_span(old, "o1", 1_000, **{"gen_ai.input.messages": messages}),
+        _llm_span(new, "n1", 5_000, **{"gen_ai.system_instructions": system, "gen_ai.input.messages": messages}),
+        _llm_span(new, "n2", 5_001, **{"gen_ai.input.messages": messages, "gen_ai.request.model": "m"}),
+        _llm_span(new, "n3", 5_002, **{"gen_ai.request.model": "m"}),  # an LLM span that kept no content
+        span_row(new, _hex("tool", 16), None, "lookup", 5_003, **{"casebank.step.kind": "tool"}),
+        span_row(quiet, _hex("q", 16), None, "answer", 6_000),
+    ]
+    store.write_spans(spans, [trace_row(old, 1_000, 1), trace_row(new, 5_000, 4), trace_row(quiet, 6_000, 1)])
+    got = list(store.llm_inputs_since(_at(2_000)))
+    expected = [
+        {"trace_id": new, "span_id": _hex("n1", 16), "system_instructions": system, "input_messages": messages},
+        {"trace_id": new, "span_id": _hex("n2", 16), "system_instructions": None, "input_messages": messages},
+    ]
+    assert got == sorted(expected, key=lambda s: s["span_id"])
+    assert [s["trace_id"] for s in store.llm_inputs_since(_at(0))] == [old, new, new]
+
+
+def test_llm_inputs_since_reads_every_trace_over_many_pages(store: Store) -> None:
+    messages = orjson.dumps([{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]).decode()
+    ids = [_hex(f"page{n}", 32) for n in range(1_100)]
+    spans = [
+        _llm_span(t, f"page{n}span", 1_000 * (n // 5), **{"gen_ai.input.messages": messages})
+        for n, t in enumerate(ids)
+        if n % 4  # a trace in four sends nothing to a model
+    ]
+    store.write_spans(spans, [trace_row(t, 1_000 * (n // 5), 1) for n, t in enumerate(ids)])
+    got = [s["trace_id"] for s in store.llm_inputs_since(_at(0))]
+    starts = [ids.index(t) // 5 for t in got]
+    assert starts == sorted(starts)
+    assert sorted(got, key=ids.index) == [t for n, t in enumerate(ids) if n % 4]

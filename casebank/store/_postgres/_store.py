@@ -5,6 +5,8 @@ reading traces (`_traces`), incidents (`_incidents`), flags held for traces to c
 runs (`_runs`), labels and calibrations (`_labels`), tokens and retention (`_production`),
 copying (`_copy`) and the graders' caches (`_caches`). Tables and columns are the SQLite store's
 (see `_schema.py`), so a person who knows one knows the other.
+
+For `cases audit`: recent traffic, a page at a time (`_traffic`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from casebank.store._postgres._labels import Labels
 from casebank.store._postgres._production import Production
 from casebank.store._postgres._runs import Runs
 from casebank.store._postgres._spans import SpanWrites
+from casebank.store._postgres._traffic import Traffic
 
 __all__ = ["PostgresStore"]
 
 
-class PostgresStore(SpanWrites, HeldFlags, Runs, Labels, Production, Copying):
+class PostgresStore(SpanWrites, HeldFlags, Runs, Labels, Production, Copying, Traffic):
     """A casebank store in a PostgreSQL database. Open it with `open_store("postgresql://...")`;
     close it (or use `with`) when done."""
 

@@ -6,6 +6,8 @@ the graders' caches (`_caches`), and for `cases serve`: flags held for traces no
 (`_held_flags`, attached by `_spans`' writes), API tokens (`_tokens`), retention (`_prune`) and
 records for `cases db copy` (`_copy`). The file stays a plain database that people browse with
 `sqlite-utils` or Datasette, so its tables and columns are named for people.
+
+For `cases audit`: recent traffic, a page at a time (`_traffic`).
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from casebank.store._sqlite._prune import Prune
 from casebank.store._sqlite._runs import Runs
 from casebank.store._sqlite._spans import SpanWrites
 from casebank.store._sqlite._tokens import Tokens
+from casebank.store._sqlite._traffic import Traffic
 
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(SpanWrites, Runs, Labels, Tokens, Prune, Copying):
+class SQLiteStore(SpanWrites, Runs, Labels, Tokens, Prune, Copying, Traffic):
     """A casebank store file. Cheap to open; close it (or use `with`) when done."""
 
     def __enter__(self) -> SQLiteStore:
