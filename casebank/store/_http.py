@@ -24,7 +24,7 @@ import re
 import socket
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -166,6 +166,12 @@ class HTTPStore:
 
     def import_records(self, kind: str, records: Sequence[Mapping[str, Any]]) -> int:
         self._elsewhere("copying a store")
+
+    def traces_since(self, since: str, *, entrypoint: str | None = None) -> Iterator[TraceSummary]:
+        self._elsewhere("reading recent traffic (cases audit, cases traces --uncovered)")
+
+    def llm_inputs_since(self, since: str) -> Iterator[dict[str, Any]]:
+        self._elsewhere("reading recent traffic (cases audit leakage)")
 
     # -- reading -------------------------------------------------------------------------------------
 

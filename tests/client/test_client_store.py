@@ -39,6 +39,16 @@ def test_a_server_url_without_a_host_is_refused_in_one_line(url: str) -> None:
         pytest.param(lambda s: s.add_token("x", "sha256:00", ["read"]), "creating a token", id="add_token"),
         pytest.param(lambda s: s.prune("2024-01-01T00:00:00+00:00"), "pruning", id="prune"),
         pytest.param(lambda s: s.export_records("traces"), "copying a store", id="export_records"),
+        pytest.param(
+            lambda s: s.traces_since("2024-01-01T00:00:00+00:00"),
+            "reading recent traffic (cases audit, cases traces --uncovered)",
+            id="traces_since",
+        ),
+        pytest.param(
+            lambda s: s.llm_inputs_since("2024-01-01T00:00:00+00:00"),
+            "reading recent traffic (cases audit leakage)",
+            id="llm_inputs_since",
+        ),
     ],
 )
 def test_what_the_api_does_not_offer_says_where_to_run_it(call: Callable[[HTTPStore], Any], what: str) -> None:
