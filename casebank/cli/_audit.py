@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["audit", "cheap_results", "promote_warnings", "result_lines", "summary_line"]
 
+SIMILARITIES = ("shingles", "embeddings")  # how the coverage audit compares traffic with cases
+
 _MARK = {True: "ok  ", False: "FAIL"}
 
 
@@ -53,6 +55,14 @@ def audit(
     stale_days: Annotated[
         int, typer.Option("--stale-days", min=1, metavar="N", help="Fail when no case was added in N days (freshness).")
     ] = 60,
+    similarity: Annotated[
+        str,
+        typer.Option(
+            "--similarity",
+            metavar="shingles|embeddings",
+            help="How coverage compares traffic with cases: shared words, or meaning (the embeddings extra).",
+        ),
+    ] = "shingles",
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of the audits' results.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any audit fails (for CI).")] = False,
     db: DbOption = None,
@@ -66,6 +76,7 @@ def audit(
         cases audit size graders --strict
         cases audit leakage --prompts 'prompts/**/*.txt' --json
         cases audit freshness --stale-days 30
+        cases audit coverage --similarity embeddings
     """
     from casebank.audit import AUDIT_NAMES, AuditContext, run_audit
     from casebank.replay._suite import load_suite
@@ -75,9 +86,11 @@ def audit(
     unknown = [name for name in chosen if name not in AUDIT_NAMES]
     if unknown:
         raise InvalidInput(f"no audit '{unknown[0]}' - choose from {', '.join(AUDIT_NAMES)}")
+    if similarity not in SIMILARITIES:
+        raise InvalidInput(f"--similarity '{similarity}' is not known - choose {' or '.join(SIMILARITIES)}")
     folder = suite_folder(suite)
     loaded = load_suite(folder)
-    options: dict[str, Any] = {"prompts": prompts, "days": days, "stale_days": stale_days}
+    options: dict[str, Any] = {"prompts": prompts, "days": days, "stale_days": stale_days, "similarity": similarity}
     store = _store(db)
     try:
         context = AuditContext(suite_dir=folder, cases=loaded.cases, store=store, now=utc_now(), options=options)

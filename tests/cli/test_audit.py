@@ -4,6 +4,7 @@ real `cases` command in a subprocess."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,19 @@ def test_an_unknown_audit_is_a_usage_error(tmp_path: Path, cases: Cases) -> None
     write_suite(tmp_path, 1)
 
     assert_one_line_error(cases("audit", "speed"), 2, "no audit 'speed'", "choose from leakage")
+
+
+def test_an_unknown_similarity_is_a_usage_error_and_a_known_one_reaches_coverage(tmp_path: Path, cases: Cases) -> None:
+    write_suite(tmp_path, 1)
+
+    assert_one_line_error(
+        cases("audit", "coverage", "--similarity", "vibes"),
+        2,
+        "--similarity 'vibes' is not known - choose shingles or embeddings",
+    )
+    chosen = cases("audit", "coverage", "--similarity", "shingles", "--json")
+    assert chosen.code == 0, chosen.err
+    assert [result["name"] for result in json.loads(chosen.out)] == ["coverage"]
 
 
 def test_holdout_then_run_reports_dev_and_holdout_apart_and_warns(tmp_path: Path, cases: Cases) -> None:
