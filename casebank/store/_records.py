@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "SPAN_COLUMNS",
     "TOKEN_SCOPES",
     "TRACE_COLUMNS",
+    "RECORD_JSON_COLUMNS",
     "Incident",
     "StoreCounts",
     "TraceSummary",
@@ -36,7 +38,10 @@ __all__ = [
     "hex_prefix",
     "incident_id_for",
     "output_hash",
+    "reason_entry",
+    "root_span",
     "token_hash",
+    "with_trace_rows",
     "utc_now",
 ]
 
@@ -97,6 +102,55 @@ def output_hash(output: Any) -> str:
     """`sha256:` over an output's canonical JSON: how a label or a cache names an output."""
     canonical = orjson.dumps(output, option=orjson.OPT_SORT_KEYS)
     return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+# Columns holding JSON in `export_records` records, by table: decoded on the way out, encoded
+# on the way in, whichever backend reads or writes them.
+RECORD_JSON_COLUMNS = {
+    "traces": ("input", "output", "attributes"),
+    "spans": ("attributes", "events"),
+    "incidents": ("reasons", "input", "output", "snapshot", "expected", "grader", "tags"),
+    "runs": (),
+    "results": ("output", "expected", "tags"),
+    "labels": ("output",),
+    "calibrations": ("grader", "confusion", "disagreements"),
+}
+
+_SPAN_STARTED_AT, _SPAN_START_NS = SPAN_COLUMNS.index("started_at"), SPAN_COLUMNS.index("start_ns")
+
+
+def with_trace_rows(spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+    """`traces` as `write_spans` takes them from hand-made rows: a row without the last column
+    (`attributes`, added later) gets None, and each trace of `spans` without a row gets one
+    without root fields (as for a batch without the root)."""
+    rows = [t if len(t) == len(TRACE_COLUMNS) else (*t, None) for t in traces]
+    known = {t[0] for t in rows}
+    missing: dict[str, dict[str, Any]] = {}
+    for span in spans:
+        trace_id, started_at, start_ns = span[0], span[_SPAN_STARTED_AT], span[_SPAN_START_NS]
+        if trace_id in known:
+            continue
+        row = missing.setdefault(trace_id, {"started_at": started_at, "start_ns": start_ns, "span_count": 0})
+        row["span_count"] += 1
+        if start_ns < row["start_ns"]:
+            row["started_at"], row["start_ns"] = started_at, start_ns
+    return [*rows, *(tuple({"trace_id": t, **row}.get(c) for c in TRACE_COLUMNS) for t, row in missing.items())]
+
+
+def reason_entry(reason: str, flagged_by: str | None, flagged_at: str | None = None) -> dict[str, Any]:
+    """One of an incident's reasons (now, unless `flagged_at` says when); InvalidInput for a blank reason."""
+    if not reason or not reason.strip():
+        raise InvalidInput("a flag needs a reason - say what was wrong with the answer")
+    return {"reason": reason.strip(), "flagged_by": flagged_by, "flagged_at": flagged_at or utc_now()}
+
+
+def root_span(spans: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first of a trace's spans whose parent is not among them."""
+    ids = {s["span_id"] for s in spans}
+    for span in spans:
+        if span["parent_span_id"] not in ids:
+            return span
+    return None
 
 
 def token_hash(secret: str) -> str:

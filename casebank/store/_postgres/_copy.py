@@ -22,7 +22,7 @@ from casebank.store._checks import checked_kind
 from casebank.store._postgres._base import Conn, Connected, dumps, jsonb
 from casebank.store._postgres._labels import CALIBRATION_COLUMNS
 from casebank.store._postgres._runs import RESULT_COLUMNS, RUN_COLUMNS
-from casebank.store._records import SPAN_COLUMNS, TRACE_COLUMNS
+from casebank.store._records import RECORD_JSON_COLUMNS, SPAN_COLUMNS, TRACE_COLUMNS
 
 __all__ = ["Copying"]
 
@@ -40,15 +40,6 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "results": RESULT_COLUMNS,
     "labels": _LABEL_COLUMNS,
     "calibrations": CALIBRATION_COLUMNS[1:],
-}
-_JSON = {
-    "traces": ("input", "output", "attributes"),
-    "spans": ("attributes", "events"),
-    "incidents": ("reasons", "input", "output", "snapshot", "expected", "grader", "tags"),
-    "runs": (),
-    "results": ("output", "expected", "tags"),
-    "labels": ("output",),
-    "calibrations": ("grader", "confusion", "disagreements"),
 }
 # Columns where NULL and JSON null differ, and the flag that says which a record holds.
 _FLAGS = {"traces": ("output", "has_output"), "incidents": ("expected", "has_expected")}
@@ -120,7 +111,7 @@ def _encoded(table: str, record: Mapping[str, Any]) -> dict[str, Any]:
                 "upgrade casebank where you copy to"
             )
     nullable = _FLAGS.get(table)
-    for column in _JSON[table]:
+    for column in RECORD_JSON_COLUMNS[table]:
         if column not in row:
             continue
         if nullable is not None and column == nullable[0]:
@@ -134,7 +125,7 @@ def _encoded(table: str, record: Mapping[str, Any]) -> dict[str, Any]:
 def _insert(conn: Conn, table: str, row: Mapping[str, Any]) -> int:
     """INSERT `row` into `table` unless its key is there; 1 if it was new."""
     columns = list(row)
-    values = ", ".join("%s::jsonb" if c in _JSON[table] else "%s" for c in columns)
+    values = ", ".join("%s::jsonb" if c in RECORD_JSON_COLUMNS[table] else "%s" for c in columns)
     cursor = conn.execute(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) ON CONFLICT DO NOTHING".encode(),
         [row[c] for c in columns],
@@ -195,9 +186,10 @@ def _import_spans(conn: Conn, records: Sequence[Mapping[str, Any]]) -> int:
     )
     columns = [list(c) for c in zip(*rows, strict=True)]
     types = ("text",) * 6 + ("bigint", "float8") + ("text",) * 5
+    selected = ", ".join(f"u.{c}::jsonb" if c in RECORD_JSON_COLUMNS["spans"] else f"u.{c}" for c in SPAN_COLUMNS)
     cursor = conn.execute(
         f"INSERT INTO spans (trace_key, {', '.join(SPAN_COLUMNS)}) "
-        f"SELECT t.trace_key, {', '.join(f'u.{c}::jsonb' if c in _JSON['spans'] else f'u.{c}' for c in SPAN_COLUMNS)} "
+        f"SELECT t.trace_key, {selected} "
         f"FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) AS u({', '.join(SPAN_COLUMNS)}) "
         "JOIN traces t ON t.trace_id = u.trace_id ON CONFLICT DO NOTHING".encode(),
         columns,

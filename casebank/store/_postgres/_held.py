@@ -25,9 +25,9 @@ from typing import Any
 from casebank.store._attributes import SHOWN, the_one_trace
 from casebank.store._checks import full_trace_id, held_where, one_target
 from casebank.store._postgres._base import Conn, Connected
-from casebank.store._postgres._incidents import Incidents, flag_in, reason_entry
+from casebank.store._postgres._incidents import Incidents, flag_in
 from casebank.store._postgres._where import traces_where
-from casebank.store._records import Incident, utc_now
+from casebank.store._records import Incident, reason_entry
 
 __all__ = ["HeldFlags", "attach_held", "lock_for_candidates"]
 
@@ -85,7 +85,7 @@ class HeldFlags(Incidents, Connected):
         where: Mapping[str, Any] | None = None,
         flagged_by: str | None = None,
     ) -> Incident | None:
-        entry = reason_entry(reason, flagged_by, utc_now())
+        entry = reason_entry(reason, flagged_by)
         one_target(trace_id, where)
         held_id = None if trace_id is None else full_trace_id(trace_id)
         held_attributes = None if where is None else held_where(where)

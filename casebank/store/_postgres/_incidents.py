@@ -24,10 +24,12 @@ from casebank.store._records import (
     check_can_promote,
     hex_prefix,
     incident_id_for,
+    reason_entry,
+    root_span,
     utc_now,
 )
 
-__all__ = ["INCIDENT_COLUMNS", "Incidents", "flag_in", "incident_from", "reason_entry"]
+__all__ = ["INCIDENT_COLUMNS", "Incidents", "flag_in", "incident_from"]
 
 INCIDENT_COLUMNS = (
     "id, trace_id, status, reasons, flagged_at, updated_at, entrypoint, input, output, error, snapshot, "
@@ -53,7 +55,7 @@ def flag_in(conn: Conn, trace_id: str, entry: dict[str, Any], location: str) -> 
             f"no trace '{trace_id}' in store '{location}' - check the id (32 hex characters from "
             "casebank.current_trace_id()) and that the app's casebank.init() writes to this store"
         )
-    root = _root_span(spans)
+    root = root_span(spans)
     entrypoint, input_, output, error = trace if trace is not None else (None, None, None, None)
     conn.execute(
         "INSERT INTO incidents (id, trace_id, status, reasons, flagged_at, updated_at, entrypoint, "
@@ -156,21 +158,6 @@ class Incidents(TraceReads, Connected):
                 f"no incident '{incident_id}' in store '{self.location}' - see 'cases list --status all'"
             )
         return incident_from(row)
-
-
-def reason_entry(reason: str, flagged_by: str | None, flagged_at: str | None = None) -> dict[str, Any]:
-    """One of an incident's reasons; InvalidInput for a blank reason."""
-    if not reason or not reason.strip():
-        raise InvalidInput("a flag needs a reason - say what was wrong with the answer")
-    return {"reason": reason.strip(), "flagged_by": flagged_by, "flagged_at": flagged_at or utc_now()}
-
-
-def _root_span(spans: list[dict[str, Any]]) -> dict[str, Any] | None:
-    ids = {s["span_id"] for s in spans}
-    for span in spans:
-        if span["parent_span_id"] not in ids:
-            return span
-    return None
 
 
 def incident_from(row: Mapping[str, Any]) -> Incident:

@@ -27,7 +27,7 @@ from casebank.store._interface import PreparedSpans
 from casebank.store._postgres._base import Conn, Connected, jsonb
 from casebank.store._postgres._held import attach_held, lock_for_candidates
 from casebank.store._postgres._where import INSERT_ATTRIBUTES
-from casebank.store._records import SPAN_COLUMNS, TRACE_COLUMNS
+from casebank.store._records import SPAN_COLUMNS, TRACE_COLUMNS, with_trace_rows
 
 __all__ = ["PreparedBatch", "SpanWrites", "prepare_batch"]
 
@@ -37,7 +37,6 @@ _SPAN_JSON = {"attributes", "events"}
 _TRACE_JSON = {"input", "output", "attributes"}
 _ROOT_FIELDS = ("name", "entrypoint", "input", "output", "status", "error", "duration_ms", "service_name")
 _T = {c: i for i, c in enumerate(TRACE_COLUMNS)}
-_SPAN_STARTED_AT, _SPAN_START_NS = SPAN_COLUMNS.index("started_at"), SPAN_COLUMNS.index("start_ns")
 
 
 def _unnest(columns: Sequence[str], types: Sequence[str], json: set[str]) -> tuple[str, str]:
@@ -140,20 +139,6 @@ def prepare_batch(spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]
     )
 
 
-def _rows_for_traces_of(spans: Sequence[Sequence[Any]], known: set[str]) -> list[tuple[Any, ...]]:
-    """Trace rows (no root fields) for the traces of `spans` that are not in `known`."""
-    rows: dict[str, dict[str, Any]] = {}
-    for span in spans:
-        trace_id, started_at, start_ns = span[0], span[_SPAN_STARTED_AT], span[_SPAN_START_NS]
-        if trace_id in known:
-            continue
-        row = rows.setdefault(trace_id, {"started_at": started_at, "start_ns": start_ns, "span_count": 0})
-        row["span_count"] += 1
-        if start_ns < row["start_ns"]:
-            row["started_at"], row["start_ns"] = started_at, start_ns
-    return [tuple({"trace_id": t, **row}.get(c) for c in TRACE_COLUMNS) for t, row in rows.items()]
-
-
 def _without_nul(columns: list[list[Any]]) -> list[list[Any]]:
     """PostgreSQL text holds no NUL character, which a span's text may: each becomes U+FFFD."""
     return [[v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in column] for column in columns]
@@ -163,10 +148,7 @@ class SpanWrites(Connected):
     def write_spans(self, spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]], dropped: int = 0) -> None:
         # As lenient as the SQLite store: trace rows without `attributes`, and spans without a
         # trace row (one is made for them, as for a batch without the root).
-        if traces and len(traces[0]) < len(TRACE_COLUMNS):
-            traces = [(*t, None) for t in traces]
-        traces = [*traces, *_rows_for_traces_of(spans, known={t[0] for t in traces})]
-        self.write_prepared(prepare_batch(spans, traces, dropped))
+        self.write_prepared(prepare_batch(spans, with_trace_rows(spans, traces), dropped))
 
     def prepare_spans(
         self, spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]], dropped: int = 0

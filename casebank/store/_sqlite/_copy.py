@@ -20,21 +20,11 @@ from typing import Any
 from casebank.errors import InvalidInput
 from casebank.store._attributes import attribute_text
 from casebank.store._checks import checked_kind
-from casebank.store._records import SPAN_COLUMNS
+from casebank.store._records import RECORD_JSON_COLUMNS, SPAN_COLUMNS
 from casebank.store._sqlite._base import Connected, dumps, loads
 
 __all__ = ["Copying"]
 
-# Columns holding JSON, by table; decoded on the way out, encoded on the way in.
-_JSON = {
-    "traces": ("input", "output", "attributes"),
-    "spans": ("attributes", "events"),
-    "incidents": ("reasons", "input", "output", "snapshot", "expected", "grader", "tags"),
-    "runs": (),
-    "results": ("output", "expected", "tags"),
-    "labels": ("output",),
-    "calibrations": ("grader", "confusion", "disagreements"),
-}
 # Columns where NULL and JSON null differ, and the flag that says which a record holds.
 _NULLABLE_JSON = {"output": "has_output", "expected": "has_expected"}
 _FLAGGED = {"traces": ("output",), "incidents": ("expected",)}
@@ -91,7 +81,7 @@ def _decoded(table: str, row: sqlite3.Row) -> dict[str, Any]:
     record = {c: row[c] for c in row.keys() if c not in _LOCAL.get(table, ())}
     for column in _FLAGGED.get(table, ()):
         record[_NULLABLE_JSON[column]] = record[column] is not None
-    for column in _JSON[table]:
+    for column in RECORD_JSON_COLUMNS[table]:
         record[column] = loads(record[column])
     return record
 
@@ -99,7 +89,7 @@ def _decoded(table: str, row: sqlite3.Row) -> dict[str, Any]:
 def _encoded(table: str, record: Mapping[str, Any]) -> dict[str, Any]:
     """`record`'s columns as `table` stores them; InvalidInput for a field the table has no column for."""
     row = {c: v for c, v in record.items() if c not in ("key", "results", *_NULLABLE_JSON.values())}
-    for column in _JSON[table]:
+    for column in RECORD_JSON_COLUMNS[table]:
         if column not in row:
             continue
         flag = _NULLABLE_JSON.get(column) if column in _FLAGGED.get(table, ()) else None

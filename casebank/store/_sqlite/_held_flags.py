@@ -22,9 +22,9 @@ import orjson
 
 from casebank.store._attributes import SHOWN, the_one_trace
 from casebank.store._checks import full_trace_id, held_where, one_target
-from casebank.store._records import Incident, utc_now
+from casebank.store._records import Incident, reason_entry
 from casebank.store._sqlite._base import dumps, loads
-from casebank.store._sqlite._incidents import Incidents, flag_entry
+from casebank.store._sqlite._incidents import Incidents
 from casebank.store._sqlite._where import traces_where
 
 __all__ = ["HeldFlags"]
@@ -42,7 +42,7 @@ class HeldFlags(Incidents):
         where: Mapping[str, Any] | None = None,
         flagged_by: str | None = None,
     ) -> Incident | None:
-        entry = flag_entry(reason, flagged_by, utc_now())
+        entry = reason_entry(reason, flagged_by)
         one_target(trace_id, where)
         held_id = None if trace_id is None else full_trace_id(trace_id)
         held_attributes = None if where is None else held_where(where)

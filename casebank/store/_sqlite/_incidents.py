@@ -21,18 +21,20 @@ from casebank.store._records import (
     check_can_promote,
     hex_prefix,
     incident_id_for,
+    reason_entry,
+    root_span,
     utc_now,
 )
 from casebank.store._sqlite._base import Connected, dumps, loads
 from casebank.store._sqlite._traces import TraceReads
 
-__all__ = ["Incidents", "flag_entry"]
+__all__ = ["Incidents"]
 
 
 class Incidents(TraceReads, Connected):
     def flag(self, trace_id: str, reason: str, *, flagged_by: str | None = None) -> Incident:
         trace_id = trace_id.strip().lower()
-        entry = flag_entry(reason, flagged_by, utc_now())
+        entry = reason_entry(reason, flagged_by)
         with self.transaction(durable=True) as conn:
             incident_id = self.flag_in(conn, trace_id, entry)
         return self.get_incident(incident_id)
@@ -60,7 +62,7 @@ class Incidents(TraceReads, Connected):
                 f"no trace '{trace_id}' in store '{self.location}' - check the id (32 hex characters from "
                 "casebank.current_trace_id()) and that the app's casebank.init() writes to this store"
             )
-        root = _root_span(spans)
+        root = root_span(spans)
         conn.execute(
             "INSERT INTO incidents (id, trace_id, status, reasons, flagged_at, updated_at, entrypoint, "
             "input, output, error, snapshot, tags) VALUES (?, ?, 'flagged', ?, ?, ?, ?, ?, ?, ?, ?, '[]')",
@@ -132,21 +134,6 @@ class Incidents(TraceReads, Connected):
                 (case_id, case_path, utc_now(), incident_id),
             )
         return self.get_incident(incident_id)
-
-
-def flag_entry(reason: str, flagged_by: str | None, at: str) -> dict[str, Any]:
-    """One of an incident's reasons; InvalidInput for a blank reason."""
-    if not reason or not reason.strip():
-        raise InvalidInput("a flag needs a reason - say what was wrong with the answer")
-    return {"reason": reason.strip(), "flagged_by": flagged_by, "flagged_at": at}
-
-
-def _root_span(spans: list[dict[str, Any]]) -> dict[str, Any] | None:
-    ids = {s["span_id"] for s in spans}
-    for span in spans:
-        if span["parent_span_id"] not in ids:
-            return span
-    return None
 
 
 def _incident(row: sqlite3.Row) -> Incident:

@@ -17,7 +17,7 @@ from typing import Any
 from casebank.errors import InvalidInput
 from casebank.store._attributes import attribute_rows
 from casebank.store._interface import PreparedSpans
-from casebank.store._records import SPAN_COLUMNS, TRACE_COLUMNS
+from casebank.store._records import SPAN_COLUMNS, TRACE_COLUMNS, with_trace_rows
 from casebank.store._sqlite._bulk import Statement, nullable, statements
 from casebank.store._sqlite._held_flags import HeldFlags
 from casebank.store._sqlite._where import INSERT_ATTRIBUTES
@@ -25,7 +25,6 @@ from casebank.store._sqlite._where import INSERT_ATTRIBUTES
 __all__ = ["PreparedBatch", "SpanWrites", "prepare_batch"]
 
 _ATTRIBUTES = TRACE_COLUMNS.index("attributes")
-_SPAN_STARTED_AT, _SPAN_START_NS = SPAN_COLUMNS.index("started_at"), SPAN_COLUMNS.index("start_ns")
 _ROOT_FIELDS = ("name", "entrypoint", "input", "output", "status", "error", "duration_ms", "service_name")
 
 # Spans are looked up by their trace's `trace_key` (traces' arrival order), so that a batch's
@@ -83,29 +82,12 @@ def prepare_batch(spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]
     )
 
 
-def _rows_for_traces_of(spans: Sequence[Sequence[Any]], known: set[str]) -> list[tuple[Any, ...]]:
-    """Trace rows (no root fields) for the traces of `spans` that are not in `known`."""
-    rows: dict[str, dict[str, Any]] = {}
-    for span in spans:
-        trace_id, started_at, start_ns = span[0], span[_SPAN_STARTED_AT], span[_SPAN_START_NS]
-        if trace_id in known:
-            continue
-        row = rows.setdefault(trace_id, {"started_at": started_at, "start_ns": start_ns, "span_count": 0})
-        row["span_count"] += 1
-        if start_ns < row["start_ns"]:
-            row["started_at"], row["start_ns"] = started_at, start_ns
-    return [tuple({"trace_id": t, **row}.get(c) for c in TRACE_COLUMNS) for t, row in rows.items()]
-
-
 class SpanWrites(HeldFlags):
     def write_spans(self, spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]], dropped: int = 0) -> None:
         # More lenient than the capture writer needs, for rows made by hand: trace rows without
         # the last column (`attributes`, added in schema 2) are accepted, and so are spans
         # without a trace row (one is made for them, as for a batch without the root).
-        if traces and len(traces[0]) < len(TRACE_COLUMNS):
-            traces = [(*t, None) for t in traces]
-        traces = [*traces, *_rows_for_traces_of(spans, known={t[0] for t in traces})]
-        self.write_prepared(prepare_batch(spans, traces, dropped))
+        self.write_prepared(prepare_batch(spans, with_trace_rows(spans, traces), dropped))
 
     def prepare_spans(
         self, spans: Sequence[Sequence[Any]], traces: Sequence[Sequence[Any]], dropped: int = 0
