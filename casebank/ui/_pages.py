@@ -19,6 +19,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from casebank.ui._views import readable
+
 __all__ = ["SECURITY_HEADERS", "STATIC", "SecurityHeaders", "page"]
 
 HERE = Path(__file__).parent
@@ -45,6 +47,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["readable"] = readable
     return env
 
 

@@ -138,7 +138,7 @@ class _UI:
     def problem(self, request: Request, status: int, message: str) -> Response:
         if status == 401:
             return self.signin_page(request, message, status=401)
-        return page("message.html", {**self.frame(request, None), "status": status, "message": message}, status=status)
+        return page("message.html", {**self.frame(request, None, error=message), "status": status}, status=status)
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -318,7 +318,6 @@ class _UI:
             **self.frame(request, viewer, error=error),
             **found,
             "view": trace_view(found["spans"]),
-            "readable": readable,
             "reason": reason,
         }
         return page("trace.html", context, status=status)
@@ -351,7 +350,6 @@ class _UI:
         context = {
             **self.frame(request, viewer, error=error),
             "incident": incident,
-            "readable": readable,
             "view": trace_view(incident.spans),
             "graders": graders,
             "form": form or _annotation_form(incident),
