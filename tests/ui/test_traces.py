@@ -4,8 +4,9 @@ as a span tree and a conversation, flagging it, and untrusted content shown as i
 from __future__ import annotations
 
 import re
-from markupsafe import escape
 from typing import Any
+
+from markupsafe import escape
 
 from tests.server.conftest import Server
 from tests.ui.conftest import FLAG, READ, SECOND, START_NS, Visitor, conversation_trace, trace_hex
