@@ -34,6 +34,8 @@ from functools import cache
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from casebank.replay._report import (
     BODY,
     actual_text,
@@ -317,7 +319,8 @@ def _add(out: list[tuple[str, str]], kind: str, text: str) -> None:
 
 
 def _failure(result: CaseResult, report: RunReport) -> dict[str, Any]:
-    expected, actual = trim(value_as_text(result.expected), BODY), trim(actual_text(result), BODY)
+    expected = trim(_shown(result.expected), BODY) if result.expected is not None else None
+    actual = trim(_shown(result.output) if result.error is None else actual_text(result), BODY)
     return {
         "case_id": result.case_id,
         "anchor": f"case-{result.case_id}-{result.epoch + 1}",
@@ -330,10 +333,21 @@ def _failure(result: CaseResult, report: RunReport) -> dict[str, Any]:
         "timed_out": result.timed_out,
         "expected": expected,
         "actual": actual,
-        "diff": diff_segments(expected, actual) if result.error is None else None,
+        # Only what the target returned is diffed; a case without an expected value is graded by its options.
+        "diff": diff_segments(expected, actual) if result.error is None and expected is not None else None,
         "error": result.error,
         "traceback": result.traceback,
     }
+
+
+def _shown(value: Any) -> str:
+    """A text as it is; anything else as indented JSON, so that a diff of two objects reads key by key."""
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # not JSON-compatible (a result built by hand)
+        return value_as_text(value)
 
 
 def _comparison(report: RunReport) -> dict[str, Any] | None:
