@@ -58,7 +58,7 @@ def test_the_page_is_one_utf8_document_with_the_run_s_statistics_line_and_rates(
     assert root.find("meta", charset="utf-8")
     assert "default-src 'none'" in (root.find("meta", http_equiv="Content-Security-Policy").attrs["content"] or "")
     assert root.find("title").text() == f"casebank run 0123456789ab: {summary_line(RUN)}"
-    assert root.find("h1").text() == f"❌ casebank: {summary_line(RUN)}"
+    assert root.find("h1").text() == f"failed casebank: {summary_line(RUN)}"
     assert stats.find("p", **{"class": "summary-line"}).text() == "2/4 passed (50.0%) - 1 failed, 1 raised an exception"
     assert [li.text() for li in stats.find_all("li")] == stats_lines(RUN, summary(RUN))
     overall = Rate.of(2, 4)
@@ -106,6 +106,8 @@ def test_a_structured_output_is_diffed_as_indented_json_key_by_key() -> None:
         pytest.param("line one\nline two\n", "line one\nline 2\nline three", id="lines"),
         pytest.param("Ünïcødé — 30 €", "Ünïcødé — 14 €!", id="unicode"),
         pytest.param("a  b\t\tc", "a b c", id="spaces"),
+        pytest.param("  lead", " lead", id="leading-spaces"),
+        pytest.param("w1 w2 " * 1500, "X " + "w2 w1 " * 1500 + "Y", id="long-beyond-the-exact-budget"),
     ],
 )
 def test_a_diff_s_pieces_give_back_both_texts(expected: str, actual: str) -> None:
