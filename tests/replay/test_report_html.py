@@ -235,7 +235,7 @@ def test_a_chart_with_no_runs_says_so_and_one_with_hostile_text_stays_text() -> 
         pass_rate_chart_svg([{**hostile[0], "pass_rate": '1" onload="alert(1)'}], title="x")
 
 
-def stored_runs(db: Path) -> list[RunReport]:
+def stored_runs(db: Path | str) -> list[RunReport]:
     runs = [
         run_at("aaaaaaaaaaa1", "2024-05-01T10:00:00+00:00", result("c1", "passed"), result("c2", "failed")),
         run_at(
@@ -253,8 +253,15 @@ def stored_runs(db: Path) -> list[RunReport]:
     return runs
 
 
-def test_run_history_reads_each_stored_run_s_rates_overall_and_per_tag_oldest_first(tmp_path: Path) -> None:
-    db = tmp_path / "casebank.db"
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return tmp_path / "casebank.db"
+
+
+def test_run_history_reads_each_stored_run_s_rates_overall_and_per_tag_oldest_first(store_url: Path | str) -> None:
+    db = store_url
     stored_runs(db)
     with open_store(db) as store:
         history = run_history(store)
