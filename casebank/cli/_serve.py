@@ -52,7 +52,8 @@ def serve(
 
     Every route but /healthz and /readyz needs 'Authorization: Bearer TOKEN': the admin token
     ($CASEBANK_TOKEN or --token-file) or one from 'cases token create'. With retention_days in
-    the project config, traces older than that which no incident references are pruned daily.
+    the project config, traces older than that which no incident references are pruned daily;
+    with redact (e.g. ["email", "phone"]), that PII is redacted from ingested spans, beside secrets.
     SIGTERM finishes the requests in flight, then stops.
 
     \b
@@ -91,6 +92,7 @@ def serve(
         serialize=where.backend == "sqlite",
         retention_days=config.retention_days,
         log_level=log_level,
+        redactors=config.redact,
     )
 
 

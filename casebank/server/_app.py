@@ -7,7 +7,7 @@ thread and, when uvicorn has drained the requests in flight, stops it and closes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from casebank.capture._pii import redactor
 from casebank.server._api import api_routes
 from casebank.server._auth import Auth
 from casebank.server._body import DEFAULT_MAX_BODY
@@ -36,9 +37,11 @@ def create_app(
     serialize: bool,
     max_body: int = DEFAULT_MAX_BODY,
     retention_days: int | None = None,
+    redactors: Sequence[str | Callable[[str], str]] = (),
 ) -> Starlette:
     """The server over `store`, which it closes on shutdown. `serialize`: the store's calls must
-    take turns (one SQLite connection). `retention_days`: prune older traces once a day."""
+    take turns (one SQLite connection). `retention_days`: prune older traces once a day.
+    `redactors`: PII redactors by name and callables, run on ingested spans after the secret nets."""
     calls = StoreCalls(store, serialize=serialize)
     auth = Auth(admin_token, calls)
     retention = Retention(calls, retention_days) if retention_days else None
@@ -73,7 +76,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
-        ingest_route(auth, calls, max_body),
+        ingest_route(auth, calls, max_body, redactor(redactors)),
         *api_routes(auth, calls),
     ]
     return Starlette(routes=routes, exception_handlers=dict(HANDLERS), lifespan=lifespan)

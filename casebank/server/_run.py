@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 
 import uvicorn
 
@@ -32,6 +33,7 @@ def serve(
     retention_days: int | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     log_level: str = "info",
+    redactors: Sequence[str] = (),
 ) -> None:
     """Serve `store` until SIGTERM or SIGINT; the store is closed on the way out."""
     _log_to_stderr(log_level)
@@ -39,7 +41,12 @@ def serve(
     # a flag crosses threads several times, so 5 ms (the default) made tens of ms under load.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = create_app(
-        store, admin_token=admin_token, serialize=serialize, max_body=max_body, retention_days=retention_days
+        store,
+        admin_token=admin_token,
+        serialize=serialize,
+        max_body=max_body,
+        retention_days=retention_days,
+        redactors=redactors,
     )
     config = uvicorn.Config(
         app,
