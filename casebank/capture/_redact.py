@@ -58,6 +58,8 @@ _JSON_STRING_FIELD = re.compile(r'"([^"\\]{1,200})"(\s*:\s*)"(?:[^"\\]|\\.)*"')
 # with a password can be shorter (`ftp://u:p@h` is 11), but none that reaches a real service is.
 SHORTEST_SECRET = 13
 _JSON_OPENERS = ("{", "[")
+# A JSON string holding JSON text: what a function that returns JSON text records (a tool's result).
+_QUOTED_JSON = ('"{', '"[')
 # Up to this length, results are cached: such values (model names, ids, hosts) mostly repeat.
 _SHORT = 64
 
@@ -98,7 +100,7 @@ def _redact_short(text: str, json_keys: bool) -> str:
 
 
 def _redact(text: str, json_keys: bool) -> str:
-    if json_keys and text[:1] in _JSON_OPENERS:
+    if json_keys and (text[:1] in _JSON_OPENERS or text[:2] in _QUOTED_JSON):
         text = _redact_keys(text)
     for anchor, shapes in _BY_ANCHOR:
         if anchor in text:

@@ -90,7 +90,10 @@ def test_the_server_redacts_what_a_host_without_casebank_sends(server: Server, d
 
     (span,) = stored(db_path, f"{7:032x}")["spans"]
     assert span["attributes"]["api_key"] == "[REDACTED:api_key]"
-    assert span["attributes"]["prompt"] == "my key is [REDACTED:openai_key], and the db postgresql://u:[REDACTED:password]@h/d"
+    assert (
+        span["attributes"]["prompt"]
+        == "my key is [REDACTED:openai_key], and the db postgresql://u:[REDACTED:password]@h/d"
+    )
 
 
 def test_a_json_body_with_hex_ids_lands_as_the_same_trace_in_protobuf(server: Server, db_path: Path) -> None:
