@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
@@ -192,8 +193,11 @@ def _redact_json_text(text: str) -> str:
 # -- secret-shaped values: a character each secret must contain, its pattern, and its marker ------
 
 
+_Repl = str | Callable[[re.Match[str]], str]
+
+
 class _Pattern(Protocol):
-    def sub(self, repl: str, string: str) -> str: ...
+    def sub(self, repl: _Repl, string: str) -> str: ...
 
 
 class _Hinted:
@@ -206,7 +210,7 @@ class _Hinted:
         self._hint = re.compile(hint)
         self._pattern = re.compile(pattern)
 
-    def sub(self, repl: str, string: str) -> str:
+    def sub(self, repl: _Repl, string: str) -> str:
         return self._pattern.sub(repl, string) if self._hint.search(string) else string
 
 
@@ -229,23 +233,32 @@ _PRIVATE_KEY = re.compile(
 # (`\x00- ` rather than `\s`: a class of ASCII only is a bitmap, a fifth faster on text full of URLs.)
 _URL_PASSWORD = re.compile(r"(://[^\x00- :/?#@\"'<>\\]*+:)[^\x00- /?#\"<>\\]+(?=@)")
 
-_SHAPES: tuple[tuple[str, _Pattern, str], ...] = (
+_ANTHROPIC, _OPENAI = typed("anthropic_key"), typed("openai_key")
+
+
+def _provider_key(match: re.Match[str]) -> str:
+    return _ANTHROPIC if match.group(1) else _OPENAI
+
+
+_SHAPES: tuple[tuple[str, _Pattern, _Repl], ...] = (
     # First: base64 in a key's body could look like a later shape, and a marker in it would end the block.
     ("V", _PRIVATE_KEY, typed("private_key")),
-    # Anthropic's keys before OpenAI's, whose pattern would take them too. An OpenAI key's body
-    # has a digit among its first 16 characters or none of them is a `-` (a random one misses
-    # both about once in 10^7), which keeps `task-oriented-dialogue-system` and
+    # Anthropic's (`sk-ant-`) and OpenAI's keys, in one pattern: one scan for `sk-`. An OpenAI
+    # key's body has a digit among its first 16 characters or none of them is a `-` (a random
+    # one misses both about once in 10^7), which keeps `task-oriented-dialogue-system` and
     # `helpdesk-escalation-policy` out.
-    ("-", re.compile(r"sk-ant-[A-Za-z0-9_-]{16,}"), typed("anthropic_key")),
     (
         "-",
-        re.compile(r"sk-(?:proj-|svcacct-|admin-)?(?=[A-Za-z_-]{0,15}[0-9]|[A-Za-z0-9_]{16})[A-Za-z0-9_-]{16,}"),
-        typed("openai_key"),
+        re.compile(
+            r"sk-(?:(ant-)[A-Za-z0-9_-]{16,}"
+            r"|(?:proj-|svcacct-|admin-)?(?=[A-Za-z_-]{0,15}[0-9]|[A-Za-z0-9_]{16})[A-Za-z0-9_-]{16,})"
+        ),
+        _provider_key,
     ),
     ("-", re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}"), typed("slack_token")),
     ("-", re.compile(r"glpat-[A-Za-z0-9_-]{20,}"), typed("gitlab_token")),  # GitLab personal access tokens
-    ("_", re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"), typed("github_token")),
-    ("_", re.compile(r"github_pat_[A-Za-z0-9_]{22,}"), typed("github_token")),  # fine-grained
+    # GitHub's classic tokens and fine-grained ones (`github_pat_`), in one pattern
+    ("_", re.compile(r"g(?:h[pousr]_[A-Za-z0-9]{30,}|ithub_pat_[A-Za-z0-9_]{22,})"), typed("github_token")),
     # Hugging Face (`hf_` and 34 letters) and npm (`npm_` and 36) tokens: exactly so long, so that
     # snake_case names that start so (`hf_model_name`) are never taken.
     ("_", re.compile(r"hf_[A-Za-z0-9]{34}(?![A-Za-z0-9])"), typed("huggingface_token")),
@@ -261,7 +274,7 @@ _SHAPES: tuple[tuple[str, _Pattern, str], ...] = (
     # Webhook signing secrets: Stripe's, and Svix's (Clerk, Resend, ...) with base64 characters.
     ("_", re.compile(r"whsec_[0-9A-Za-z+/=]{20,}"), typed("webhook_secret")),
     # SendGrid API keys: `SG.`, 22 characters, `.`, 43 characters.
-    ("SG.", re.compile(r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"), typed("sendgrid_key")),
+    ("G", re.compile(r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"), typed("sendgrid_key")),
 )
 # Each anchor is looked for once, however many shapes share it: every text pays for each look.
 _BY_ANCHOR = tuple(
@@ -272,5 +285,22 @@ _BY_ANCHOR = tuple(
 _BEARER = re.compile(r"([Bb]earer )[A-Za-z0-9._~+/=-]{8,}")
 _BEARER_REDACTED = rf"\1{typed('bearer_token')}"
 # Every kind of secret-shaped value, for the README and the tests' corpus; the key net adds its own.
-KINDS = tuple(dict.fromkeys([*(m.rpartition("[REDACTED:")[2].rstrip("]") for _, _, m in _SHAPES), "bearer_token"]))
+KINDS = (
+    "private_key",
+    "anthropic_key",
+    "openai_key",
+    "slack_token",
+    "gitlab_token",
+    "github_token",
+    "huggingface_token",
+    "npm_token",
+    "jwt",
+    "aws_access_key",
+    "password",
+    "google_api_key",
+    "stripe_key",
+    "webhook_secret",
+    "sendgrid_key",
+    "bearer_token",
+)
 KEY_KINDS = (*_KEY_KINDS.values(), "token")

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -328,15 +327,3 @@ def score(captured: Captured) -> Score:
         if leaked:
             result.missed.append(f"store files: {label.kind} fragment {leaked[0][:40]!r}")
     return result
-
-
-@contextmanager
-def quiet_capture() -> Iterator[None]:
-    """No ambient settings that would send the corpus elsewhere (for the benchmark's own run)."""
-    import os
-
-    saved = {k: os.environ.pop(k) for k in ("CASEBANK_ENDPOINT", "CASEBANK_DB", "CASEBANK_REPLAY") if k in os.environ}
-    try:
-        yield
-    finally:
-        os.environ.update(saved)
