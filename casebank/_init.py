@@ -98,6 +98,7 @@ def attach(
     *,
     instrument: bool | Sequence[str] = True,
     capture_content: bool = True,
+    redact: Sequence[str | Callable[[str], str]] | None = None,
 ) -> None:
     """Capture into casebank through the app's own OpenTelemetry provider.
 
@@ -105,4 +106,4 @@ def attach(
     to `tracer_provider` and stores its own spans and the LLM spans of any instrumentation on
     that provider (OpenLLMetry, OpenInference, OTel contrib), shown by `cases show` as its
     own. The app's other spans are not stored. Never raises; a second call does nothing."""
-    init(db, tracer_provider=tracer_provider, instrument=instrument, capture_content=capture_content)
+    init(db, tracer_provider=tracer_provider, instrument=instrument, capture_content=capture_content, redact=redact)

@@ -393,6 +393,8 @@ def redactor(items: Iterable[str | Callable[[str], str]] | None) -> Redactor | N
     Unknown names are left out with one warning naming them and the valid ones."""
     if not items:
         return None
+    if isinstance(items, str):  # redact="pii" for redact=["pii"]
+        items = [items]
     names: list[str] = []
     custom: list[Callable[[str], str]] = []
     unknown: list[str] = []

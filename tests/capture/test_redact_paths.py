@@ -216,3 +216,29 @@ def test_pii_shapes_and_their_near_misses(text: str, kept: str | None) -> None:
 
 def test_no_redactor_when_nothing_is_asked() -> None:
     assert redactor(None) is None and redactor([]) is None
+
+
+def test_one_name_as_a_string_is_taken_as_a_list() -> None:
+    made = redactor("pii")  # type: ignore[arg-type]
+    assert made is not None and made.names == ("email", "iban", "card", "phone")
+
+
+def test_attach_passes_redact_on_and_list_attributes_are_redacted_item_by_item(db_path: Path) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    provider = TracerProvider()
+    casebank.attach(provider, redact=["email"])
+
+    @casebank.trace
+    def notify(to: str) -> None:
+        trace.get_current_span().set_attribute("recipients", [EMAIL, KEY, "ops"])
+
+    notify(EMAIL)
+    assert casebank.flush()
+    with open_store(db_path, create=False) as store:
+        (summary,) = store.recent_traces(limit=1)
+        (span,) = store.trace_spans(summary.trace_id)
+    assert summary.input == {"to": "[REDACTED:email]"}
+    assert span["attributes"]["recipients"] == ["[REDACTED:email]", "[REDACTED:openai_key]", "ops"]
+    provider.shutdown()
