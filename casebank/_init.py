@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from casebank._runtime import REPLAY_ENV, lock, state
@@ -37,6 +37,7 @@ def init(
     otlp_endpoint: str | None = None,
     endpoint: str | None = None,
     token: str | None = None,
+    redact: Sequence[str | Callable[[str], str]] | None = None,
 ) -> None:
     """Start capturing: call once at start-up. Never raises; if the store cannot be opened,
     logs one warning and the app runs untraced. A second call does nothing.
@@ -49,7 +50,11 @@ def init(
     written. `instrument`: True instruments every supported LLM client
     package that is installed, a list of names (e.g. `["openai"]`) picks some, False none.
     `capture_content=False` keeps metadata and drops message content. `otlp_endpoint` (or
-    `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) also sends casebank's spans over OTLP/HTTP."""
+    `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) also sends casebank's spans over OTLP/HTTP, redacted.
+    `redact`: PII redactors to add to the secret redaction, by name - `"email"`, `"phone"`,
+    `"card"`, `"iban"`, or `"pii"` for all four - and callables `str -> str` of your own, applied
+    to every string value; by default the project config's `redact` (an unknown name is left
+    out with a warning)."""
     with lock:
         if state.tracer is not None:
             return
@@ -69,6 +74,7 @@ def init(
                 also_drop=repeated_call_spans(),
                 endpoint=endpoint or (None if db is not None else os.environ.get(ENDPOINT_ENV) or None),
                 token=token or os.environ.get(TOKEN_ENV) or None,
+                redact=redact,
             )
         except Exception as exc:  # init must never break the app
             logger.warning("casebank: capture is off - %s", exc)
@@ -92,6 +98,7 @@ def attach(
     *,
     instrument: bool | Sequence[str] = True,
     capture_content: bool = True,
+    redact: Sequence[str | Callable[[str], str]] | None = None,
 ) -> None:
     """Capture into casebank through the app's own OpenTelemetry provider.
 
@@ -99,4 +106,4 @@ def attach(
     to `tracer_provider` and stores its own spans and the LLM spans of any instrumentation on
     that provider (OpenLLMetry, OpenInference, OTel contrib), shown by `cases show` as its
     own. The app's other spans are not stored. Never raises; a second call does nothing."""
-    init(db, tracer_provider=tracer_provider, instrument=instrument, capture_content=capture_content)
+    init(db, tracer_provider=tracer_provider, instrument=instrument, capture_content=capture_content, redact=redact)

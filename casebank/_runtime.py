@@ -36,6 +36,7 @@ class Runtime:
     store: Any = None  # the StoreURL capture writes to
     otlp: Any = None  # the BatchSpanProcessor of an OTLP exporter on casebank's own provider
     token: str | None = None  # the bearer token of `init(endpoint=...)`, for `casebank.flag()` to that server
+    redactor: Any = None  # `init(redact=...)`'s redaction after the secret nets (capture/_pii.py), or None
 
 
 state = Runtime()

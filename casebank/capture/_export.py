@@ -4,7 +4,8 @@ No store and no local file: casebank's spans go to the server's `/v1/traces` thr
 OpenTelemetry's own exporter (`opentelemetry-exporter-otlp-proto-http`, the extra
 `casebank[otlp]`) behind its BatchSpanProcessor, with the bearer token in the `Authorization`
 header. Secrets never leave the process: the exporter is handed copies of the spans redacted as
-the store writer redacts its rows (`_rows.py`, `_redact.py`), on the batch thread, never the app's.
+the store writer redacts its rows (`_rows.py`, `_redact.py`, and `init(redact=...)`'s `_pii.py`),
+on the batch thread, never the app's. `init(otlp_endpoint=...)`'s exporter gets the same wrapper.
 
 With the server down the app notices nothing: the exporter's retries run on the batch thread, a
 full queue drops, and both losses are counted in `dropped_total` (as the store writer's
@@ -27,8 +28,7 @@ from opentelemetry.trace import Link, Status
 
 from casebank.capture._attributes import SCOPE
 from casebank.capture._otlp import traces_url
-from casebank.capture._redact import redact
-from casebank.capture._rows import _plain, _redacted
+from casebank.capture._rows import Redact, _plain, _redacted, redacted_text
 
 __all__ = ["ExportingProcessor", "RedactingExporter", "exporting_processor"]
 
@@ -51,21 +51,22 @@ class _Drops:
             logger.warning("casebank: spans are being dropped - %s (sending to %s)", why, self._endpoint)
 
 
-def redacted_copy(span: ReadableSpan) -> ReadableSpan:
-    """A copy of `span` whose attributes, events, links and status text hold no secrets."""
+def redacted_copy(span: ReadableSpan, more: Redact | None = None) -> ReadableSpan:
+    """A copy of `span` whose attributes, events, links and status text hold no secrets (and, with
+    `more`, no PII)."""
     scope = span.instrumentation_scope
     ours = scope is not None and scope.name.startswith(SCOPE)
     status = span.status
     if status.description:
-        status = Status(status.status_code, redact(status.description))
+        status = Status(status.status_code, redacted_text(status.description, more))
     return ReadableSpan(
         name=span.name,
         context=span.context,
         parent=span.parent,
         resource=span.resource,
-        attributes=_redacted(_plain(span.attributes), ours=ours),
-        events=[Event(e.name, _redacted(_plain(e.attributes)), e.timestamp) for e in span.events],
-        links=[Link(link.context, _redacted(_plain(link.attributes))) for link in span.links],
+        attributes=_redacted(_plain(span.attributes), ours=ours, more=more),
+        events=[Event(e.name, _redacted(_plain(e.attributes), more=more), e.timestamp) for e in span.events],
+        links=[Link(link.context, _redacted(_plain(link.attributes), more=more)) for link in span.links],
         kind=span.kind,
         status=status,
         start_time=span.start_time,
@@ -77,13 +78,14 @@ def redacted_copy(span: ReadableSpan) -> ReadableSpan:
 class RedactingExporter(SpanExporter):
     """Hands `inner` redacted copies of the spans; counts the spans of every failed export."""
 
-    def __init__(self, inner: SpanExporter, drops: _Drops) -> None:
+    def __init__(self, inner: SpanExporter, drops: _Drops, redactor: Redact | None = None) -> None:
         self._inner = inner
         self._drops = drops
+        self._more = redactor
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
-            result = self._inner.export([redacted_copy(span) for span in spans])
+            result = self._inner.export([redacted_copy(span, self._more) for span in spans])
         except Exception as exc:  # an exporter bug must not kill the batch thread
             self._drops.add(len(spans), f"the export failed: {exc!r}")
             return SpanExportResult.FAILURE
@@ -164,7 +166,11 @@ def _within(timeout_s: float, work: Callable[[], bool]) -> bool:
 
 
 def exporting_processor(
-    endpoint: str, token: str | None, *, keep: Callable[[ReadableSpan], bool] | None = None
+    endpoint: str,
+    token: str | None,
+    *,
+    keep: Callable[[ReadableSpan], bool] | None = None,
+    redactor: Redact | None = None,
 ) -> ExportingProcessor:
     """The processor that sends casebank's spans to the server at `endpoint` (`http://host:4318`).
 
@@ -179,5 +185,5 @@ def exporting_processor(
 
     headers = {"Authorization": f"Bearer {token}"} if token else None
     drops = _Drops(endpoint)
-    exporter = RedactingExporter(OTLPSpanExporter(endpoint=traces_url(endpoint), headers=headers), drops)
+    exporter = RedactingExporter(OTLPSpanExporter(endpoint=traces_url(endpoint), headers=headers), drops, redactor)
     return ExportingProcessor(BatchSpanProcessor(exporter), drops, keep=keep, endpoint=endpoint)

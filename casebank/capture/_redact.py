@@ -5,11 +5,14 @@ Two nets, because neither alone is enough: values under a secret-looking key (`a
 keys, bearer tokens, JWTs, passwords in URLs, private keys), since a key can hide in a prompt or
 an error message.
 
-Markers: the key net and the older shapes put `[REDACTED]`, which people already see in their
-stores; the newer shapes say what went (`typed(kind)`): `[REDACTED:password]` (a URL's password),
-`[REDACTED:private_key]`, `[REDACTED:google_api_key]`, `[REDACTED:stripe_key]`,
-`[REDACTED:webhook_secret]`. Each shape names its marker in its line of `_SHAPES`, so typing an
-older one is a change of that line.
+Markers say what went, so a case still reads and a reviewer sees what was there: every shape
+has its kind (`[REDACTED:openai_key]`, `[REDACTED:private_key]`, `[REDACTED:password]` for a
+URL's password, ...: `KINDS` lists them), and the key net names the key's kind, the word that
+made it a secret key: `[REDACTED:api_key]`, `[REDACTED:authorization]`, `[REDACTED:password]`,
+`[REDACTED:secret]`, `[REDACTED:token]`, `[REDACTED:cookie]` (`key_kind`). A kind of the key is
+more use to a reviewer than one `[REDACTED:secret]`, and costs nothing: the word is already found.
+Opt-in PII redactors (e-mail, phone, card, IBAN) and a team's own callables run after these
+(`_pii.py`).
 
 Cost matters here: every byte of every span passes through, and the writer is meant to keep up
 with tens of thousands of spans a second. One `re` alternation of all the shapes scanned text at
@@ -19,12 +22,15 @@ the cost (3 µs a shape on 2 KB of chat JSON, against 1 µs for the pattern). A 
 `in` runs at memchr speed (~0.03 ns/char), so each pattern runs only on text holding a
 character its secret must contain, looked for once however many shapes share it; rare ones
 where the secret has one: `V` (PRIVATE) for a private key, `@` for a URL's password, `z` (AIza)
-for a Google key. `-` and `_` are in most code and chat JSON, and each pattern behind them costs
-~1 µs per 2 KB there. The bearer pattern starts with a character class, which `re` scans at
+for a Google key, `G` (SG.) for a SendGrid key. `-` and `_` are in most code and chat JSON, and
+each pattern behind them costs ~1 µs per 2 KB there, so shapes that share a prefix share a
+pattern: OpenAI's and Anthropic's keys (`sk-`, the marker picked by a group), GitHub's classic
+and fine-grained tokens. A multi-character `in` (`"sk-" in text`) is no cheaper than the
+pattern. The bearer pattern starts with a character class, which `re` scans at
 ~7 ns/char, so it waits for `"earer " in text`; Stripe's keys would too (`[sr]k_`), so a
 literal-led hint (`k_live_`, `k_test_`) must find a place first (`_Hinted`). The URL pattern
 tries each `://` of a text that holds an `@` (~45 ns a URL). For 2 KB: prose ~1.8 µs; code or
-chat JSON ~10 µs; text full of URLs and e-mail addresses ~9 µs.
+chat JSON ~7-10 µs; text full of URLs and e-mail addresses ~9 µs (`benchmarks/faults_redaction.py`).
 
 Patterns must stay linear on any text: each one's repeats either cannot overlap what follows them
 or are possessive (`*+`, `++`), so no input makes `re` backtrack more than once over a run.
@@ -34,11 +40,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
-
-REDACTED = "[REDACTED]"
 
 
 def typed(kind: str) -> str:
@@ -48,6 +53,8 @@ def typed(kind: str) -> str:
 
 _KEY_WORDS = r"(?:api[_-]?key|apikey|authorization|password|passwd|secret|(?:^|[_.-])token|cookie)"
 _SECRET_KEY_NAME = re.compile(_KEY_WORDS + r"$", re.IGNORECASE)
+# The key net's kinds, by the first letters of the word that matched (`token` may follow `_`).
+_KEY_KINDS = {"ap": "api_key", "au": "authorization", "pa": "password", "se": "secret", "co": "cookie"}
 # "key": "string value" inside JSON text; redacted when is_secret_key(key), so that one word list
 # decides for attribute names, argument names and JSON keys alike (token *counts* are numbers: kept).
 _JSON_STRING_FIELD = re.compile(r'"([^"\\]{1,200})"(\s*:\s*)"(?:[^"\\]|\\.)*"')
@@ -55,18 +62,34 @@ _JSON_STRING_FIELD = re.compile(r'"([^"\\]{1,200})"(\s*:\s*)"(?:[^"\\]|\\.)*"')
 # with a password can be shorter (`ftp://u:p@h` is 11), but none that reaches a real service is.
 SHORTEST_SECRET = 13
 _JSON_OPENERS = ("{", "[")
+# A JSON string holding JSON text: what a function that returns JSON text records (a tool's result).
+_QUOTED_JSON = ('"{', '"[')
 # Up to this length, results are cached: such values (model names, ids, hosts) mostly repeat.
 _SHORT = 64
 
 
 @functools.lru_cache(maxsize=4096)
+def key_kind(name: str) -> str | None:
+    """The kind of secret an attribute or argument called `name` holds (`api_key` for `openai_api_key`,
+    `token` for `x-auth-token`), None when its name says it is no secret."""
+    match = _SECRET_KEY_NAME.search(name)
+    if match is None:
+        return None
+    return _KEY_KINDS.get(match.group(0).lstrip("_.-")[:2].lower(), "token")
+
+
 def is_secret_key(name: str) -> bool:
     """Whether an attribute or argument called `name` holds a secret (e.g. `api_key`, `x-auth-token`)."""
-    return _SECRET_KEY_NAME.search(name) is not None
+    return key_kind(name) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def key_marker(kind: str) -> str:
+    return typed(kind)
 
 
 def redact(text: str, *, json_keys: bool = True) -> str:
-    """`text` (plain or JSON) with secrets replaced by markers (`[REDACTED]`, `[REDACTED:password]`, ...);
+    """`text` (plain or JSON) with secrets replaced by typed markers (`[REDACTED:openai_key]`, ...);
     `json_keys=False` skips the key net."""
     if len(text) < SHORTEST_SECRET:
         return text
@@ -81,7 +104,7 @@ def _redact_short(text: str, json_keys: bool) -> str:
 
 
 def _redact(text: str, json_keys: bool) -> str:
-    if json_keys and text[:1] in _JSON_OPENERS:
+    if json_keys and (text[:1] in _JSON_OPENERS or text[:2] in _QUOTED_JSON):
         text = _redact_keys(text)
     for anchor, shapes in _BY_ANCHOR:
         if anchor in text:
@@ -103,9 +126,10 @@ def redact_messages(text: str) -> str:
 
 
 def _keep_key(match: re.Match[str]) -> str:
-    if not is_secret_key(match.group(1)):
+    kind = key_kind(match.group(1))
+    if kind is None:
         return match.group(0)
-    return f'"{match.group(1)}"{match.group(2)}"{REDACTED}"'
+    return f'"{match.group(1)}"{match.group(2)}"{key_marker(kind)}"'
 
 
 def _redact_keys(text: str) -> str:
@@ -128,8 +152,8 @@ def _redact_value(value: Any) -> Any:
         for key, item in value.items():
             kind = type(item)
             if kind is str:
-                if is_secret_key(key):
-                    new = REDACTED
+                if (secret := key_kind(key)) is not None:
+                    new = key_marker(secret)
                 elif item[:1] in _JSON_OPENERS and len(item) >= SHORTEST_SECRET:
                     new = _redact_json_text(item)
                 else:
@@ -172,8 +196,11 @@ def _redact_json_text(text: str) -> str:
 # -- secret-shaped values: a character each secret must contain, its pattern, and its marker ------
 
 
+_Repl = str | Callable[[re.Match[str]], str]
+
+
 class _Pattern(Protocol):
-    def sub(self, repl: str, string: str) -> str: ...
+    def sub(self, repl: _Repl, string: str) -> str: ...
 
 
 class _Hinted:
@@ -186,7 +213,7 @@ class _Hinted:
         self._hint = re.compile(hint)
         self._pattern = re.compile(pattern)
 
-    def sub(self, repl: str, string: str) -> str:
+    def sub(self, repl: _Repl, string: str) -> str:
         return self._pattern.sub(repl, string) if self._hint.search(string) else string
 
 
@@ -209,14 +236,38 @@ _PRIVATE_KEY = re.compile(
 # (`\x00- ` rather than `\s`: a class of ASCII only is a bitmap, a fifth faster on text full of URLs.)
 _URL_PASSWORD = re.compile(r"(://[^\x00- :/?#@\"'<>\\]*+:)[^\x00- /?#\"<>\\]+(?=@)")
 
-_SHAPES: tuple[tuple[str, _Pattern, str], ...] = (
+_ANTHROPIC, _OPENAI = typed("anthropic_key"), typed("openai_key")
+
+
+def _provider_key(match: re.Match[str]) -> str:
+    return _ANTHROPIC if match.group(1) else _OPENAI
+
+
+_SHAPES: tuple[tuple[str, _Pattern, _Repl], ...] = (
     # First: base64 in a key's body could look like a later shape, and a marker in it would end the block.
     ("V", _PRIVATE_KEY, typed("private_key")),
-    ("-", re.compile(r"sk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"), REDACTED),  # OpenAI / Anthropic keys
-    ("-", re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}"), REDACTED),  # Slack tokens
-    ("_", re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"), REDACTED),  # GitHub tokens
-    ("J", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), REDACTED),  # JWTs
-    ("K", re.compile(r"AKIA[0-9A-Z]{16}"), REDACTED),  # AWS access key ids
+    # Anthropic's (`sk-ant-`) and OpenAI's keys, in one pattern: one scan for `sk-`. An OpenAI
+    # key's body has a digit among its first 16 characters or none of them is a `-` (a random
+    # one misses both about once in 10^7), which keeps `task-oriented-dialogue-system` and
+    # `helpdesk-escalation-policy` out.
+    (
+        "-",
+        re.compile(
+            r"sk-(?:(ant-)[A-Za-z0-9_-]{16,}"
+            r"|(?:proj-|svcacct-|admin-)?(?=[A-Za-z_-]{0,15}[0-9]|[A-Za-z0-9_]{16})[A-Za-z0-9_-]{16,})"
+        ),
+        _provider_key,
+    ),
+    ("-", re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}"), typed("slack_token")),
+    ("-", re.compile(r"glpat-[A-Za-z0-9_-]{20,}"), typed("gitlab_token")),  # GitLab personal access tokens
+    # GitHub's classic tokens and fine-grained ones (`github_pat_`), in one pattern
+    ("_", re.compile(r"g(?:h[pousr]_[A-Za-z0-9]{30,}|ithub_pat_[A-Za-z0-9_]{22,})"), typed("github_token")),
+    # Hugging Face (`hf_` and 34 letters) and npm (`npm_` and 36) tokens: exactly so long, so that
+    # snake_case names that start so (`hf_model_name`) are never taken.
+    ("_", re.compile(r"hf_[A-Za-z0-9]{34}(?![A-Za-z0-9])"), typed("huggingface_token")),
+    ("_", re.compile(r"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"), typed("npm_token")),
+    ("J", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), typed("jwt")),
+    ("K", re.compile(r"AKIA[0-9A-Z]{16}"), typed("aws_access_key")),
     ("@", _URL_PASSWORD, rf"\1{typed('password')}"),
     # Google API keys are 39 characters: a longer run is something else (base64url data).
     ("z", re.compile(r"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), typed("google_api_key")),
@@ -225,6 +276,8 @@ _SHAPES: tuple[tuple[str, _Pattern, str], ...] = (
     ("_", _Hinted(r"k_(?:live|test)_", r"[sr]k_(?:live|test)_[0-9A-Za-z]{16,}"), typed("stripe_key")),
     # Webhook signing secrets: Stripe's, and Svix's (Clerk, Resend, ...) with base64 characters.
     ("_", re.compile(r"whsec_[0-9A-Za-z+/=]{20,}"), typed("webhook_secret")),
+    # SendGrid API keys: `SG.`, 22 characters, `.`, 43 characters.
+    ("G", re.compile(r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"), typed("sendgrid_key")),
 )
 # Each anchor is looked for once, however many shapes share it: every text pays for each look.
 _BY_ANCHOR = tuple(
@@ -233,4 +286,24 @@ _BY_ANCHOR = tuple(
 )
 # Bearer tokens (the scheme word is kept)
 _BEARER = re.compile(r"([Bb]earer )[A-Za-z0-9._~+/=-]{8,}")
-_BEARER_REDACTED = rf"\1{REDACTED}"
+_BEARER_REDACTED = rf"\1{typed('bearer_token')}"
+# Every kind of secret-shaped value, for the README and the tests' corpus; the key net adds its own.
+KINDS = (
+    "private_key",
+    "anthropic_key",
+    "openai_key",
+    "slack_token",
+    "gitlab_token",
+    "github_token",
+    "huggingface_token",
+    "npm_token",
+    "jwt",
+    "aws_access_key",
+    "password",
+    "google_api_key",
+    "stripe_key",
+    "webhook_secret",
+    "sendgrid_key",
+    "bearer_token",
+)
+KEY_KINDS = (*_KEY_KINDS.values(), "token")

@@ -34,7 +34,10 @@ from casebank.capture._attributes import (
     SYSTEM_INSTRUCTIONS,
 )
 from casebank.capture._correlate import attributes_of
-from casebank.capture._redact import REDACTED, SHORTEST_SECRET, is_secret_key, redact, redact_messages
+from casebank.capture._redact import SHORTEST_SECRET, key_kind, key_marker, redact, redact_messages
+
+# More redaction after the secret nets, for every string value: `init(redact=[...])` (`_pii.py`).
+Redact = Callable[[str], str]
 
 # OTel's UNSET means "nothing went wrong"; people reading the store expect "ok".
 # Keyed by the members' `_value_`: hashing an Enum member runs Enum.__hash__ in Python.
@@ -80,16 +83,28 @@ def _plain(attributes: Any) -> dict[str, Any]:
     return dict(attributes) if attributes else {}
 
 
-def _redacted(attributes: dict[str, Any], *, ours: bool = False) -> dict[str, Any]:
-    """`attributes`, changed in place: whole values under a secret key, secret-shaped text in others.
+def _redacted(attributes: dict[str, Any], *, ours: bool = False, more: Redact | None = None) -> dict[str, Any]:
+    """`attributes`, changed in place: whole values under a secret key, secret-shaped text in others,
+    then `more` (PII, a team's own) on every string value.
 
     `ours`: the span is casebank's own, so its message attributes have casebank's JSON shape."""
     for key, value in attributes.items():
-        if is_secret_key(key):
-            attributes[key] = REDACTED
-        elif type(value) is str and len(value) >= SHORTEST_SECRET:
-            attributes[key] = redact_messages(value) if ours and key in _OWN_MESSAGES else redact(value)
+        if (kind := key_kind(key)) is not None:
+            attributes[key] = key_marker(kind)
+        elif type(value) is str:
+            if len(value) >= SHORTEST_SECRET:
+                value = attributes[key] = redact_messages(value) if ours and key in _OWN_MESSAGES else redact(value)
+            if more is not None:
+                attributes[key] = more(value)
+        elif type(value) is tuple or type(value) is list:  # a sequence attribute (OTel keeps it a tuple)
+            attributes[key] = [redacted_text(v, more) if type(v) is str else v for v in value]
     return attributes
+
+
+def redacted_text(text: str, more: Redact | None = None) -> str:
+    """One string (a status description) through both nets."""
+    text = redact(text)
+    return text if more is None else more(text)
 
 
 # What rows_from reads of a span, in this order: (name, context, kind, parent, start, end,
@@ -151,7 +166,7 @@ def rows_for(
     """(span rows, trace rows) in the column order of store.SPAN_COLUMNS / TRACE_COLUMNS.
 
     `app_busy`: asked after each slice of work whether to pause for the app's threads (always, without it)."""
-    return rows_from(spans, _fields, app_busy=app_busy, capture_content=state.capture_content)
+    return rows_from(spans, _fields, app_busy=app_busy, capture_content=state.capture_content, redactor=state.redactor)
 
 
 def rows_from(
@@ -160,10 +175,12 @@ def rows_from(
     *,
     app_busy: Callable[[], bool] | None = None,
     capture_content: bool = True,
+    redactor: Redact | None = None,
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """`rows_for` over anything `fields` reads as a span's SpanFields: the SDK's spans here, OTLP
     spans in `cases serve` (`casebank.server._otlp`), so that both land as the same rows.
 
+    `redactor`: more redaction after the secret nets (PII, a team's own), on every string value.
     The items must stay alive until this returns: resources are told apart by `id()`."""
     span_rows: list[tuple[Any, ...]] = []
     traces: dict[int, list[Any]] = {}
@@ -181,7 +198,7 @@ def rows_from(
         start = start or 0
         end = end or start
         ours = scope is not None and scope.name.startswith(SCOPE)
-        attrs = _redacted(_plain(raw_attrs), ours=ours)
+        attrs = _redacted(_plain(raw_attrs), ours=ours, more=redactor)
         if not ours:  # another instrumentation's span
             attrs = with_casebank_view(attrs, capture_content=capture_content)
         is_root = IS_ROOT in attrs and bool(attrs[IS_ROOT])
@@ -191,7 +208,7 @@ def rows_from(
         root_output = attrs.pop(OUTPUT, None) if is_root else None
         outcome = _STATUS[status.status_code._value_]
         # An error's description quotes the exception, which may quote a secret (a DSN, a key).
-        description = redact(status.description) if status.description else None
+        description = redacted_text(status.description, redactor) if status.description else None
         service = services.get(id(resource))
         if service is None:
             service = services[id(resource)] = resource.attributes.get("service.name")
@@ -223,7 +240,7 @@ def rows_from(
                 outcome,
                 description,
                 _json(attrs),
-                _json([_event(e) for e in events]) if events else None,
+                _json([_event(e, redactor) for e in events]) if events else None,
                 service,
             )
         )
@@ -246,8 +263,9 @@ def rows_from(
     return span_rows, [tuple(r) for r in traces.values()]
 
 
-def _event(event: Event) -> dict[str, Any]:  # or any event with these three fields
-    return {"name": event.name, "time": _iso(event.timestamp), "attributes": _redacted(_plain(event.attributes))}
+def _event(event: Event, more: Redact | None) -> dict[str, Any]:  # or any event with these three fields
+    attributes = _redacted(_plain(event.attributes), more=more)
+    return {"name": event.name, "time": _iso(event.timestamp), "attributes": attributes}
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace as otel_trace
@@ -46,19 +46,24 @@ def start(
     also_drop: Callable[[ReadableSpan], bool] | None = None,
     endpoint: str | None = None,
     token: str | None = None,
+    redact: Sequence[str | Callable[[str], str]] | None = None,
 ) -> None:
     """Start capturing into the store at `db`, or into the casebank server at `endpoint` (also
     when `db` is an http(s):// URL); raises (for init to log) when it cannot.
 
     On the app's own provider only casebank's and LLM spans are kept, less those `also_drop`
     says are not the app's LLM calls (another instrumentation's second span for a call casebank
-    records itself). The caller holds `casebank._runtime.lock`."""
+    records itself). `redact`: PII redactors by name and a team's callables (`_pii.py`), run
+    after the secret nets wherever spans go (store writer, server export, OTLP export); None:
+    the project config's `redact`. The caller holds `casebank._runtime.lock`."""
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
+    from casebank._config_file import configured_redact
     from casebank._version import __version__
     from casebank.capture._attributes import SCOPE
+    from casebank.capture._pii import redactor
     from casebank.store import parse_store_url
 
     if endpoint and not endpoint.lower().startswith(("http://", "https://")):
@@ -74,11 +79,13 @@ def start(
     else:
         provider = tracer_provider
     keep = None if owns else _keep_from_shared_provider(also_drop)
+    # Set before any span can end: the writer reads it for every batch.
+    more = state.redactor = redactor(configured_redact() if redact is None else redact)
     processor: Any
     if server:
         from casebank.capture._export import exporting_processor
 
-        processor = exporting_processor(server, token, keep=keep)  # no store: the server has it
+        processor = exporting_processor(server, token, keep=keep, redactor=more)  # no store: the server has it
     else:
         from casebank.capture._processor import StoreSpanProcessor
 
@@ -93,7 +100,7 @@ def start(
     if also_to and owns:
         from casebank.capture._otlp import add_otlp_exporter
 
-        otlp = add_otlp_exporter(provider, also_to)
+        otlp = add_otlp_exporter(provider, also_to, more)
     state.capture_content = capture_content
     state.provider, state.processor, state.owns_provider, state.store = provider, processor, owns, where
     state.token = token if server else None

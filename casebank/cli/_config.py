@@ -49,7 +49,7 @@ def config(
 
     The file is [tool.casebank] in pyproject.toml, or casebank.toml, found from the current
     folder upwards. Keys: suite, db, concurrency, timeout, epochs, fail_on, frozen_tools,
-    factories, pytest, retention_days; flags win over the file, the file over the defaults.
+    factories, pytest, retention_days, redact; flags win over the file, the file over the defaults.
 
     \b
     Examples:
@@ -79,6 +79,8 @@ def _shown(key: str, value: Any) -> str:
         return _UNSET.get(key, "none")
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(f'"{v}"' for v in value) + "]" if value else "[] (secrets only)"
     if isinstance(value, dict):
         return "{ " + ", ".join(f'"{k}" = "{v}"' for k, v in value.items()) + " }" if value else "{}"
     if isinstance(value, float) and value.is_integer():

@@ -53,7 +53,8 @@ def serve(
     Every route but /healthz and /readyz needs 'Authorization: Bearer TOKEN': the admin token
     ($CASEBANK_TOKEN or --token-file) or one from 'cases token create'. The review pages (/ui)
     sign in with such a token (scope read to look, flag to flag, admin to annotate). With retention_days in
-    the project config, traces older than that which no incident references are pruned daily.
+    the project config, traces older than that which no incident references are pruned daily;
+    with redact (e.g. ["email", "phone"]), that PII is redacted from ingested spans, beside secrets.
     SIGTERM finishes the requests in flight, then stops.
 
     \b
@@ -94,6 +95,7 @@ def serve(
         retention_days=config.retention_days,
         log_level=log_level,
         extra_routes=lambda calls, auth: ui_routes(calls, auth, suite=config.suite),
+        redactors=config.redact,
     )
 
 

@@ -19,7 +19,8 @@ Every key is checked when the file is read: an unknown key (with the nearest kno
 value of the wrong type is one `InvalidInput` naming the file, the key and what is valid. The
 file is parsed with `tomllib` (`tomli` before Python 3.11). `frozen_tools`, `factories` and
 `pytest` are read and checked here for the runner and the pytest plugin, which consume them;
-`retention_days` for `cases serve`.
+`retention_days` for `cases serve`; `redact` for `casebank.init()` (which reads it through the
+light `casebank._config_file`, never this module) and `cases serve`.
 This module imports nothing of the runner, so every command can read the file cheaply.
 """
 
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from casebank._config_file import PII_ALL, PII_NAMES
 from casebank.errors import InvalidInput
 
 if sys.version_info >= (3, 11):
@@ -92,6 +94,10 @@ def _seconds(v: Any) -> bool:
 
 def _flag(v: Any) -> bool:
     return isinstance(v, bool)
+
+
+def _redactors(v: Any) -> bool:
+    return isinstance(v, list) and all(name in (*PII_NAMES, PII_ALL) for name in v)
 
 
 def _factories(v: Any) -> bool:
@@ -171,6 +177,13 @@ KEYS: dict[str, ConfigKey] = {
             check=_whole(1),
             help="days 'cases serve' keeps traces that no incident references (it prunes once a day)",
         ),
+        ConfigKey(
+            name="redact",
+            valid="a list of " + ", ".join(f'"{v}"' for v in (*PII_NAMES, PII_ALL)),
+            example='redact = ["email", "phone"]',
+            check=_redactors,
+            help="PII redacted before storing, beside secrets: by casebank.init() and 'cases serve' ingest",
+        ),
     )
 }
 
@@ -190,6 +203,7 @@ class ProjectConfig:
     factories: dict[str, str] = field(default_factory=dict)
     pytest: bool = False
     retention_days: int | None = None  # None: keep every trace
+    redact: list[str] = field(default_factory=list)  # PII redactors' names
     # key -> "default" | "flag --suite" | "env CASEBANK_DB" | the file's path
     sources: dict[str, str] = field(default_factory=dict)
 

@@ -10,7 +10,7 @@ A frozen replay answers each call (`CaseFixtures.answer`, asked by `casebank.cap
 by the tool's name and its canonical arguments (JSON with sorted keys), then by call order among
 equal calls: the second `lookup("a")` gets the second recorded answer to `lookup("a")`. Arguments
 are compared as recorded, i.e. after redaction: a call whose arguments held a secret is
-recorded with `[REDACTED]` and does not match the live call (pass `--on-missing-fixture live`,
+recorded with its marker (`[REDACTED:api_key]`, ...) and does not match the live call (pass `--on-missing-fixture live`,
 or keep secrets out of tool arguments). A call with no answer fails the case
 (`MissingFixture`, raised into the app and remembered, so that an app that catches it still
 fails), or runs the tool (`on_missing="live"`). Recorded calls the replay never made are

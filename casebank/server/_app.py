@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from casebank.capture._pii import redactor
 from casebank.server._api import api_routes
 from casebank.server._auth import Auth
 from casebank.server._body import DEFAULT_MAX_BODY
@@ -41,10 +42,12 @@ def create_app(
     max_body: int = DEFAULT_MAX_BODY,
     retention_days: int | None = None,
     extra_routes: ExtraRoutes | None = None,
+    redactors: Sequence[str | Callable[[str], str]] = (),
 ) -> Starlette:
     """The server over `store`, which it closes on shutdown. `serialize`: the store's calls must
     take turns (one SQLite connection). `retention_days`: prune older traces once a day.
-    `extra_routes`: more routes, made from the store calls and token checks (the review pages)."""
+    `extra_routes`: more routes, made from the store calls and token checks (the review pages).
+    `redactors`: PII redactors by name and callables, run on ingested spans after the secret nets."""
     calls = StoreCalls(store, serialize=serialize)
     auth = Auth(admin_token, calls)
     retention = Retention(calls, retention_days) if retention_days else None
@@ -79,7 +82,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
-        ingest_route(auth, calls, max_body),
+        ingest_route(auth, calls, max_body, redactor(redactors)),
         *api_routes(auth, calls),
         *(extra_routes(calls, auth) if extra_routes is not None else ()),
     ]

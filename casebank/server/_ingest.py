@@ -9,6 +9,7 @@ nothing and still answers 200 with its partial success, as the OTLP specificatio
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import anyio
 from starlette.requests import Request
@@ -26,7 +27,7 @@ __all__ = ["ingest_route"]
 logger = logging.getLogger("casebank.server")
 
 
-def ingest_route(auth: Auth, calls: StoreCalls, max_body: int) -> Route:
+def ingest_route(auth: Auth, calls: StoreCalls, max_body: int, redactor: Callable[[str], str] | None = None) -> Route:
     store = calls.store
     # Decoding and redacting hold the GIL: two requests doing it at once take as long as one after
     # the other, and every extra thread wanting the GIL delays the flags and reads in between.
@@ -39,7 +40,7 @@ def ingest_route(auth: Auth, calls: StoreCalls, max_body: int) -> Route:
         logger.debug("casebank: receiving OTLP (%s bytes)", request.headers.get("content-length", "chunked"))
         body = await read_body(request, max_body)
         async with converting:
-            decoded, prepared = await calls.off_loop(_prepare, store, body, media)
+            decoded, prepared = await calls.off_loop(_prepare, store, body, media, redactor)
         if prepared is not None:
             await calls.bulk(store.write_prepared, prepared)
         return Response(_otlp.answer(decoded, media), media_type=media)
@@ -47,9 +48,11 @@ def ingest_route(auth: Auth, calls: StoreCalls, max_body: int) -> Route:
     return Route("/v1/traces", ingest, methods=["POST"])
 
 
-def _prepare(store: Store, body: bytes, media: str) -> tuple[_otlp.Decoded, PreparedSpans | None]:
+def _prepare(
+    store: Store, body: bytes, media: str, redactor: Callable[[str], str] | None
+) -> tuple[_otlp.Decoded, PreparedSpans | None]:
     decoded = _otlp.decode(body, media)
     if not decoded.spans:
         return decoded, None
-    spans, traces = _otlp.rows_of(decoded)
+    spans, traces = _otlp.rows_of(decoded, redactor)
     return decoded, store.prepare_spans(spans, traces)

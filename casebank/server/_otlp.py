@@ -15,6 +15,7 @@ refused and counted in the answer's `partial_success`, as the OTLP specification
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -77,10 +78,12 @@ def decode(body: bytes, content_type: str) -> Decoded:
     return _walk(request)
 
 
-def rows_of(decoded: Decoded) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def rows_of(
+    decoded: Decoded, redactor: Callable[[str], str] | None = None
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The span and trace rows, as the capture writer makes them (content always kept: the host
-    decided what to send)."""
-    return rows_from(decoded.spans, _same, capture_content=True)
+    decided what to send), with `redactor` (the config's PII redactors) after the secret nets."""
+    return rows_from(decoded.spans, _same, capture_content=True, redactor=redactor)
 
 
 def answer(decoded: Decoded, content_type: str) -> bytes:

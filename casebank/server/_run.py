@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 
 import uvicorn
 
@@ -33,6 +34,7 @@ def serve(
     max_body: int = DEFAULT_MAX_BODY,
     log_level: str = "info",
     extra_routes: ExtraRoutes | None = None,
+    redactors: Sequence[str] = (),
 ) -> None:
     """Serve `store` until SIGTERM or SIGINT; the store is closed on the way out."""
     _log_to_stderr(log_level)
@@ -46,6 +48,7 @@ def serve(
         max_body=max_body,
         retention_days=retention_days,
         extra_routes=extra_routes,
+        redactors=redactors,
     )
     config = uvicorn.Config(
         app,

@@ -242,5 +242,5 @@ def test_secrets_in_arguments_never_reach_the_store(db_path: Path) -> None:
     assert key.encode() not in raw
     assert b"abc.def-123456789" not in raw
     trace = stored_trace(ids[0] or "")
-    assert trace["input"]["api_key"] == "[REDACTED]"
+    assert trace["input"]["api_key"] == "[REDACTED:api_key]"
     assert trace["input"]["prompt"] == "hello"

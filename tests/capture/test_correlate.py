@@ -134,11 +134,11 @@ def test_a_secret_looking_attribute_is_redacted_in_the_span_the_row_and_the_look
     casebank.init()
     trace_id = answer("hi", "8812", api_key="sk-abcdefghijklmnopqrstuvwxyz")
     attributes, spans = stored(trace_id)
-    assert attributes["api_key"] == "[REDACTED]"
-    assert root(spans)["attributes"][PREFIX + "api_key"] == "[REDACTED]"
+    assert attributes["api_key"] == "[REDACTED:api_key]"
+    assert root(spans)["attributes"][PREFIX + "api_key"] == "[REDACTED:api_key]"
     with open_store() as store:
         assert store.traces_where({"api_key": "sk-abcdefghijklmnopqrstuvwxyz"}) == []
-        assert store.traces_where({"api_key": "[REDACTED]"}) == [trace_id]
+        assert store.traces_where({"api_key": "[REDACTED:api_key]"}) == [trace_id]
 
 
 def test_outside_a_trace_it_does_nothing_and_warns_once_per_process(caplog: pytest.LogCaptureFixture) -> None:

@@ -120,9 +120,9 @@ def test_spans_reach_the_endpoint_redacted_with_the_bearer_token_and_no_local_fi
     for secret in ("sk-ant-abcdefghij", "hunter2hunter2", "abcdefghijklmnop", "sk-proj-abcdefgh", "ghp_aaaa"):
         assert secret not in shown
     assert lookups[0]["attributes"]["db.url"] == "postgresql://app:[REDACTED:password]@db.internal/prod"
-    assert lookups[0]["events"] == [{"authorization": "[REDACTED]"}]
+    assert lookups[0]["events"] == [{"authorization": "[REDACTED:authorization]"}]
     failed = next(s for s in roots if s["status_message"])
-    assert failed["status_message"] == "RuntimeError: cannot connect with key [REDACTED]"
+    assert failed["status_message"] == "RuntimeError: cannot connect with key [REDACTED:openai_key]"
     assert not list(tmp_path.glob("**/*.db"))  # no store was made beside the app
     assert state.store.url == receiver.url
 

@@ -11,27 +11,35 @@ import pytest
 
 import casebank
 from casebank._json import recorded_json
-from casebank.capture._redact import REDACTED, redact, redact_messages
+from casebank.capture._redact import redact, redact_messages
 from casebank.store import open_store
 from tests.fakes import API_KEY, FakeLLM, Reply, ToolCall
 
 
 @pytest.mark.parametrize(
-    ("text", "secret"),
+    ("text", "secret", "marker"),
     [
-        pytest.param('{"api_key": "abc123"}', "abc123", id="api-key-field"),
-        pytest.param('{"headers": {"Authorization": "Basic dXNlcjpw"}}', "dXNlcjpw", id="authorization-header"),
-        pytest.param('{"access_token": "t0k3n"}', "t0k3n", id="token-field"),
-        pytest.param('{"password":"hunter2"}', "hunter2", id="password-compact"),
-        pytest.param('"my key is sk-ant-api03-AbCdEfGhIjKl"', "AbCdEfGhIjKl", id="anthropic-key-in-text"),
-        pytest.param('"sent Bearer eyJabc.def_ghi-jkl"', "eyJabc.def_ghi-jkl", id="bearer-token-in-text"),
-        pytest.param('"AKIAIOSFODNN7EXAMPLE"', "AKIAIOSFODNN7EXAMPLE", id="aws-key-id"),
+        pytest.param('{"api_key": "abc123"}', "abc123", "api_key", id="api-key-field"),
+        pytest.param(
+            '{"headers": {"Authorization": "Basic dXNlcjpw"}}', "dXNlcjpw", "authorization", id="authorization-header"
+        ),
+        pytest.param('{"access_token": "t0k3n"}', "t0k3n", "token", id="token-field"),
+        pytest.param('{"password":"hunter2"}', "hunter2", "password", id="password-compact"),
+        pytest.param('{"client_secret":"hunter2"}', "hunter2", "secret", id="secret-field"),
+        pytest.param('{"Cookie":"sid=hunter2"}', "hunter2", "cookie", id="cookie-field"),
+        pytest.param(
+            '"my key is sk-ant-api03-AbCdEfGhIjKl"', "AbCdEfGhIjKl", "anthropic_key", id="anthropic-key-in-text"
+        ),
+        pytest.param(
+            '"sent Bearer eyJabc.def_ghi-jkl"', "eyJabc.def_ghi-jkl", "bearer_token", id="bearer-token-in-text"
+        ),
+        pytest.param('"AKIAIOSFODNN7EXAMPLE"', "AKIAIOSFODNN7EXAMPLE", "aws_access_key", id="aws-key-id"),
     ],
 )
-def test_secrets_are_redacted(text: str, secret: str) -> None:
+def test_secrets_are_redacted_with_a_marker_naming_their_kind(text: str, secret: str, marker: str) -> None:
     out = redact(text)
     assert secret not in out
-    assert REDACTED in out
+    assert f"[REDACTED:{marker}]" in out
 
 
 @pytest.mark.parametrize(
@@ -65,7 +73,12 @@ SECRETS = [
     "AKIA" + "ABCDEFGHIJKLMNOP",
     "ghp_" + "a" * 36,
     "gho_" + "B1" * 16,
+    "github_pat_" + "11AB" * 8,
     "xoxb-1234567890-abc",
+    "glpat-" + "Xy9_" * 5,
+    "hf_" + "AbCd" * 8 + "Ef",
+    "npm_" + "Ab12" * 9,
+    "SG." + "Ab1_" * 5 + "Cd" + "." + "Ef2-" * 10 + "Gh3",
 ]
 FILLERS = ["", "follow-up", "snake_case", "-" * 40, "_" * 40, "JSON", "KPI", "though", "a-b_c", "skip", "x"]
 
@@ -78,7 +91,7 @@ def test_the_cheap_gates_never_hide_a_secret_shape(secret: str, before: str, aft
     # position and among many look-alike anchor characters.
     for text in (f"{before}{secret}{after}", f"{before} {secret}{after}", f"{secret}"):
         out = redact(text)
-        assert REDACTED in out and secret.split()[-1] not in out, text
+        assert "[REDACTED:" in out and secret.split()[-1] not in out, text
 
 
 @pytest.mark.parametrize(
@@ -106,7 +119,7 @@ def test_messages_redact_secret_keys_inside_tool_calls(part: dict[str, object]) 
     messages = recorded_json([{"role": "assistant", "parts": [{"type": "text", "content": "Logging in"}, part]}])
     out = redact_messages(messages)
     assert "hunter2!" not in out
-    assert REDACTED in out
+    assert "[REDACTED:" in out
 
 
 def test_a_history_with_tool_parts_and_no_secret_comes_back_unchanged() -> None:
@@ -289,9 +302,9 @@ def test_near_misses_of_typed_shapes_are_left_alone(text: str) -> None:
         assert redact(form) == form
 
 
-def test_older_shapes_keep_the_plain_marker_beside_typed_ones() -> None:
+def test_a_key_inside_a_url_password_goes_as_the_password() -> None:
     text = "key sk-proj-" + "Ab1" * 8 + " and postgres://app:" + "sk-proj-" + "Cd2" * 8 + "@db/prod"
-    assert redact(text) == "key [REDACTED] and postgres://app:[REDACTED:password]@db/prod"
+    assert redact(text) == "key [REDACTED:openai_key] and postgres://app:[REDACTED:password]@db/prod"
 
 
 TYPED_SECRETS = [
@@ -441,5 +454,5 @@ def test_an_error_quoting_a_secret_is_redacted_in_the_span_status_too(db_path: P
         connect("db")
     assert casebank.flush()
     stored = b"".join(path.read_bytes() for path in db_path.parent.glob(db_path.name + "*"))
-    assert b"refused for [REDACTED]" in stored
+    assert b"refused for [REDACTED:openai_key]" in stored
     assert b"Err9Err9" not in stored

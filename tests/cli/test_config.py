@@ -81,6 +81,7 @@ def test_cases_config_shows_each_setting_and_where_it_came_from(tmp_path: Path) 
         factories       {{ "invoice_app.bot:Bot" = "invoice_app.bot:make_bot" }}  {pyproject}
         pytest          false                                                   default
         retention_days  none (keep every trace)                                 default
+        redact          [] (secrets only)                                       default
         """
     )
 
@@ -102,6 +103,7 @@ def test_cases_config_without_a_file_says_so_and_shows_the_defaults_as_json(tmp_
         "factories": ({}, "default"),
         "pytest": (False, "default"),
         "retention_days": (None, "default"),
+        "redact": ([], "default"),
     }
     text = cases_in(tmp_path, "config")
     assert (

@@ -17,7 +17,7 @@ def test_an_app_exporting_to_the_server_stores_its_traces_without_secrets(server
         trace = stored[first]
         assert trace.entrypoint == "support_app:answer"
         assert trace.input["question"] == "How long do refunds take?"
-        assert trace.input["api_key"] == "[REDACTED]"  # a secret-named argument
+        assert trace.input["api_key"] == "[REDACTED:api_key]"  # a secret-named argument
         assert trace.output == "We refund within 14 days."
         assert trace.attributes == {"ticket_id": "8812"}
         spans = store.trace_spans(first)

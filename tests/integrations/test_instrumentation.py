@@ -336,7 +336,7 @@ def test_llm_spans_nest_under_the_entry_point_in_the_store_and_the_api_key_never
     casebank.shutdown()
     stored = b"".join(path.read_bytes() for path in tmp_path.glob("casebank.db*"))
     assert API_KEY.encode() not in stored
-    assert b"[REDACTED]" not in stored  # not even redacted: it never was in a span
+    assert b"[REDACTED:" not in stored  # not even redacted: it never was in a span
 
 
 def test_secrets_in_messages_and_tool_arguments_never_reach_the_store(
@@ -358,7 +358,7 @@ def test_secrets_in_messages_and_tool_arguments_never_reach_the_store(
     assert b"logged in" in stored  # the span is there
     for secret in (b"out-pw-771", b"in-key-772", b"Zq7Zq7Zq7"):
         assert secret not in stored
-    assert stored.count(b"[REDACTED]") >= 3
+    assert stored.count(b"[REDACTED:") >= 3
 
 
 # -- casebank's own failures ----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ fail_on = "regression"
 frozen_tools = true
 pytest = true
 retention_days = 30
+redact = ["email", "pii"]
 
 [tool.casebank.factories]
 "invoice_app.bot:Bot" = "invoice_app.bot:make_bot"
@@ -58,6 +59,7 @@ def test_every_key_of_a_pyproject_table_is_read_and_typed(tmp_path: Path) -> Non
     assert (config.concurrency, config.timeout, config.epochs, config.fail_on) == (16, 30.0, 3, "regression")
     assert (config.frozen_tools, config.pytest, config.retention_days) == (True, True, 30)
     assert config.factories == {"invoice_app.bot:Bot": "invoice_app.bot:make_bot"}
+    assert config.redact == ["email", "pii"]
     assert {config.source(key) for key in KEYS} == {str(pyproject)}
 
 
@@ -126,7 +128,7 @@ def test_both_files_in_one_folder_are_refused_naming_both(tmp_path: Path) -> Non
         pytest.param(
             "concurency = 4",
             "unknown key 'concurency' - did you mean 'concurrency'? valid keys: suite, db, concurrency, timeout, "
-            "epochs, fail_on, frozen_tools, factories, pytest, retention_days",
+            "epochs, fail_on, frozen_tools, factories, pytest, retention_days, redact",
             id="unknown-key",
         ),
         pytest.param(
@@ -158,6 +160,12 @@ def test_both_files_in_one_folder_are_refused_naming_both(tmp_path: Path) -> Non
             'factories = { "bot:Bot" = "make bot" }',
             "factories value 'make bot' is not MODULE:NAME",
             id="factory-value-not-a-path",
+        ),
+        pytest.param(
+            'redact = ["email", "emial"]',
+            'redact = an array is not a list of "email", "phone", "card", "iban", "pii" - for example: '
+            'redact = ["email", "phone"]',
+            id="unknown-redactor",
         ),
         pytest.param(
             'factories = { "bot:Bot" = 3 }', 'factories = a table is not a table of "module:Class"', id="factory-int"

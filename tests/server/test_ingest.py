@@ -64,13 +64,13 @@ def test_an_app_exporting_from_another_process_lands_exactly_as_its_own_casebank
     # What the comparison holds equal is what it should be: redacted, viewed, rooted.
     ok, crashed = (stored(db_path, t) for t in trace_ids)
     assert ok["trace"]["attributes"] == {"ticket_id": "880", "plan": "pro"}
-    assert ok["trace"]["input"]["customer"]["token"] == "[REDACTED]"
+    assert ok["trace"]["input"]["customer"]["token"] == "[REDACTED:token]"
     assert crashed["trace"]["status"] == "error"
     assert "hunter2pass" not in orjson.dumps(crashed).decode()
     chat = next(s for s in ok["spans"] if s["name"] == "ChatCompletion")
     assert chat["attributes"]["gen_ai.request.model"] == "gpt-4o-mini"  # casebank's view of a foreign span
     assert "sk-abcdefghijklmnopqrstuvwx" not in orjson.dumps(ok).decode()
-    assert chat["events"][0]["attributes"]["authorization"] == "[REDACTED]"
+    assert chat["events"][0]["attributes"]["authorization"] == "[REDACTED:authorization]"
 
 
 def test_the_server_redacts_what_a_host_without_casebank_sends(server: Server, db_path: Path) -> None:
@@ -89,8 +89,11 @@ def test_the_server_redacts_what_a_host_without_casebank_sends(server: Server, d
     assert server.export(request).status_code == 200
 
     (span,) = stored(db_path, f"{7:032x}")["spans"]
-    assert span["attributes"]["api_key"] == "[REDACTED]"
-    assert span["attributes"]["prompt"] == "my key is [REDACTED], and the db postgresql://u:[REDACTED:password]@h/d"
+    assert span["attributes"]["api_key"] == "[REDACTED:api_key]"
+    assert (
+        span["attributes"]["prompt"]
+        == "my key is [REDACTED:openai_key], and the db postgresql://u:[REDACTED:password]@h/d"
+    )
 
 
 def test_a_json_body_with_hex_ids_lands_as_the_same_trace_in_protobuf(server: Server, db_path: Path) -> None:
