@@ -138,7 +138,9 @@ class App(Process):
     def call(self, n: int, size: int = 10, label: str = "call") -> dict[str, Any]:
         return self.ask(f"call {n} {size} {label}")
 
-    def until(self, condition: Callable[[dict[str, Any]], bool], label: str, timeout_s: float = TIMEOUT_S) -> dict[str, Any]:
+    def until(
+        self, condition: Callable[[dict[str, Any]], bool], label: str, timeout_s: float = TIMEOUT_S
+    ) -> dict[str, Any]:
         """Make a traced call and flush, again, until capture's stats meet `condition`; the stats then."""
         deadline = time.monotonic() + timeout_s
         while True:

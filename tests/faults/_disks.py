@@ -15,7 +15,6 @@ filesystem (CI in an unprivileged container), so that a fault test never skips:
 from __future__ import annotations
 
 import errno
-import os
 import resource
 import subprocess
 from pathlib import Path
@@ -115,7 +114,8 @@ def full_disk(tmp_path: Path, how: str) -> Disk:
 
 
 def read_only_disk(tmp_path: Path, how: str) -> Disk:
-    """Immutable files on a loop-mounted ext4 when `how` asks for it and the machine allows, else the file-size limit."""
+    """Immutable files on a loop-mounted ext4 when `how` asks for it and the machine allows, else
+    the file-size limit."""
     folder = tmp_path / "disk"
     folder.mkdir()
     if how == ImmutableFiles.how:

@@ -36,6 +36,8 @@ NEVER_SHOWN = ("database is locked", "OperationalError", "Traceback")
 @dataclass
 class KillTrial:
     flags_acknowledged: int  # over every round so far
+    rounds: int = 0
+    sound_rounds: int = 0  # after which the store was sound and held every flag acknowledged so far
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -79,7 +81,9 @@ def store_problems(db: str | Path, acknowledged: list[str]) -> list[str]:
     return problems
 
 
-def kill_trial(db: str | Path, folder: Path, rounds: int, *, flags_while_writing: int = 3, flags_after: int = 2) -> KillTrial:
+def kill_trial(
+    db: str | Path, folder: Path, rounds: int, *, flags_while_writing: int = 3, flags_after: int = 2
+) -> KillTrial:
     """`rounds` rounds of kill -9 on one store; the problems found after each round (empty: all sound)."""
     acknowledged: list[str] = []
     trial = KillTrial(flags_acknowledged=0)
@@ -104,7 +108,10 @@ def kill_trial(db: str | Path, folder: Path, rounds: int, *, flags_while_writing
         finally:
             _close(processes)
         trial.flags_acknowledged = len(acknowledged)
-        trial.problems += [f"round {n}: {problem}" for problem in store_problems(db, acknowledged)]
+        found = store_problems(db, acknowledged)
+        trial.rounds += 1
+        trial.sound_rounds += not found
+        trial.problems += [f"round {n}: {problem}" for problem in found]
     return trial
 
 
@@ -122,7 +129,9 @@ class ConcurrentTrial:
         return self.spans_reported_written - self.spans_stored
 
 
-def concurrent_trial(db: str | Path, folder: Path, *, writers: int = 3, rounds: int = 3, calls: int = 400) -> ConcurrentTrial:
+def concurrent_trial(
+    db: str | Path, folder: Path, *, writers: int = 3, rounds: int = 3, calls: int = 400
+) -> ConcurrentTrial:
     """`writers` apps write `rounds` x `calls` traced calls each into `db` at once while a flagger flags."""
     processes: list[Process] = []
     problems: list[str] = []

@@ -45,7 +45,9 @@ def test_a_full_disk_costs_the_app_nothing_and_capture_resumes_once_space_is_fre
     db = disk.folder / "casebank.db"
     app = start_app(db)
     trial = disk_fault_trial(app, lambda: disk.fault(app), lambda: disk.mend(app), db)
-    said = "(database or disk is full) - free space on its disk" if disk.how == "small-filesystem" else "(disk I/O error)"
+    said = (
+        "(database or disk is full) - free space on its disk" if disk.how == "small-filesystem" else "(disk I/O error)"
+    )
     _survived(trial, f"cannot write to store '{db}' {said}")
 
 
