@@ -96,8 +96,10 @@ class StoreSpanProcessor(SpanProcessor):
         self.failed_batches = 0
         self.batches_written = 0
         self._open_error: str | None = None
-        # A server store is reconnected when lost; a SQLite file is not (see the module's docstring).
+        # A server store is reconnected when it stops answering; a SQLite file is reopened when it
+        # refuses a write or is deleted (see the module's docstring).
         self._reconnects = self.store_url.backend != "sqlite"
+        self._dropped_before_outage = 0
         self.outages = 0  # times the store was lost (a server store unreachable, a SQLite file refusing writes)
         self.reconnect_attempts = 0
         self.write_errors = 0  # writes the store refused (each batch's spans counted as dropped)
@@ -287,12 +289,13 @@ class StoreSpanProcessor(SpanProcessor):
             "in the store)",
             self.store_url.shown,
             lost_for,
-            count(self.dropped_total + self._dropped, "span"),
+            count(self.dropped_total + self._dropped - self._dropped_before_outage, "span"),
         )
 
-    def _lose(self, store: Store | None, why: str, *, retry_now: bool = False) -> None:
-        """The store stopped answering (or taking writes): close it, log once for this outage,
-        retry after a backoff (at once with `retry_now`)."""
+    def _lose(self, store: Store | None, why: str, *, lost: int = 0, retry_now: bool = False) -> None:
+        """The store stopped answering (or taking writes; the `lost` spans of the batch it refused
+        are counted as dropped already): close it, log once for this outage, retry after a backoff (at once with
+        `retry_now`)."""
         if not self._reconnects:
             self._checkpointer.stop(timeout_s=5.0)  # its connection holds the old file too
         if store is not None:
@@ -308,6 +311,7 @@ class StoreSpanProcessor(SpanProcessor):
             return  # the same outage: told already
         self.outages += 1
         self._lost_at = now
+        self._dropped_before_outage = self.dropped_total + self._dropped - lost
         if self._reconnects:
             logger.warning(
                 "casebank: cannot reach store '%s' (%s) - the app runs on; spans wait in memory (up to %d, the "
@@ -366,7 +370,7 @@ class StoreSpanProcessor(SpanProcessor):
                     self.write_errors += 1
                     with self._drop_lock:
                         self._dropped += len(batch) + dropped
-                    self._lose(store, str(exc))
+                    self._lose(store, str(exc), lost=len(batch))
                     return None
                 self._failed(
                     f"could not write {count(len(batch), 'span')} to '{self.store_url.shown}': {exc}",
