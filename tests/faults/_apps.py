@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import select
 import signal
 import subprocess
@@ -18,6 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from casebank.store import open_store
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -180,3 +183,43 @@ class Flagger(Process):
 
     def recorded(self) -> list[str]:
         return self.record.read_text().split() if self.record.exists() else []
+
+
+TRACE_ID = "ab" * 16
+
+_FLAG = """
+import json, sys
+import casebank
+from casebank.errors import CasebankError
+try:
+    print(json.dumps({"incident": casebank.flag(sys.argv[2], reason="wrong", db=sys.argv[1])}))
+except CasebankError as exc:
+    print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
+"""
+
+
+def flag_in_a_process(db: str | Path, *, no_writes: bool = False) -> dict[str, Any]:
+    """casebank.flag in a process of its own (with `no_writes`, one the kernel lets write no file)."""
+
+    def forbid_writes() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+    done = subprocess.run(
+        [sys.executable, "-c", _FLAG, str(db), TRACE_ID],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment(db),
+        preexec_fn=forbid_writes if no_writes else None,
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def write_a_trace(db: str | Path) -> None:
+    span = (TRACE_ID, TRACE_ID[:16], None, "answer", "internal", "t1", 1, 1.0, "ok", None, "{}", None, "svc")
+    trace = (TRACE_ID, "answer", "bot:answer", '"q"', '"a"', "ok", None, "t1", 1, 1.0, "svc", 1, None)
+    with open_store(db) as store:
+        store.write_spans([span], [trace])

@@ -1,6 +1,7 @@
 """A PostgreSQL store goes away under a running app (`app.py`): the server restarted, or every
 connection to it cut. The app's calls return, the spans of the outage wait in memory (or are
-counted as dropped), the outage is logged once, and capture resumes when the server answers."""
+counted as dropped), the outage is logged once, and capture resumes when the server answers.
+A flag while the server is down raises a StoreError, and goes through once it is up."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from casebank.store import open_store
-from tests.faults._apps import App
+from tests.faults._apps import App, flag_in_a_process, write_a_trace
+from tests.faults._trials import store_problems
 from tests.postgres_server import PostgresServer, own_server
 
 
@@ -82,3 +84,15 @@ def test_connections_cut_by_the_server_cost_the_app_nothing_and_capture_goes_on(
     assert len([line for line in app.casebank_lines("INFO") if "is back" in line]) == len(warnings)
     assert "Traceback" not in app.stderr()
     _accounted(url, final)
+
+
+def test_a_flag_while_postgres_is_down_raises_a_store_error_and_goes_through_once_it_is_up(
+    server: PostgresServer, url: str
+) -> None:
+    write_a_trace(url)
+    server.stop()
+    refused = flag_in_a_process(url)
+    assert refused.get("error") == "StoreError" and "cannot connect to store" in refused["message"], refused
+    server.start()
+    flagged = flag_in_a_process(url)
+    assert store_problems(url, [flagged["incident"]]) == []
