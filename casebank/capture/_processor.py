@@ -14,8 +14,17 @@ keeps spans queued (up to the queue's bound; the rest are dropped and counted, a
 tries to reconnect with a capped exponential backoff - never in a tight loop - logging once when
 the store is lost and once when it is back. A failed write is told apart from a lost store by
 pinging the store: only a store that does not answer is reconnected. An app that starts while
-its database is down starts capturing when the database comes up. A SQLite file is opened once:
-its errors are the file's, and reconnecting would not help.
+its database is down starts capturing when the database comes up.
+
+A SQLite file that refuses a write (its disk full, the file or its disk made read-only, an I/O
+error) is reopened the same way, after the same backoff (capped lower: it is a local file): the
+batch is dropped and counted, the queue waits, and a fresh connection is what picks up a file
+that became writable again (one opened read-only stays so). A store file deleted or replaced
+under the app goes on taking writes through the open handle into a file no one will read, so
+before each batch the writer checks that the path still names the file it opened; when it does
+not, it closes its connections (the last close removes the old log by its name, so it must come
+first) and makes a new store at the path, as a first start would. Each outage is logged once
+when it starts and once when writing works again, never per batch; `stats()` counts it.
 
 One thread, not a converter feeding a writer: the two only overlapped while SQLite stepped
 (the sqlite3 module lets the GIL go then), and each hand-back of the GIL cost more than the
@@ -62,6 +71,7 @@ CHECKPOINT_EVERY_SPANS = 4_000
 # Reconnecting to a lost server store: first after RECONNECT_FIRST_S, doubling up to RECONNECT_MAX_S.
 RECONNECT_FIRST_S = 0.5
 RECONNECT_MAX_S = 30.0
+REOPEN_MAX_S = 5.0  # for a SQLite file: nothing to wait out but the disk or its permissions
 # Keys that mark a span as part of an LLM app, in the names of each instrumentation casebank reads.
 _LLM_PREFIXES = ("gen_ai.", "llm.", "traceloop.", "openinference.")
 
@@ -86,10 +96,15 @@ class StoreSpanProcessor(SpanProcessor):
         self.failed_batches = 0
         self.batches_written = 0
         self._open_error: str | None = None
-        # A server store is reconnected when lost; a SQLite file is not (see the module's docstring).
+        # A server store is reconnected when it stops answering; a SQLite file is reopened when it
+        # refuses a write or is deleted (see the module's docstring).
         self._reconnects = self.store_url.backend != "sqlite"
-        self.outages = 0  # times a server store was lost
+        self._dropped_before_outage = 0
+        self.outages = 0  # times the store was lost (a server store unreachable, a SQLite file refusing writes)
         self.reconnect_attempts = 0
+        self.write_errors = 0  # writes the store refused (each batch's spans counted as dropped)
+        self.spans_written = 0
+        self._file_id: tuple[int, int] | None = None  # (device, inode) of the SQLite file opened
         self._drop_lock = threading.Lock()
         # What the writer thread runs is imported here, on the app's thread: a fork while that
         # thread was importing would leave the child a half-made module ("circular import").
@@ -112,7 +127,7 @@ class StoreSpanProcessor(SpanProcessor):
         self._shutdown = False
         self._checkpointer = Checkpointer(self.store_url)
         self._unchecked = 0  # spans written since the checkpointer was last asked
-        self._lost_at: float | None = None  # when the store was lost (monotonic); None while connected
+        self._lost_at: float | None = None  # when the store was lost (monotonic); None once it takes writes again
         self._retry_at = 0.0
         self._backoff_s = RECONNECT_FIRST_S
         self._writer = threading.Thread(target=self._write_loop, name="casebank-writer", daemon=True)
@@ -209,14 +224,42 @@ class StoreSpanProcessor(SpanProcessor):
             if store is not None:
                 store.close()  # the last connection to close checkpoints what is left
 
+    def stats(self) -> dict[str, int | bool]:
+        """What capture did so far: spans written and dropped (the queue full, or a batch the store
+        refused), writes refused, outages, and whether the store takes writes now."""
+        return {
+            "spans_written": self.spans_written,
+            "spans_dropped": self.dropped_total + self._dropped,
+            "write_errors": self.write_errors,
+            "failed_batches": self.failed_batches,
+            "outages": self.outages,
+            "capturing": self._lost_at is None and not self._shutdown,
+        }
+
     def _open_store(self) -> Store | None:
         try:
             from casebank.store import open_store
 
-            return open_store(self.store_url)
+            store = open_store(self.store_url)
         except Exception as exc:
             self._open_error = str(exc)
             return None
+        self._file_id = self._current_file_id()
+        return store
+
+    def _current_file_id(self) -> tuple[int, int] | None:
+        """(device, inode) of the file at the SQLite store's path; None when there is none (or no path)."""
+        if self.store_url.path is None:
+            return None
+        try:
+            found = os.stat(self.store_url.path)
+        except OSError:
+            return None
+        return found.st_dev, found.st_ino
+
+    def _file_replaced(self) -> bool:
+        """Whether the SQLite file opened is no longer the one at its path (deleted, or moved aside)."""
+        return self._file_id is not None and self._current_file_id() != self._file_id
 
     def _connected(self, store: Store | None) -> Store | None:
         """`store`, or while it is lost a new one once the backoff has passed (None until then)."""
@@ -225,38 +268,65 @@ class StoreSpanProcessor(SpanProcessor):
         self.reconnect_attempts += 1
         store = self._open_store()
         if store is None:
-            self._backoff_s = min(self._backoff_s * 2, RECONNECT_MAX_S)
+            self._backoff_s = min(self._backoff_s * 2, RECONNECT_MAX_S if self._reconnects else REOPEN_MAX_S)
             self._retry_at = time.monotonic() + self._backoff_s
             return None
+        self._open_error = None
+        if not self._reconnects:
+            self._checkpointer = Checkpointer(self.store_url)  # its own connection, to the file opened now
+            try:
+                store.prepare_for_capture()
+            except Exception:  # only tuning: the store writes without it
+                pass
+        return store
+
+    def _written_again(self) -> None:
+        """A write went through after an outage: say so once, and start the backoff over."""
         lost_for = time.monotonic() - (self._lost_at or time.monotonic())
-        self._lost_at, self._open_error, self._backoff_s = None, None, RECONNECT_FIRST_S
+        self._lost_at, self._backoff_s = None, RECONNECT_FIRST_S
         logger.info(
             "casebank: store '%s' is back after %.0f s - writing spans again (%s dropped meanwhile, counted "
             "in the store)",
             self.store_url.shown,
             lost_for,
-            count(self._dropped, "span"),
+            count(self.dropped_total + self._dropped - self._dropped_before_outage, "span"),
         )
-        return store
 
-    def _lose(self, store: Store | None, why: str) -> None:
-        """The store stopped answering: close it, log once for this outage, retry after a backoff."""
+    def _lose(self, store: Store | None, why: str, *, lost: int = 0, retry_now: bool = False) -> None:
+        """The store stopped answering (or taking writes; the `lost` spans of the batch it refused
+        are counted as dropped already): close it, log once for this outage, retry after a backoff (at once with
+        `retry_now`)."""
+        if not self._reconnects:
+            self._checkpointer.stop(timeout_s=5.0)  # its connection holds the old file too
         if store is not None:
             try:
                 store.close()
             except Exception:  # a pool whose server is gone may complain on the way out
                 pass
+        now = time.monotonic()
+        self._retry_at = now if retry_now else now + self._backoff_s
+        if not self._reconnects:
+            self._backoff_s = min(self._backoff_s * 2, REOPEN_MAX_S)
+        if self._lost_at is not None:
+            return  # the same outage: told already
         self.outages += 1
-        self._lost_at = time.monotonic()
-        self._backoff_s = RECONNECT_FIRST_S
-        self._retry_at = self._lost_at + self._backoff_s
-        logger.warning(
-            "casebank: cannot reach store '%s' (%s) - the app runs on; spans wait in memory (up to %d, the rest "
-            "are dropped and counted) while casebank reconnects",
-            self.store_url.shown,
-            why,
-            self._max_queue,
-        )
+        self._lost_at = now
+        self._dropped_before_outage = self.dropped_total + self._dropped - lost
+        if self._reconnects:
+            logger.warning(
+                "casebank: cannot reach store '%s' (%s) - the app runs on; spans wait in memory (up to %d, the "
+                "rest are dropped and counted) while casebank reconnects",
+                self.store_url.shown,
+                why,
+                self._max_queue,
+            )
+        else:
+            logger.warning(
+                "casebank: %s - the app runs on; spans wait in memory (up to %d, the rest are dropped and "
+                "counted) while casebank reopens the store",
+                why,
+                self._max_queue,
+            )
 
     def _answers(self, store: Store) -> bool:
         try:
@@ -272,6 +342,11 @@ class StoreSpanProcessor(SpanProcessor):
         store = self._connected(store)
         if store is None:
             return None
+        if (self._queue or self._dropped) and self._file_replaced():
+            self._lose(store, f"the store file '{self.store_url.shown}' was deleted or replaced", retry_now=True)
+            store = self._connected(None)  # a new store at the path
+            if store is None:
+                return None
         spans = self._queue
         while spans or self._dropped:
             size = self._max_batch
@@ -288,12 +363,14 @@ class StoreSpanProcessor(SpanProcessor):
             try:
                 store.write_prepared(prepared)
             except Exception as exc:
-                # A StoreError is the store saying it cannot reach its server; another error may be
-                # this batch's own (then the store still answers a ping).
-                if self._reconnects and (isinstance(exc, StoreError) or not self._answers(store)):
+                # A StoreError is the store saying it cannot reach its server, or that its file
+                # refused the write; another error may be this batch's own (then a server store
+                # still answers a ping).
+                if isinstance(exc, StoreError) or (self._reconnects and not self._answers(store)):
+                    self.write_errors += 1
                     with self._drop_lock:
                         self._dropped += len(batch) + dropped
-                    self._lose(store, str(exc))
+                    self._lose(store, str(exc), lost=len(batch))
                     return None
                 self._failed(
                     f"could not write {count(len(batch), 'span')} to '{self.store_url.shown}': {exc}",
@@ -302,6 +379,9 @@ class StoreSpanProcessor(SpanProcessor):
                 return store  # the store may be unusable: try again at the next wake, not in a loop
             self.dropped_total += dropped
             self.batches_written += 1
+            self.spans_written += len(batch)
+            if self._lost_at is not None:
+                self._written_again()
             self._unchecked += len(batch)
             if self._unchecked >= CHECKPOINT_EVERY_SPANS and not self._reconnects:  # a server checkpoints itself
                 self._unchecked = 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -54,17 +54,32 @@ class Connected:
 
     @contextmanager
     def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE .. COMMIT; `durable` fsyncs the commit (synchronous=FULL)."""
+        """BEGIN IMMEDIATE .. COMMIT; `durable` fsyncs the commit (synchronous=FULL).
+
+        The file refusing the write (full, read-only, an I/O error, locked beyond the busy
+        timeout) is a StoreError naming the store and the fix, not a bare sqlite3 error."""
+        try:
+            with self._transaction(durable) as conn:
+                yield conn
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write to store '{self.location}' ({exc}) - {_fix(exc)}") from None
+
+    @contextmanager
+    def _transaction(self, durable: bool) -> Iterator[sqlite3.Connection]:
         if durable:
             self.conn.execute("PRAGMA synchronous = FULL")
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
-            self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException:
+                # SQLite rolls a transaction back itself after some errors (a full disk, an I/O
+                # error); a COMMIT that failed may leave it open.
+                if self.conn.in_transaction:
+                    with suppress(sqlite3.Error):  # the first error is the one to tell
+                        self.conn.execute("ROLLBACK")
+                raise
         finally:
             if durable:
                 self.conn.execute("PRAGMA synchronous = NORMAL")
@@ -82,3 +97,14 @@ class Connected:
             listed = ", ".join(i[:shown] for i in ids) + ", ..." if shown else ", ".join(ids)
             raise AmbiguousId(f"{noun} id '{prefix}' is ambiguous ({listed}) - type more characters")
         return rows[0] if rows else None
+
+
+def _fix(exc: sqlite3.OperationalError) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return "another process held it for longer than the busy timeout; try again"
+    if "full" in text:
+        return "free space on its disk"
+    if "readonly" in text or "read-only" in text:
+        return "make the file and its folder writable"
+    return "check the file, its folder and its disk"

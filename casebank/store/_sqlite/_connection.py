@@ -54,6 +54,10 @@ def _prepare(conn: sqlite3.Connection, db_path: Path) -> None:
             _set_pragmas(conn)
             return
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.OperationalError as exc:  # the file or its disk, not its content: full, read-only, I/O
+        raise StoreError(
+            f"cannot open store '{db_path}' ({exc}) - check the file, its folder and its disk (space, permissions)"
+        ) from None
     except sqlite3.DatabaseError as exc:
         raise StoreError(
             f"'{db_path}' is not a casebank store ({exc}) - pass the path of a casebank .db file"
