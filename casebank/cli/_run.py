@@ -21,7 +21,7 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -30,6 +30,10 @@ from casebank.cli._common import DbOption, SuiteOption, open_store, output_width
 from casebank.cli._progress import progress
 from casebank.errors import InvalidInput
 from casebank.replay._report_formats import BUILTIN_FORMATS
+
+if TYPE_CHECKING:
+    from casebank.replay._results import RunReport
+    from casebank.store import Store
 
 __all__ = ["run", "write_file"]
 
@@ -65,7 +69,7 @@ FailOnOption = Annotated[
 ]
 INTERRUPTED_EXIT = 130
 # Each file option of `cases run` and the report format it writes.
-FILE_OPTIONS = {"--json": "json", "--junit": "junit", "--markdown": "markdown"}
+FILE_OPTIONS = {"--json": "json", "--junit": "junit", "--markdown": "markdown", "--html": "html"}
 
 
 def _also_write(option: str) -> str:
@@ -145,6 +149,10 @@ def run(
         Path | None,
         typer.Option("--markdown", metavar="PATH", dir_okay=False, show_default=False, help=_also_write("--markdown")),
     ] = None,
+    html_path: Annotated[
+        Path | None,
+        typer.Option("--html", metavar="PATH", dir_okay=False, show_default=False, help=_also_write("--html")),
+    ] = None,
     frozen_tools: Annotated[
         bool | None,
         typer.Option(
@@ -184,6 +192,7 @@ def run(
     Examples:
         cases run --suite evals/ --concurrency 16 --junit reports/cases.xml
         cases run --baseline latest --epochs 3 --markdown comment.md
+        cases run --html reports/cases.html
         cases run --shard 2/4 --timeout 30 --retries 3
         cases run --frozen-tools --on-missing-fixture live
         cases run --exclude-holdout
@@ -240,6 +249,8 @@ def run(
                 factories=config.factories,
             )
         store_path = store.location
+        # The HTML page draws this run among the stored ones (its charts): rendered while the store is open.
+        html_text = _stored_html(report, store) if html_path is not None else None
         audit_line = None if report.status == "interrupted" else summary_line(whole, store)
     console = Console(markup=False, highlight=False, emoji=False, width=output_width())
     render_table(report, console)
@@ -250,9 +261,14 @@ def run(
         for line in comparison_lines(comparison):
             console.print(line, soft_wrap=True)
     console.print(f"run {report.id} recorded in {store_path}", soft_wrap=True)
-    for option, path in (("--json", json_path), ("--junit", junit_path), ("--markdown", markdown_path)):
+    files = (("--json", json_path), ("--junit", junit_path), ("--markdown", markdown_path), ("--html", html_path))
+    for option, path in files:
         if path is not None:
-            text = BUILTIN_FORMATS[FILE_OPTIONS[option]].render(report)
+            text = (
+                html_text
+                if option == "--html" and html_text is not None
+                else BUILTIN_FORMATS[FILE_OPTIONS[option]].render(report)
+            )
             if option == "--markdown" and comparison is not None:  # the comment also says what changed
                 text += "\n" + comparison_markdown(comparison)
             write_file(option, path, text)
@@ -267,6 +283,11 @@ def run(
         sys.stderr.flush()
         os._exit(code)
     raise typer.Exit(code)
+
+
+def _stored_html(report: RunReport, store: Store) -> str:
+    render_stored = BUILTIN_FORMATS["html"].render_stored
+    return render_stored(report, store) if render_stored is not None else BUILTIN_FORMATS["html"].render(report)
 
 
 def write_file(option: str, path: Path, text: str) -> None:

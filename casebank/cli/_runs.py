@@ -87,39 +87,83 @@ def report(
     merge: Annotated[
         bool, typer.Option("--merge", help="Join several runs (e.g. CI shards) into one, record it, report it.")
     ] = False,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            metavar="RUN|latest|PATH.json",
+            help="Also show regressions and fixes against this run (formats table, markdown, html).",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", metavar="PATH", dir_okay=False, help="Write it to this file.", show_default=False
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Print a recorded run again, as a table, JSON, JUnit XML or a markdown pull-request comment.
+    """Print a recorded run again: a table, JSON, JUnit XML, a markdown pull-request comment or an HTML page.
+
+    The HTML page is one self-contained file (no network references) with the pass rate over the
+    stored runs as charts, overall and per tag, and each failure's expected against actual.
 
     \b
     Examples:
         cases report latest --format markdown
+        cases report latest --format html --output report.html
         cases report --merge shard1.json shard2.json shard3.json --format junit
     """
-    from casebank.replay._compare import load_baseline
+    from casebank.cli._run import write_file
+    from casebank.replay._compare import compare, comparison_lines, comparison_markdown, load_baseline
     from casebank.replay._records import merge_reports, record
     from casebank.replay._report_formats import get_format
 
     chosen = get_format(output_format)
     if len(run) > 1 and not merge:
         raise InvalidInput(f"{len(run)} runs given - pass one RUN, or --merge to join them")
-    if merge:
-        with open_store(db, create=True) as store:
+    if baseline is not None and output_format not in ("table", "markdown", "html"):
+        raise InvalidInput(
+            f"--baseline is shown by the table, markdown and html formats, not {output_format} - pick one"
+        )
+    store = open_store(db, create=True) if merge else _store_if_any(db, [*run, *([baseline] if baseline else [])])
+    try:
+        if merge:
+            assert store is not None
             loaded = merge_reports([load_baseline(store, ref, role="merge") for ref in run])
             record(store, loaded)
-    else:
-        maybe_store = _store_if_any(db, run)
-        try:
-            loaded = load_baseline(maybe_store, run[0], role="run")
-        finally:
-            if maybe_store is not None:
-                maybe_store.close()
-    if chosen.show is not None:  # for people: the note below is no part of a document
+        else:
+            loaded = load_baseline(store, run[0], role="run")
+        if baseline is not None:
+            loaded.comparison = compare(load_baseline(store, baseline), loaded)
+        text = None  # the table for a terminal is printed by rich, not rendered as text
+        if output is not None or chosen.show is None:
+            if chosen.render_stored is not None and store is not None:  # drawn among the stored runs (charts)
+                text = chosen.render_stored(loaded, store)
+            else:
+                text = chosen.render(loaded)
+    finally:
+        if store is not None:
+            store.close()
+    if text is None:
+        assert chosen.show is not None
         chosen.show(loaded, console())
-        if merge:
-            console().print(f"merged run {loaded.id} recorded")
+        if loaded.comparison is not None:
+            for line in comparison_lines(loaded.comparison):
+                console().print(line, soft_wrap=True)
     else:
-        sys.stdout.write(chosen.render(loaded))
+        if loaded.comparison is not None and output_format == "markdown":  # the comment also says what changed
+            text += "\n" + comparison_markdown(loaded.comparison)
+        elif loaded.comparison is not None and output_format == "table":
+            text += "".join(line + "\n" for line in comparison_lines(loaded.comparison))
+        if output is None:
+            sys.stdout.write(text)
+            return
+        write_file("--output", output, text)
+        console().print(f"wrote {output}", soft_wrap=True)
+    if merge:  # for people: no part of a document on stdout
+        console().print(f"merged run {loaded.id} recorded")
 
 
 @app.command("compare")

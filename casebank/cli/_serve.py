@@ -48,10 +48,11 @@ def serve(
         str, typer.Option("--log-level", metavar="|".join(_LOG_LEVELS), help="How much the server logs.")
     ] = "info",
 ) -> None:
-    """Serve a store over HTTP: OTLP traces at /v1/traces, flags and reads under /api.
+    """Serve a store over HTTP: OTLP traces at /v1/traces, flags and reads under /api, review pages at /ui.
 
     Every route but /healthz and /readyz needs 'Authorization: Bearer TOKEN': the admin token
-    ($CASEBANK_TOKEN or --token-file) or one from 'cases token create'. With retention_days in
+    ($CASEBANK_TOKEN or --token-file) or one from 'cases token create'. The review pages (/ui)
+    sign in with such a token (scope read to look, flag to flag, admin to annotate). With retention_days in
     the project config, traces older than that which no incident references are pruned daily.
     SIGTERM finishes the requests in flight, then stops.
 
@@ -64,6 +65,7 @@ def serve(
     admin_token = _admin_token(token_file)
     try:
         from casebank.server import serve as run_server
+        from casebank.ui import ui_routes
     except ImportError as exc:
         raise UsageError(
             f"'cases serve' needs the server extra ({exc.name} is missing) - pip install 'casebank[server]'"
@@ -91,6 +93,7 @@ def serve(
         serialize=where.backend == "sqlite",
         retention_days=config.retention_days,
         log_level=log_level,
+        extra_routes=lambda calls, auth: ui_routes(calls, auth, suite=config.suite),
     )
 
 

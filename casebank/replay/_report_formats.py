@@ -24,6 +24,9 @@ does not import breaks its own format, not `cases report --format json`.
 
 A format may also say how to `show` itself on a terminal: the table is printed by rich at the
 terminal's width and in colour, and its `render` is the same table as plain text for a file.
+And a format that draws the run among the stored runs (the HTML page's pass-rate charts) says
+how to `render_stored`, given the store the run came from; without a store, `render` draws the
+run alone.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from casebank.replay._results import RunReport
+    from casebank.store import Store
 
 __all__ = [
     "BUILTIN_FORMATS",
@@ -67,6 +71,8 @@ class ReportFormat:
     help: str  # one line, a noun phrase: "a JUnit XML report" (`cases run` says "Also write ... here.")
     # How to print it to a terminal when that differs from writing `render`'s text (the table's colours).
     show: Callable[[RunReport, Console], None] | None = None
+    # How to write it when the run's store is open: with what the store holds around the run (its history).
+    render_stored: Callable[[RunReport, Store], str] | None = None
 
 
 BUILTIN_FORMATS: dict[str, ReportFormat] = {}
@@ -100,7 +106,7 @@ def get_format(name: str, *, option: str = "--format") -> ReportFormat:
 
 
 class FormatNames:
-    """`table|json|junit|markdown` and any plug-in's name: the `--format` metavar, read when help is shown.
+    """`table|json|junit|markdown|html` and any plug-in's name: the `--format` metavar, read when help is shown.
 
     typer formats a metavar into the help with an f-string, so this object stands in for the text
     until then: reading the entry points at every start of `cases` would cost each command."""
@@ -184,6 +190,18 @@ def _markdown(report: RunReport) -> str:
     return to_markdown(report)
 
 
+def _html(report: RunReport) -> str:
+    from casebank.replay._report_html import to_html
+
+    return to_html(report)
+
+
+def _html_stored(report: RunReport, store: Store) -> str:
+    from casebank.replay._report_html import render_run_html, run_history
+
+    return render_run_html(report, history=run_history(store, until=report.id))
+
+
 register(
     ReportFormat(
         name="table",
@@ -196,3 +214,12 @@ register(
 register(ReportFormat(name="json", render=_json, suffix=".json", help="the whole run as JSON"))
 register(ReportFormat(name="junit", render=_junit, suffix=".xml", help="a JUnit XML report"))
 register(ReportFormat(name="markdown", render=_markdown, suffix=".md", help="a pull-request comment"))
+register(
+    ReportFormat(
+        name="html",
+        render=_html,
+        suffix=".html",
+        help="a self-contained HTML page with the pass-rate charts and a diff of each failure",
+        render_stored=_html_stored,
+    )
+)

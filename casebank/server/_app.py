@@ -7,14 +7,14 @@ thread and, when uvicorn has drained the requests in flight, stops it and closes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from casebank.server._api import api_routes
 from casebank.server._auth import Auth
@@ -26,7 +26,11 @@ from casebank.server._openapi import openapi
 from casebank.server._retention import Retention
 from casebank.store import Store
 
-__all__ = ["create_app"]
+__all__ = ["ExtraRoutes", "create_app"]
+
+# Routes another package adds (the review pages, `casebank.ui`), made from the server's own store
+# calls and token checks: the server mounts them without importing what they need (replay).
+ExtraRoutes = Callable[[StoreCalls, Auth], Sequence[BaseRoute]]
 
 
 def create_app(
@@ -36,9 +40,11 @@ def create_app(
     serialize: bool,
     max_body: int = DEFAULT_MAX_BODY,
     retention_days: int | None = None,
+    extra_routes: ExtraRoutes | None = None,
 ) -> Starlette:
     """The server over `store`, which it closes on shutdown. `serialize`: the store's calls must
-    take turns (one SQLite connection). `retention_days`: prune older traces once a day."""
+    take turns (one SQLite connection). `retention_days`: prune older traces once a day.
+    `extra_routes`: more routes, made from the store calls and token checks (the review pages)."""
     calls = StoreCalls(store, serialize=serialize)
     auth = Auth(admin_token, calls)
     retention = Retention(calls, retention_days) if retention_days else None
@@ -75,5 +81,6 @@ def create_app(
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
         ingest_route(auth, calls, max_body),
         *api_routes(auth, calls),
+        *(extra_routes(calls, auth) if extra_routes is not None else ()),
     ]
     return Starlette(routes=routes, exception_handlers=dict(HANDLERS), lifespan=lifespan)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from casebank.server._calls import StoreCalls
 from casebank.server._errors import HTTPError
-from casebank.store import token_hash
+from casebank.store import TOKEN_SCOPES, token_hash
 
 __all__ = ["Auth"]
 
@@ -25,6 +25,17 @@ class Auth:
     def __init__(self, admin_token: str | None, calls: StoreCalls) -> None:
         self._admin = admin_token.encode() if admin_token else None
         self._calls = calls
+
+    async def identify(self, hashed: str) -> tuple[str, tuple[str, ...]] | None:
+        """(name, scopes) of the token whose secret hashes to `hashed` (`token_hash`), None for one
+        this server does not know (any more): the review pages keep a session by the hash and ask
+        on every request, so a revoked token stops working at once there too."""
+        if self._admin is not None and hmac.compare_digest(hashed.encode(), token_hash(self._admin.decode()).encode()):
+            return "admin", TOKEN_SCOPES
+        token = await self._calls(self._calls.store.token_by_hash, hashed)
+        if token is None:
+            return None
+        return str(token.get("name")), tuple(token.get("scopes") or ())
 
     async def require(self, request: Request, scope: str) -> str:
         """The name of the request's token ("admin" for the admin token) if it has `scope`."""

@@ -12,7 +12,7 @@ import sys
 
 import uvicorn
 
-from casebank.server._app import create_app
+from casebank.server._app import ExtraRoutes, create_app
 from casebank.server._body import DEFAULT_MAX_BODY
 from casebank.store import Store
 
@@ -32,6 +32,7 @@ def serve(
     retention_days: int | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     log_level: str = "info",
+    extra_routes: ExtraRoutes | None = None,
 ) -> None:
     """Serve `store` until SIGTERM or SIGINT; the store is closed on the way out."""
     _log_to_stderr(log_level)
@@ -39,7 +40,12 @@ def serve(
     # a flag crosses threads several times, so 5 ms (the default) made tens of ms under load.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = create_app(
-        store, admin_token=admin_token, serialize=serialize, max_body=max_body, retention_days=retention_days
+        store,
+        admin_token=admin_token,
+        serialize=serialize,
+        max_body=max_body,
+        retention_days=retention_days,
+        extra_routes=extra_routes,
     )
     config = uvicorn.Config(
         app,

@@ -193,6 +193,20 @@ class HTTPStore:
         body = self._call("GET", "/api/traces?" + urlencode({"limit": limit}))
         return [_trace(row) for row in body.get("traces") or []]
 
+    def search_traces(
+        self,
+        *,
+        where: Mapping[str, Any] | None = None,
+        entrypoint: str | None = None,
+        status: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        before: str | None = None,
+        limit: int = 50,
+    ) -> list[TraceSummary]:
+        # The server's review pages search where the store is; the API offers lookups by attribute.
+        self._elsewhere("searching traces (open the server's review pages at /ui)")
+
     def get_trace(self, trace_id: str) -> TraceSummary | None:
         found = self._trace_or_none(trace_id)
         return None if found is None else _trace(found["trace"])

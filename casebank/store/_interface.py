@@ -100,6 +100,25 @@ class Store(Protocol):
         """The newest `limit` traces, newest first."""
         ...
 
+    def search_traces(
+        self,
+        *,
+        where: Mapping[str, Any] | None = None,
+        entrypoint: str | None = None,
+        status: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        before: str | None = None,
+        limit: int = 50,
+    ) -> list[TraceSummary]:
+        """Up to `limit` traces (1 to 1000) matching every filter given, newest first (by start
+        time, ties by trace id): carrying every attribute in `where` (as `traces_where`), of
+        `entrypoint`, with `status` ("ok" or "error"), started at or after `since` and before
+        `until` (ISO-8601 times, UTC unless they say otherwise). `before` pages on: the full id of
+        the last trace of the previous page. InvalidInput naming the argument for a bad one, or a
+        cursor that names no trace."""
+        ...
+
     def get_trace(self, trace_id: str) -> TraceSummary | None: ...
 
     def trace_spans(self, trace_id: str) -> list[dict[str, Any]]:

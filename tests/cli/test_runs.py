@@ -126,7 +126,7 @@ def test_a_team_s_report_format_plugs_in_through_its_installed_entry_point(tmp_p
 
     assert csv.code == 0 and csv.out == "c1,passed\nc2,failed\nc3,passed\n", csv.out + csv.err
     assert orjson.loads(own_json.out)["id"] == run_id_of(ran.out)  # a plug-in's `json` does not replace casebank's
-    names = "table, json, junit, markdown, csv, count, three, broken, missing"
+    names = "table, json, junit, markdown, html, csv, count, three, broken, missing"
     assert_one_line_error(unknown, 2, f"--format 'pdf' is not one of {names} - pick one")
     assert_one_line_error(
         broken,
@@ -134,8 +134,8 @@ def test_a_team_s_report_format_plugs_in_through_its_installed_entry_point(tmp_p
         "report format 'broken' (team_reports_missing:render in entry point group casebank.reports) cannot be loaded",
         "fix or uninstall the package that provides it",
     )
-    assert "--format table|json|junit|markdown|csv|count|three|broken|missing\n" in help_with.out
-    assert "--format table|json|junit|markdown\n" in help_without.out
+    assert "--format table|json|junit|markdown|html|csv|count|three|broken|missing\n" in help_with.out
+    assert "--format table|json|junit|markdown|html\n" in help_without.out
 
 
 def test_the_baseline_gate_exits_by_fail_on(tmp_path: Path, db: Path, cases: Cases) -> None:

@@ -20,6 +20,7 @@ import pytest
 from casebank.errors import InvalidInput
 from casebank.replay import report_json, to_junit, to_markdown
 from casebank.replay._report_formats import BUILTIN_FORMATS, ENTRY_POINT_GROUP, format_names, get_format
+from casebank.replay._report_html import render_run_html
 from casebank.replay._report_table import TEXT_WIDTH
 from tests.replay.test_report import report, result
 
@@ -88,16 +89,18 @@ RUN = report(result("c1", "passed"), result("c2", "failed"))
 
 
 def test_casebank_s_own_formats_come_in_this_order_and_render_as_their_modules_do() -> None:
-    assert format_names() == ["table", "json", "junit", "markdown"]
+    assert format_names() == ["table", "json", "junit", "markdown", "html"]
     assert [(f.name, f.suffix) for f in BUILTIN_FORMATS.values()] == [
         ("table", ".txt"),
         ("json", ".json"),
         ("junit", ".xml"),
         ("markdown", ".md"),
+        ("html", ".html"),
     ]
     assert get_format("json").render(RUN) == report_json(RUN)
     assert get_format("junit").render(RUN) == to_junit(RUN)
     assert get_format("markdown").render(RUN) == to_markdown(RUN)
+    assert get_format("html").render(RUN) == render_run_html(RUN)
     assert [name for name, f in BUILTIN_FORMATS.items() if f.show is not None] == ["table"]
 
 
@@ -110,13 +113,26 @@ def test_the_table_as_text_is_the_terminal_table_without_colour() -> None:
 
 
 def test_an_unknown_format_is_a_usage_error_naming_every_format() -> None:
-    with pytest.raises(InvalidInput, match=r"^--format 'pdf' is not one of table, json, junit, markdown - pick one$"):
+    with pytest.raises(
+        InvalidInput, match=r"^--format 'pdf' is not one of table, json, junit, markdown, html - pick one$"
+    ):
         get_format("pdf")
 
 
 def test_a_team_s_format_is_found_by_its_entry_point_and_renders_the_run(plugin: Plugin) -> None:
     assert plugin.module not in sys.modules  # listing the names imports no plug-in
-    assert format_names() == ["table", "json", "junit", "markdown", "csv", "count", "three", "broken", "missing"]
+    assert format_names() == [
+        "table",
+        "json",
+        "junit",
+        "markdown",
+        "html",
+        "csv",
+        "count",
+        "three",
+        "broken",
+        "missing",
+    ]
     assert plugin.module not in sys.modules
 
     csv = get_format("csv")

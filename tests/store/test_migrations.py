@@ -67,6 +67,7 @@ MIGRATIONS = [
     "m006_span_locality",
     "m007_run_origin",
     "m008_production",
+    "m009_trace_search",
 ]
 
 

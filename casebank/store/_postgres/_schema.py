@@ -123,10 +123,18 @@ CREATE TABLE tokens (
 );
 """
 
+_M003_TRACE_SEARCH = """
+-- The review pages of `cases serve` list one entry point's traces, or the failed ones, newest
+-- first (`search_traces`): each filter with the start time, so that a page is an index range.
+CREATE INDEX traces_entrypoint_start_ns ON traces (entrypoint, start_ns);
+CREATE INDEX traces_status_start_ns ON traces (status, start_ns);
+"""
+
 # (id, name, SQL) in the order they apply.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "m001_initial", _M001_INITIAL),
     (2, "m002_production", _M002_PRODUCTION),
+    (3, "m003_trace_search", _M003_TRACE_SEARCH),
 )
 
 _RECORDED = "SELECT id FROM casebank_migrations"

@@ -11,6 +11,7 @@ from casebank.store._attributes import SHOWN, the_one_trace
 from casebank.store._postgres._base import Conn, Connected
 from casebank.store._postgres._where import traces_where
 from casebank.store._records import INCIDENT_STATUSES, SPAN_COLUMNS, StoreCounts, TraceSummary, hex_prefix
+from casebank.store._search import checked_search, unknown_cursor
 
 __all__ = ["SPANS_OF", "TraceReads", "spans_of"]
 
@@ -57,6 +58,34 @@ class TraceReads(Connected):
 
     def recent_traces(self, limit: int = 20) -> list[TraceSummary]:
         rows = self.rows(f"{_TRACE} ORDER BY start_ns DESC NULLS LAST LIMIT %s", (limit,))
+        return [_trace_summary(row) for row in rows]
+
+    def search_traces(
+        self,
+        *,
+        where: Mapping[str, Any] | None = None,
+        entrypoint: str | None = None,
+        status: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        before: str | None = None,
+        limit: int = 50,
+    ) -> list[TraceSummary]:
+        search = checked_search(
+            where=where, entrypoint=entrypoint, status=status, since=since, until=until, before=before, limit=limit
+        )
+        conditions, params = search.conditions("%s")
+        if search.before is not None:
+            start_ns = self.value("SELECT start_ns FROM traces WHERE trace_id = %s", (search.before,))
+            if start_ns is None:
+                raise unknown_cursor(search.before, self.location)
+            condition, more = search.after_cursor("%s", start_ns)
+            conditions.append(condition)
+            params += more
+        filtered = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+        rows = self.rows(
+            f"{_TRACE} {filtered}ORDER BY start_ns DESC NULLS LAST, trace_id LIMIT %s", (*params, search.limit)
+        )
         return [_trace_summary(row) for row in rows]
 
     def get_trace(self, trace_id: str) -> TraceSummary | None:

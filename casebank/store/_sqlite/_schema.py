@@ -16,7 +16,7 @@ import sqlite3
 from typing import Any
 
 # Bump together with a new migration below (then `make fresh-store`).
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # A table only a casebank store has; its absence in a non-empty file means "not ours".
 MARKER_TABLE = "casebank_meta"
@@ -278,6 +278,14 @@ def apply_migrations(conn: sqlite3.Connection, *, stop_before: str | None = None
         # Retention: `prune` finds old traces by `idx_traces_start_ns` (m006) and then deletes
         # their attribute rows by trace id, which the (key, value, trace_id) key cannot find.
         db.execute("CREATE INDEX idx_trace_attributes_trace_id ON trace_attributes (trace_id)")
+
+    @migrations(name="m009_trace_search")
+    def m009_trace_search(db: Any) -> None:
+        # The review pages of `cases serve` list one entry point's traces, or the failed ones,
+        # newest first (`search_traces`): each filter with the start time, so that a page is an
+        # index range rather than a walk of every trace of the others.
+        db.execute("CREATE INDEX idx_traces_entrypoint_start_ns ON traces (entrypoint, start_ns)")
+        db.execute("CREATE INDEX idx_traces_status_start_ns ON traces (status, start_ns)")
 
     migrations.apply(Database(conn), stop_before=stop_before)
     if stop_before is None:

@@ -10,6 +10,7 @@ from typing import Any
 from casebank.errors import TraceNotFound
 from casebank.store._attributes import SHOWN, the_one_trace
 from casebank.store._records import INCIDENT_STATUSES, SPAN_COLUMNS, StoreCounts, TraceSummary, hex_prefix
+from casebank.store._search import checked_search, unknown_cursor
 from casebank.store._sqlite._base import Connected, loads
 from casebank.store._sqlite._where import traces_where
 
@@ -34,6 +35,34 @@ class TraceReads(Connected):
 
     def recent_traces(self, limit: int = 20) -> list[TraceSummary]:
         rows = self.conn.execute("SELECT * FROM traces ORDER BY start_ns DESC LIMIT ?", (limit,))
+        return [_trace_summary(row) for row in rows]
+
+    def search_traces(
+        self,
+        *,
+        where: Mapping[str, Any] | None = None,
+        entrypoint: str | None = None,
+        status: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        before: str | None = None,
+        limit: int = 50,
+    ) -> list[TraceSummary]:
+        search = checked_search(
+            where=where, entrypoint=entrypoint, status=status, since=since, until=until, before=before, limit=limit
+        )
+        conditions, params = search.conditions("?")
+        if search.before is not None:
+            row = self.conn.execute("SELECT start_ns FROM traces WHERE trace_id = ?", (search.before,)).fetchone()
+            if row is None:
+                raise unknown_cursor(search.before, self.location)
+            condition, more = search.after_cursor("?", row[0])
+            conditions.append(condition)
+            params += more
+        filtered = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+        rows = self.conn.execute(
+            f"SELECT * FROM traces {filtered}ORDER BY start_ns DESC, trace_id LIMIT ?", (*params, search.limit)
+        )
         return [_trace_summary(row) for row in rows]
 
     def get_trace(self, trace_id: str) -> TraceSummary | None:

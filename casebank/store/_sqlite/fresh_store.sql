@@ -14,6 +14,7 @@ INSERT INTO "_sqlite_migrations" VALUES(5,'casebank','m005_result_reliability',s
 INSERT INTO "_sqlite_migrations" VALUES(6,'casebank','m006_span_locality',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
 INSERT INTO "_sqlite_migrations" VALUES(7,'casebank','m007_run_origin',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
 INSERT INTO "_sqlite_migrations" VALUES(8,'casebank','m008_production',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
+INSERT INTO "_sqlite_migrations" VALUES(9,'casebank','m009_trace_search',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
 CREATE TABLE "calibrations" (
    "id" INTEGER PRIMARY KEY,
    "config_hash" TEXT,
@@ -129,3 +130,5 @@ CREATE UNIQUE INDEX idx_spans_trace_key_span_id ON spans (trace_key, span_id);
 CREATE INDEX idx_traces_start_ns ON traces (start_ns);
 CREATE UNIQUE INDEX idx_held_flags_target ON held_flags (ifnull(trace_id, ''), ifnull(where_attributes, ''), reason);
 CREATE INDEX idx_trace_attributes_trace_id ON trace_attributes (trace_id);
+CREATE INDEX idx_traces_entrypoint_start_ns ON traces (entrypoint, start_ns);
+CREATE INDEX idx_traces_status_start_ns ON traces (status, start_ns);

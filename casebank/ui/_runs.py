@@ -1,0 +1,52 @@
+"""The runs pages' data: stored runs with their 95% intervals, the charts over runs, one run's page.
+
+The charts and a run's page body are the HTML report's (`casebank.replay._report_html`): one
+renderer for the CI artifact and the review pages, so the two never disagree. Its SVG is built
+by escaping code (every text escaped, every number through `float`), so the templates may mark
+it safe; nothing else is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markupsafe import Markup
+
+from casebank.replay._compare import compare
+from casebank.replay._records import load_run
+from casebank.replay._stats import wilson_interval
+from casebank.store import Store
+
+__all__ = ["RUNS_SHOWN", "run_page", "runs_page"]
+
+RUNS_SHOWN = 100
+
+
+def runs_page(store: Store) -> dict[str, Any]:
+    """The newest runs, each with its pass rate's 95% interval, and the charts over them."""
+    from casebank.replay._report_html import pass_rate_chart_svg, run_history
+
+    runs = []
+    for row in store.list_runs(RUNS_SHOWN):
+        total, passed = int(row.get("total") or 0), int(row.get("passed") or 0)
+        low, high = wilson_interval(passed, total) if total else (0.0, 0.0)
+        runs.append({**row, "total": total, "passed": passed, "low": low, "high": high})
+    charts = [
+        {"title": one["title"], "svg": Markup(pass_rate_chart_svg(one["points"], title=one["title"]))}
+        for one in run_history(store)
+        if one["points"]
+    ]
+    return {"runs": runs, "charts": charts}
+
+
+def run_page(store: Store, ref: str) -> dict[str, Any]:
+    """One run's page body (statistics, charts, failures with diffs, against the run before it)."""
+    from casebank.replay._report_html import previous_run, render_run_html, run_history
+
+    report = load_run(store, ref)
+    if report.comparison is None:
+        baseline = previous_run(store, report.id)
+        if baseline is not None:
+            report.comparison = compare(baseline, report)
+    body = render_run_html(report, history=run_history(store, until=report.id), standalone=False)
+    return {"run": report, "body": Markup(body)}
