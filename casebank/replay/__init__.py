@@ -30,6 +30,8 @@ _HOME = {
     "report_from_dict": "_records",
     "summary": "_report",
     "summary_line": "_report",
+    "render_run_html": "_report_html",
+    "run_history": "_report_html",
     "report_dict": "_report_json",
     "report_json": "_report_json",
     "to_junit": "_report_junit",
@@ -61,6 +63,7 @@ if TYPE_CHECKING:  # what a type checker sees: each name as its module defines i
     from casebank.replay._promote import SanityCheck, promote, sanity_check
     from casebank.replay._records import git_commit, load_run, merge_reports, record, report_from_dict
     from casebank.replay._report import summary, summary_line
+    from casebank.replay._report_html import render_run_html, run_history
     from casebank.replay._report_json import report_dict, report_json
     from casebank.replay._report_junit import to_junit
     from casebank.replay._report_markdown import to_markdown
@@ -108,10 +111,12 @@ __all__ = [
     "merge_reports",
     "promote",
     "record",
+    "render_run_html",
     "render_table",
     "report_dict",
     "report_from_dict",
     "report_json",
+    "run_history",
     "run_suite",
     "sanity_check",
     "select",

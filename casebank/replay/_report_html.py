@@ -34,6 +34,8 @@ from functools import cache
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from casebank.replay._report import (
     BODY,
     actual_text,
@@ -67,8 +69,12 @@ __all__ = [
 
 HISTORY_LIMIT = 50  # runs drawn in a chart: enough to see a trend, few enough to read each point
 
-# Words, runs of spaces and single other characters: together they are the whole text, in order.
-_TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
+_DIFF_BUDGET = 1_000_000  # token pairs compared exactly (1,000 words against 1,000); beyond, difflib's heuristic
+
+# A word or a single other character with the spaces after it, or the spaces a text starts with:
+# together they are the whole text, in order. Spaces ride on the word before them because a token
+# of spaces alone is the commonest of all, and difflib's matching slows with common tokens.
+_TOKENS = re.compile(r"\w+\s*|[^\w\s]\s*|\s+")
 
 
 def to_html(report: RunReport) -> str:
@@ -173,15 +179,31 @@ def previous_run(store: Store, run_id: str) -> RunReport | None:
 def diff_segments(expected: str, actual: str) -> list[tuple[str, str]]:
     """Expected against actual, word by word: `("eq"|"del"|"ins", text)` pieces, in order.
 
-    Joining the `eq` and `del` pieces gives `expected`, the `eq` and `ins` pieces `actual`."""
+    Joining the `eq` and `del` pieces gives `expected`, the `eq` and `ins` pieces `actual`. The
+    common start and end are set aside first (outputs that fail mostly differ in a few words);
+    what differs beyond `_DIFF_BUDGET` token pairs is matched with difflib's junk heuristic, which
+    ignores the commonest tokens, so that a page of long, unlike outputs still renders in seconds."""
     a, b = _TOKENS.findall(expected), _TOKENS.findall(actual)
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    middle_a, middle_b = a[head : len(a) - tail], b[head : len(b) - tail]
     out: list[tuple[str, str]] = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    _add(out, "eq", "".join(a[:head]))
+    autojunk = len(middle_a) * len(middle_b) > _DIFF_BUDGET
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, middle_a, middle_b, autojunk=autojunk).get_opcodes():
         if op == "equal":
-            _add(out, "eq", "".join(a[i1:i2]))
+            _add(out, "eq", "".join(middle_a[i1:i2]))
             continue
-        _add(out, "del", "".join(a[i1:i2]))
-        _add(out, "ins", "".join(b[j1:j2]))
+        removed, added = "".join(middle_a[i1:i2]), "".join(middle_b[j1:j2])
+        same = _common_spaces(removed, added)  # "30 " for "14 ": the space after both is no change
+        _add(out, "del", removed[: len(removed) - same])
+        _add(out, "ins", added[: len(added) - same])
+        _add(out, "eq", removed[len(removed) - same :])
+    _add(out, "eq", "".join(a[len(a) - tail :]))
     return out
 
 
@@ -312,12 +334,24 @@ def _merged(series: list[dict[str, Any]], more: list[dict[str, Any]]) -> list[di
 
 
 def _add(out: list[tuple[str, str]], kind: str, text: str) -> None:
-    if text:
+    if not text:
+        return
+    if out and out[-1][0] == kind:
+        out[-1] = (kind, out[-1][1] + text)
+    else:
         out.append((kind, text))
 
 
+def _common_spaces(removed: str, added: str) -> int:
+    n = 0
+    while n < min(len(removed), len(added)) and removed[-1 - n] == added[-1 - n] and removed[-1 - n].isspace():
+        n += 1
+    return n
+
+
 def _failure(result: CaseResult, report: RunReport) -> dict[str, Any]:
-    expected, actual = trim(value_as_text(result.expected), BODY), trim(actual_text(result), BODY)
+    expected = trim(_shown(result.expected), BODY) if result.expected is not None else None
+    actual = trim(_shown(result.output) if result.error is None else actual_text(result), BODY)
     return {
         "case_id": result.case_id,
         "anchor": f"case-{result.case_id}-{result.epoch + 1}",
@@ -330,10 +364,21 @@ def _failure(result: CaseResult, report: RunReport) -> dict[str, Any]:
         "timed_out": result.timed_out,
         "expected": expected,
         "actual": actual,
-        "diff": diff_segments(expected, actual) if result.error is None else None,
+        # Only what the target returned is diffed; a case without an expected value is graded by its options.
+        "diff": diff_segments(expected, actual) if result.error is None and expected is not None else None,
         "error": result.error,
         "traceback": result.traceback,
     }
+
+
+def _shown(value: Any) -> str:
+    """A text as it is; anything else as indented JSON, so that a diff of two objects reads key by key."""
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # not JSON-compatible (a result built by hand)
+        return value_as_text(value)
 
 
 def _comparison(report: RunReport) -> dict[str, Any] | None:
