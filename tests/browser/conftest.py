@@ -3,7 +3,7 @@
 Once per test process (session scope, so one browser and one server serve every test of a worker):
 `shop` runs the shop's bot (`shop_bot.py`) in a subprocess with `casebank.init()`, so its traces go
 through real capture, with its LLM call answered by the fake model on 127.0.0.1; it then makes
-`read` and `flag` tokens and records three runs of a small suite with the real `cases run`.
+`read` and `flag` tokens and records three runs of a small suite (`run_suite`, as `cases run`).
 `server` serves that store with the real `cases serve`, and `browser` is Chromium itself (`make
 test` installs the package; Playwright's own browser download cannot run on these machines).
 
@@ -15,19 +15,21 @@ CI=true, where they fail: a green CI must mean they ran. Screenshots go to tests
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from casebank.replay import Case, write_case
+from casebank.replay import Case, run_suite, write_case
 from casebank.store import open_store, token_hash
 from tests.browser.shop_bot import IMG
 from tests.cli.conftest import PROJECT_ROOT
@@ -57,13 +59,21 @@ ARTIFACTS = Path(os.environ.get("CASEBANK_ARTIFACTS") or PROJECT_ROOT / "tests" 
 SCREENSHOTS = os.environ.get("CASEBANK_SCREENSHOTS")
 
 
+def under_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+if importlib.util.find_spec("playwright") is None and not under_ci():
+    collect_ignore_glob = ["test_*.py"]  # nothing to drive a browser with (`pip install -e '.[dev]'`)
+
+
 def tid(name: str) -> str:
     """The selector of a `data-testid` hook (the contract between the pages and these tests)."""
     return f'[data-testid="{name}"]'
 
 
 def unavailable(why: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    if under_ci():
         pytest.fail(f"the browser tests cannot run under CI: {why}")
     pytest.skip(f"no browser: {why} - run 'make chromium' (apt-get install chromium)")
 
@@ -106,6 +116,10 @@ SUITE = [  # (id, question, expected, tag): version 1 fails both refund cases, e
 
 
 def record_runs(folder: Path, db: Path) -> list[str]:
+    """Three runs of the suite, recorded in the store: version 1 of the bot, then the fixed one twice.
+
+    In this process through `run_suite`, which `cases run` calls (its command-line path has its own
+    test in test_report.py): a subprocess for each would cost seconds of imports."""
     for case_id, question, expected, tag in SUITE:
         case = Case(
             id=case_id,
@@ -117,13 +131,20 @@ def record_runs(folder: Path, db: Path) -> list[str]:
             tags=[tag],
         )
         write_case(case, folder / "evals")
-    run_ids = []
-    for version in ("1", "2", "2"):
-        baseline = ("--baseline", "latest") if run_ids else ()
-        done = cases(folder, db, "run", "--suite", "evals", *baseline, SHOP_BOT_VERSION=version)
-        match = re.search(r"\brun ([0-9a-f]{12}) recorded in", done.stdout)
-        assert done.returncode in (0, 1) and match, f"cases run failed:\n{done.stdout}\n{done.stderr}"
-        run_ids.append(match.group(1))
+    run_ids: list[str] = []
+    sys.path.insert(0, str(folder))
+    try:
+        for version in ("1", "2", "2"):
+            os.environ["SHOP_BOT_VERSION"] = version
+            baseline = "latest" if run_ids else None
+            # on a thread of its own: the runner runs an event loop, and Playwright's may be running here
+            with ThreadPoolExecutor(1) as thread:
+                report = thread.submit(run_suite, folder / "evals", store=db, baseline=baseline).result()
+            run_ids.append(report.id)
+    finally:
+        os.environ.pop("SHOP_BOT_VERSION", None)
+        sys.path.remove(str(folder))
+        sys.modules.pop("shop_bot", None)
     return run_ids
 
 
@@ -198,9 +219,9 @@ class Visit:
     errors: list[str] = field(default_factory=list)  # uncaught script errors
     elsewhere: list[str] = field(default_factory=list)  # requests refused for leaving the server
 
-    def goto(self, path: str) -> Any:
+    def goto(self, path: str, *, status: int = 200) -> Any:
         response = self.page.goto(self.base + path)
-        assert response is not None and response.ok, f"GET {path}: {response and response.status}"
+        assert response is not None and response.status == status, f"GET {path}: {response and response.status}"
         return response
 
     def sign_in(self, token: str) -> None:
@@ -249,8 +270,11 @@ def visit(browser: Browser, server: Server, request: pytest.FixtureRequest) -> I
     page.on("dialog", lambda dialog: (seen.dialogs.append(dialog.message), dialog.dismiss()))
     page.on("pageerror", lambda error: seen.errors.append(str(error)))
     yield seen
+    failed = ARTIFACTS / f"FAILED-{request.node.name}.png"
     if getattr(request.node, "failed_call", False):
-        save_screenshot(page, f"FAILED-{request.node.name}")
+        save_screenshot(page, failed.stem)
+    else:
+        failed.unlink(missing_ok=True)  # from an earlier run
     context.close()
     assert not seen.elsewhere, f"the pages asked for more than the server: {seen.elsewhere}"
 

@@ -26,7 +26,7 @@ def open_offline(browser: Browser, report: Path, name: str) -> None:
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     try:
         page.goto(report.as_uri())
-        chart = page.locator("svg").first
+        chart = page.locator('[data-testid="runs-chart"] svg').first
         expect(chart).to_be_visible()
         box = chart.bounding_box()
         assert box is not None and box["width"] > 100 and box["height"] > 50, box
