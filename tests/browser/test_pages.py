@@ -24,6 +24,13 @@ def test_support_finds_a_trace_by_ticket_id_flags_it_and_the_incident_is_annotat
     tree = page.locator(tid("span-tree"))
     expect(tree).to_contain_text("answer")
     expect(tree).to_contain_text("lookup_order")
+    # as the browser lays it out: the tool step and the LLM call, both children of the entry point, line up
+    rows = tree.locator(":scope > *")
+    left = {
+        name: (rows.filter(has_text=name).first.bounding_box() or {"x": -1.0})["x"]
+        for name in ("answer", "lookup_order", "chat gpt-4o-mini")
+    }
+    assert left["lookup_order"] == left["chat gpt-4o-mini"] > left["answer"], left
     conversation = page.locator(tid("conversation"))
     expect(conversation).to_contain_text("You are the shop's support bot.")
     expect(conversation).to_contain_text("How long do I have to return shoes?")
