@@ -35,7 +35,7 @@ def test_every_page_sends_a_strict_content_security_policy_and_no_store(visitors
         answer = visitor.get(path)
         assert answer.headers["content-security-policy"] == CSP, path
         assert answer.headers["x-content-type-options"] == "nosniff"
-        assert answer.headers["referrer-policy"] == "same-origin"
+        assert answer.headers["referrer-policy"] == "no-referrer"
         assert answer.headers["cache-control"] == "no-store"
 
 
