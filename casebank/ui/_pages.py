@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from starlette.responses import HTMLResponse
+from starlette.exceptions import HTTPException
+from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from casebank.ui._views import readable
@@ -78,4 +79,10 @@ class SecurityHeaders:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except HTTPException as exc:  # the router's 405: answered here, so that it carries the headers too
+            message = f"{scope.get('method')} is not allowed on {scope.get('path')} ({exc.detail})"
+            await PlainTextResponse(message, status_code=exc.status_code, headers=exc.headers)(
+                scope, receive, with_headers
+            )

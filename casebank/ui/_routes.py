@@ -474,8 +474,12 @@ def _annotation_form(incident: Incident) -> dict[str, str]:
 
 def _check_origin(request: Request) -> None:
     """A POST must come from a page of this server: its Origin, else its Referer, when sent, names
-    this host. (The host only: behind a proxy that ends TLS the server sees http.)"""
+    this host. (The host only: behind a proxy that ends TLS the server sees http.) The pages' own
+    `Referrer-Policy: no-referrer` makes a browser send `Origin: null` and no Referer with their
+    forms, so "null" says nothing either way: the session's CSRF token is what decides."""
     origin = request.headers.get("origin")
+    if origin == "null":
+        origin = None
     referer = request.headers.get("referer")
     sent = origin if origin is not None else referer
     if sent is None:

@@ -17,23 +17,31 @@ from casebank.replay._records import load_run
 from casebank.replay._stats import wilson_interval
 from casebank.store import Store
 
-__all__ = ["RUNS_SHOWN", "run_page", "runs_page"]
-
-RUNS_SHOWN = 100
+__all__ = ["run_page", "runs_page"]
 
 
 def runs_page(store: Store) -> dict[str, Any]:
-    """The newest runs, each with its pass rate's 95% interval, and the charts over them."""
-    from casebank.replay._report_html import pass_rate_chart_svg, run_history
+    """The newest runs, each with its pass rate's 95% interval, and the charts over them.
 
+    A run's rate is the chart's: over cases (a case passes when it passed every epoch), as the
+    report's statistics count it, not over the results of all epochs that the run row adds up."""
+    from casebank.replay._report_html import HISTORY_LIMIT, pass_rate_chart_svg, run_history
+
+    history = run_history(store, limit=HISTORY_LIMIT)
+    overall = next((one["points"] for one in history if one["tag"] is None), [])
+    points = {point["run_id"]: point for point in overall}
     runs = []
-    for row in store.list_runs(RUNS_SHOWN):
-        total, passed = int(row.get("total") or 0), int(row.get("passed") or 0)
-        low, high = wilson_interval(passed, total) if total else (0.0, 0.0)
+    for row in store.list_runs(HISTORY_LIMIT):
+        point = points.get(row["id"])
+        if point is not None:
+            passed, total, low, high = point["passed"], point["n"], point["low"], point["high"]
+        else:
+            total, passed = int(row.get("total") or 0), int(row.get("passed") or 0)
+            low, high = wilson_interval(passed, total) if total else (0.0, 0.0)
         runs.append({**row, "total": total, "passed": passed, "low": low, "high": high})
     charts = [
         {"title": one["title"], "svg": Markup(pass_rate_chart_svg(one["points"], title=one["title"]))}
-        for one in run_history(store)
+        for one in history
         if one["points"]
     ]
     return {"runs": runs, "charts": charts}

@@ -31,12 +31,21 @@ def test_signing_in_sets_an_http_only_strict_cookie_and_goes_to_the_traces(visit
 
 def test_every_page_sends_a_strict_content_security_policy_and_no_store(visitors: Any) -> None:
     visitor: Visitor = visitors()
-    for path in ("/ui/signin", "/ui/traces", "/ui/static/casebank.css", "/ui/nowhere", "/ui"):
+    for path in ("/ui/signin", "/ui/traces", "/ui/static/casebank.css", "/ui/nowhere", "/ui", "/ui/signout"):
         answer = visitor.get(path)
         assert answer.headers["content-security-policy"] == CSP, path
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert answer.headers["referrer-policy"] == "no-referrer"
         assert answer.headers["cache-control"] == "no-store"
+
+
+def test_a_form_sent_with_origin_null_as_the_pages_referrer_policy_makes_browsers_send_is_taken(
+    visitors: Any,
+) -> None:
+    visitor: Visitor = visitors()
+    page = visitor.get("/ui/signin")
+    answer = visitor.post("/ui/signin", {"csrf": csrf_of(page.text), "token": READ}, origin="null")
+    assert answer.status_code == 303
 
 
 def test_a_page_without_a_session_asks_to_sign_in_and_comes_back_after(visitors: Any) -> None:
