@@ -61,6 +61,7 @@ __all__ = [
     "pass_rate_chart_svg",
     "previous_run",
     "render_run_html",
+    "render_stored_run",
     "report_css",
     "run_history",
     "run_series",
@@ -163,6 +164,19 @@ def run_history(store: Store, *, limit: int = HISTORY_LIMIT, until: str | None =
         report = RunReport.from_dict({**row, "results": store.run_results(row["id"])})
         series = _merged(series, run_series(report))
     return series
+
+
+def render_stored_run(store: Store, ref: str, *, standalone: bool = False) -> str:
+    """A stored run's page (`ref`: id, unique prefix or `latest`) as the review pages show it: with the
+    history up to it, and against the run stored before it (no run names its own baseline)."""
+    from casebank.replay._compare import compare
+    from casebank.replay._records import load_run
+
+    report = load_run(store, ref)
+    before = previous_run(store, report.id)
+    if before is not None:
+        report.comparison = compare(before, report)
+    return render_run_html(report, history=run_history(store, until=report.id), standalone=standalone)
 
 
 def previous_run(store: Store, run_id: str) -> RunReport | None:

@@ -15,6 +15,7 @@ from casebank.replay._report_html import (
     pass_rate_chart_svg,
     previous_run,
     render_run_html,
+    render_stored_run,
     report_css,
     run_history,
 )
@@ -308,3 +309,21 @@ def test_the_page_draws_the_history_and_adds_a_run_it_does_not_hold(tmp_path: Pa
     assert [[c["data-run-id"] for c in circles(fig)] for fig in alone.find_all("figure")] == [[RUN.id]] * 3
     assert before is not None and before.id == "aaaaaaaaaaa2" and before.total == 3
     assert first is None
+
+
+def test_a_stored_run_s_page_compares_it_with_the_run_before_it(tmp_path: Path) -> None:
+    db = tmp_path / "casebank.db"
+    stored_runs(db)
+    with open_store(db) as store:
+        second, _ = parse(render_stored_run(store, "aaaaaaaaaaa2"))
+        first, _ = parse(render_stored_run(store, "aaaaaaaaaaa1"))
+        latest = render_stored_run(store, "latest", standalone=True)
+
+    assert second.find(data_testid="comparison").find("h2").text() == "Against baseline run aaaaaaaaaaa1"
+    assert second.find(data_testid="fixes").text() == "c2" and second.find(data_testid="new").text() == "c3 (fail)"
+    assert [c.attrs["data-run-id"] for c in second.find("figure").find_all("circle")] == [
+        "aaaaaaaaaaa1",
+        "aaaaaaaaaaa2",
+    ]
+    assert not first.find_all(data_testid="comparison") and not first.find_all("html")
+    assert parse(latest)[1] == "DOCTYPE html" and 'data-run-id="aaaaaaaaaaa3"' in latest
