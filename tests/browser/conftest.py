@@ -248,7 +248,12 @@ class Visit:
         assert match, self.page.url
         return match.group(1)
 
-    def shot(self, name: str, *, readme: bool = False) -> Path:
+    def shot(self, name: str, *, readme: bool = False, top: str | None = None) -> Path:
+        """A screenshot of the viewport; with `top`, scrolled so that element (and its heading) opens it."""
+        if top is not None:
+            self.page.locator(top).first.evaluate(
+                "element => window.scrollTo(0, element.getBoundingClientRect().top + window.scrollY - 70)"
+            )
         return save_screenshot(self.page, name, readme=readme)
 
 

@@ -36,7 +36,8 @@ def test_support_finds_a_trace_by_ticket_id_flags_it_and_the_incident_is_annotat
     expect(conversation).to_contain_text("How long do I have to return shoes?")
     expect(conversation).to_contain_text(ANSWER)
     expect(page.locator(tid("trace-output"))).to_contain_text(ANSWER)
-    visit.shot("trace", readme=True)
+    visit.shot("trace-top")
+    visit.shot("trace", readme=True, top=tid("span-tree"))
 
     page.fill(tid("flag-reason"), "refund window is 30 days, not 14")
     with page.expect_navigation():
