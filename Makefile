@@ -33,6 +33,7 @@ postgres-server:
 
 # The browser tests (tests/browser) drive Debian's Chromium through Playwright's executable_path:
 # Playwright's own browser download cannot run on these machines. Install the package when missing.
+# (`--dist loadgroup` below keeps them, marked xdist_group("browser"), on one worker: one browser.)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "installing Chromium for the browser tests: apt-get install -y chromium"; \
@@ -43,7 +44,7 @@ test: $(VENV)/.dev-installed postgres-server chromium
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n 2 --cov --cov-report=term
+	$(BIN)/pytest -n 2 --dist loadgroup --cov --cov-report=term
 
 bench: $(VENV)/.dev-installed
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ANSWER, FLAG, READ, Visit, tid
 from tests.browser.shop_bot import IMG, SCRIPT
 from tests.server.conftest import ADMIN
+
+# One worker takes them all under `--dist loadgroup` (make test): one store, server and browser.
+pytestmark = pytest.mark.xdist_group("browser")
 
 
 def test_support_finds_a_trace_by_ticket_id_flags_it_and_the_incident_is_annotated(visit: Visit) -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Request, Route, expect
 
 from tests.browser.conftest import VIEWPORT, Shop, cases, save_screenshot
 from tests.browser.shop_bot import IMG
+
+pytestmark = pytest.mark.xdist_group("browser")  # with test_pages.py: one shop, one browser (make test)
 
 
 def open_offline(browser: Browser, report: Path, name: str) -> None:
