@@ -175,3 +175,29 @@ def test_a_wrong_token_does_not_sign_in(visit: Visit) -> None:
     assert "/ui/signin" in visit.page.url
     visit.goto("/ui/traces", status=401)
     expect(visit.page.locator(tid("signin-token"))).to_be_visible()  # still asked to sign in
+
+
+def test_an_incident_that_is_no_bug_is_dismissed_with_its_reason(visit: Visit) -> None:
+    page = visit.page
+    visit.sign_in(ADMIN)
+    visit.open_trace("8810")
+    page.fill(tid("flag-reason"), "customer asked twice")
+    with page.expect_navigation():
+        page.click(tid("flag-submit"))
+    visit.goto("/ui/incidents")
+    with page.expect_navigation():
+        page.locator(tid("incident-row"), has_text="customer asked twice").locator("a").first.click()
+
+    page.fill(tid("dismiss-reason"), "the answer was right")
+    with page.expect_navigation():
+        page.click(tid("dismiss-submit"))
+    expect(page.locator(tid("incident-status"))).to_contain_text("dismissed")
+    expect(page.locator("body")).to_contain_text("the answer was right")
+
+
+def test_signing_out_ends_the_session(visit: Visit) -> None:
+    visit.sign_in(READ)
+    with visit.page.expect_navigation():
+        visit.page.click(tid("signout"))
+    expect(visit.page.locator(tid("signin-token"))).to_be_visible()
+    visit.goto("/ui/traces", status=401)
