@@ -19,7 +19,17 @@ from starlette.requests import Request
 from casebank.errors import InvalidInput
 from casebank.store import INCIDENT_STATUSES
 
-__all__ = ["FORM_LIMIT", "Annotation", "TraceSearch", "annotation", "read_form", "trace_search"]
+__all__ = [
+    "FORM_LIMIT",
+    "PAGE",
+    "Annotation",
+    "FormError",
+    "TraceSearch",
+    "annotation",
+    "incident_status",
+    "read_form",
+    "trace_search",
+]
 
 FORM_LIMIT = 1024 * 1024  # an expected output is the largest thing a form sends
 PAGE = 50  # traces a page

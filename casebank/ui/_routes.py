@@ -203,14 +203,20 @@ class _UI:
         return viewer, form
 
     def signin_page(self, request: Request, message: str = "", *, status: int = 200, next_path: str = "") -> Response:
-        session, cookie = self.sessions.new(None)
+        # The session a valid cookie holds keeps its sid (opening this page signs nobody out);
+        # without one, a session without a token, so that the form carries a CSRF token too.
+        session = self.sessions.read(request.cookies.get(COOKIE))
+        cookie = None
+        if session is None:
+            session, cookie = self.sessions.new(None)
         context = {
             **self.frame(request, None, error=message),
             "csrf": self.sessions.csrf(session),
             "next": _local(next_path or (_here(request) if request.method == "GET" else "")),
         }
         response = page("signin.html", context, status=status)
-        self.set_cookie(request, response, cookie)
+        if cookie is not None:
+            self.set_cookie(request, response, cookie)
         return response
 
     def set_cookie(self, request: Request, response: Response, value: str) -> None:

@@ -28,7 +28,7 @@ def runs_page(store: Store) -> dict[str, Any]:
     from casebank.replay._report_html import HISTORY_LIMIT, pass_rate_chart_svg, run_history
 
     history = run_history(store, limit=HISTORY_LIMIT)
-    overall = next((one["points"] for one in history if one["tag"] is None), [])
+    overall: list[dict[str, Any]] = next((one["points"] for one in history if one["tag"] is None), [])
     points = {point["run_id"]: point for point in overall}
     runs = []
     for row in store.list_runs(HISTORY_LIMIT):

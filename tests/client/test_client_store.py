@@ -49,6 +49,11 @@ def test_a_server_url_without_a_host_is_refused_in_one_line(url: str) -> None:
             "reading recent traffic (cases audit leakage)",
             id="llm_inputs_since",
         ),
+        pytest.param(
+            lambda s: s.search_traces(where={"ticket_id": "8812"}),
+            "searching traces (open the server's review pages at /ui)",
+            id="search_traces",
+        ),
     ],
 )
 def test_what_the_api_does_not_offer_says_where_to_run_it(call: Callable[[HTTPStore], Any], what: str) -> None:
