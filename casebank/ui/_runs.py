@@ -12,8 +12,6 @@ from typing import Any
 
 from markupsafe import Markup
 
-from casebank.replay._compare import compare
-from casebank.replay._records import load_run
 from casebank.replay._stats import wilson_interval
 from casebank.store import Store
 
@@ -49,12 +47,7 @@ def runs_page(store: Store) -> dict[str, Any]:
 
 def run_page(store: Store, ref: str) -> dict[str, Any]:
     """One run's page body (statistics, charts, failures with diffs, against the run before it)."""
-    from casebank.replay._report_html import previous_run, render_run_html, run_history
+    from casebank.replay._report_html import render_stored_run
 
-    report = load_run(store, ref)
-    if report.comparison is None:
-        baseline = previous_run(store, report.id)
-        if baseline is not None:
-            report.comparison = compare(baseline, report)
-    body = render_run_html(report, history=run_history(store, until=report.id), standalone=False)
-    return {"run": report, "body": Markup(body)}
+    run = store.resolve_run(ref)
+    return {"run": run, "body": Markup(render_stored_run(store, run["id"], standalone=False))}
