@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench fresh-store mutants clean postgres-server
+.PHONY: demo test lint typecheck pytest bench fresh-store mutants clean postgres-server chromium screenshots
 
 $(BIN)/cases: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,15 +31,27 @@ postgres-server:
 		echo "installing PostgreSQL for the tests: apt-get install -y postgresql"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
-test: $(VENV)/.dev-installed postgres-server
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright's executable_path:
+# Playwright's own browser download cannot run on these machines. Install the package when missing.
+# (`--dist loadgroup` below keeps them, marked xdist_group("browser"), on one worker: one browser.)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Chromium for the browser tests: apt-get install -y chromium"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: $(VENV)/.dev-installed postgres-server chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n 2 --cov --cov-report=term
+	$(BIN)/pytest -n 2 --dist loadgroup --cov --cov-report=term
 
 bench: $(VENV)/.dev-installed
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The README's pictures of the pages (docs/screenshots/), taken by the browser tests themselves.
+screenshots: $(VENV)/.dev-installed chromium
+	CASEBANK_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/browser -q
 
 # After adding a migration: the schema a new store is created with, without sqlite-utils.
 fresh-store: $(VENV)/.dev-installed
