@@ -20,8 +20,8 @@ from typing import Any
 import orjson
 
 from casebank.capture._limits import MAX_RECORDED_CHARS, has_long_text, limited_json
+from casebank.capture._limits import REPR_MARKER as REPR_MARKER  # where replay reads it
 
-REPR_MARKER = "$repr"
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 

@@ -68,11 +68,10 @@ def cut(text: str, limit: int = MAX_VALUE_CHARS) -> str:
         return text
     # The marker fits within `limit`, so that cutting a cut text again leaves it as it is.
     room = max(0, limit - len(TRUNCATED.format(n=len(text))))
-    kept = text[:room]
-    space = _LAST_SPACE.search(kept, max(0, room - _WORD))
-    if space is not None:
-        kept = kept[: space.start() + 1]
-    return kept + TRUNCATED.format(n=len(text) - len(kept))
+    # Searched in place (pos, endpos: `\Z` is at endpos) so that only the kept part is copied, once.
+    space = _LAST_SPACE.search(text, max(0, room - _WORD), room)
+    end = space.start() + 1 if space is not None else room
+    return f"{text[:end]}{TRUNCATED.format(n=len(text) - end)}"
 
 
 def clean_text(text: str) -> str:
