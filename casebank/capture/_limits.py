@@ -95,9 +95,13 @@ def _int(value: int) -> Any:
     return {REPR_MARKER: cut(digits)}
 
 
-def limited(value: Any, depth: int = 0, *, chars: int = MAX_VALUE_CHARS) -> Any:
+class _Cycle(Exception):
+    """A list or object that holds itself: recorded whole as its repr (`[[...]]`) instead."""
+
+
+def limited(value: Any, depth: int = 0, *, chars: int = MAX_VALUE_CHARS, _path: frozenset[int] = frozenset()) -> Any:
     """`value` with every string (cut at `chars`), list and object within the limits (new
-    containers; the rest as is)."""
+    containers; the rest as is). _Cycle for a value that holds itself."""
     kind = type(value)
     if kind is str:
         return cut(clean_text(value), chars)
@@ -106,9 +110,12 @@ def limited(value: Any, depth: int = 0, *, chars: int = MAX_VALUE_CHARS) -> Any:
     if isinstance(value, (dict, list, tuple)):
         if depth >= MAX_DEPTH:
             return TOO_DEEP
+        if id(value) in _path:
+            raise _Cycle
+        path = _path | {id(value)}
         if isinstance(value, dict):
-            return {_key(k): limited(v, depth + 1, chars=chars) for k, v in value.items()}
-        return [limited(v, depth + 1, chars=chars) for v in value]
+            return {_key(k): limited(v, depth + 1, chars=chars, _path=path) for k, v in value.items()}
+        return [limited(v, depth + 1, chars=chars, _path=path) for v in value]
     if isinstance(value, str):  # a str subclass (an enum's value, ...)
         return cut(clean_text(str(value)), chars)
     return value
@@ -145,7 +152,7 @@ def limited_json(value: Any, dumps: Callable[[Any], bytes], describe: Callable[[
     marked repr (`describe`, cut) when that still fails or is too long."""
     try:
         data = dumps(limited(value))
-    except Exception:
+    except Exception:  # _Cycle too: its repr says it best
         data = b""
     if data and len(data) <= MAX_RECORDED_CHARS:
         return data.decode()
@@ -203,7 +210,7 @@ def attribute_json(value: Mapping[str, Any] | list[Any]) -> str:
         # Strings were cut before redaction (`limit_attributes`); JSON text may be longer, whole.
         fitted = limited(value, chars=MAX_RECORDED_CHARS)
         return orjson.dumps(fitted, option=orjson.OPT_NON_STR_KEYS, default=_described).decode()
-    except orjson.JSONEncodeError:  # a key orjson cannot take, or a stand-in that is no better
+    except (orjson.JSONEncodeError, _Cycle):  # a key orjson cannot take, or a stand-in that is no better
         return orjson.dumps({REPR_MARKER: "<attributes that cannot be JSON>"}).decode()
 
 

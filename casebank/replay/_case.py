@@ -97,9 +97,10 @@ def content_hash(body: Mapping[str, object]) -> str:
     return HASH_PREFIX + hashlib.sha256(canonical).hexdigest()
 
 
-# What a part of a case file's name may hold: letters, digits, `_`, `-` and `.` (not first), so
-# that no id or function name can climb out of the suite folder or mean something to a shell.
-_SAFE_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+# What a part of a case file's name may hold: letters (Python's identifiers may be any
+# language's), digits, `_`, `-` and `.` (not first), so that no id or function name can climb
+# out of the suite folder or mean something to a shell.
+_SAFE_PART = re.compile(r"\w[\w.-]{0,127}")
 # Names Windows refuses for a file whatever its extension (a suite checked out there must open).
 _RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))})
 

@@ -45,7 +45,8 @@ def _files(root: Path) -> set[Path]:
         pytest.param("", id="empty"),
         pytest.param("x" * 129, id="too-long"),
         pytest.param("sp ace", id="space"),
-        pytest.param("é", id="non-ascii"),
+        pytest.param("tab\tbed", id="tab"),
+        pytest.param("new\nline", id="newline"),
     ],
 )
 def test_an_id_that_could_leave_the_folder_is_refused(tmp_path: Path, case_id: str) -> None:
@@ -75,6 +76,7 @@ def test_ordinary_ids_and_methods_make_ordinary_names(tmp_path: Path) -> None:
     assert path == tmp_path / "evals" / "answer-inc-3f2a.v2.json"
     assert load_case(path).id == "inc-3f2a.v2"
     assert safe_name_part("a_b-1.2", "case id") == "a_b-1.2"
+    assert safe_name_part("répondre", "entry point function") == "répondre"  # a Python identifier
 
 
 def test_a_symlink_where_the_case_file_goes_is_not_written_through(tmp_path: Path) -> None:
