@@ -6,6 +6,11 @@ enums and UUIDs natively, pydantic models through their own serializer (as
 the object of its fields (readable in a case file; a replay rebuilds it from either shape). Anything else is
 kept as its repr inside `{"$repr": ...}`, so a reader (and `cases promote`) can tell a value
 that cannot be replayed from a string that merely looks like one. It never raises.
+
+Values past capture's limits (`casebank.capture._limits`: a 50 MB prompt, nesting deeper than
+orjson goes, lone surrogates, integers past 64 bits) are cut with a marker. A long string one or
+two levels down (an argument, the result) is seen before serialising, so a 50 MB prompt is
+serialised once, cut; anything else is tried as usual and walked only when it fails or is too long.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from typing import Any
 
 import orjson
 
-REPR_MARKER = "$repr"
+from casebank.capture._limits import MAX_RECORDED_CHARS, has_long_text, limited_json
+from casebank.capture._limits import REPR_MARKER as REPR_MARKER  # where replay reads it
+
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -44,13 +51,22 @@ def _default(obj: Any) -> Any:
 def _safe_repr(obj: Any) -> str:
     try:
         return repr(obj)
-    except Exception:
+    except Exception:  # RecursionError too: a list nested 100 000 deep
         return f"<unrepresentable {type(obj).__qualname__}>"
 
 
 def recorded_json(value: Any) -> str:
     """JSON text for `value`; a value orjson cannot take at all becomes a marked repr."""
-    try:
-        return orjson.dumps(value, default=_default, option=_OPTIONS).decode()
-    except Exception:
-        return orjson.dumps({REPR_MARKER: _safe_repr(value)}).decode()
+    if not has_long_text(value):
+        try:
+            data = orjson.dumps(value, default=_default, option=_OPTIONS)
+        except Exception:
+            pass
+        else:
+            if len(data) <= MAX_RECORDED_CHARS:
+                return data.decode()
+    return limited_json(value, _dumps, _safe_repr)
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=_default, option=_OPTIONS)

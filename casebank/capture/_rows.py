@@ -34,6 +34,7 @@ from casebank.capture._attributes import (
     SYSTEM_INSTRUCTIONS,
 )
 from casebank.capture._correlate import attributes_of
+from casebank.capture._limits import attribute_json, limit_attributes, text
 from casebank.capture._redact import SHORTEST_SECRET, key_kind, key_marker, redact, redact_messages
 
 # More redaction after the secret nets, for every string value: `init(redact=[...])` (`_pii.py`).
@@ -68,8 +69,7 @@ def _iso_second(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
-def _json(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+_json = attribute_json  # what orjson refuses (lone surrogates, huge ints) is made to fit, not lost with its batch
 
 
 def _plain(attributes: Any) -> dict[str, Any]:
@@ -78,9 +78,10 @@ def _plain(attributes: Any) -> dict[str, Any]:
     The SDK's BoundedAttributes copies its plain dict at C speed; walking it as a Mapping (or
     through the MappingProxy that `span.attributes` returns) runs Python code for every key, and
     even its `len()` is a Python method."""
+    # Values past capture's limits are cut here, before redaction scans them (`_limits`).
     if type(attributes) is BoundedAttributes:
-        return cast("dict[str, Any]", attributes.copy())  # a new dict, typed as a MutableMapping
-    return dict(attributes) if attributes else {}
+        return limit_attributes(cast("dict[str, Any]", attributes.copy()))  # a new dict, typed as a MutableMapping
+    return limit_attributes(dict(attributes)) if attributes else {}
 
 
 def _redacted(attributes: dict[str, Any], *, ours: bool = False, more: Redact | None = None) -> dict[str, Any]:
@@ -195,6 +196,7 @@ def rows_from(
         name, ctx, kind, parent, start, end, raw_attrs, raw_events, resource, status, scope = fields(item)
         if ctx is None:
             continue
+        name = text(name)  # within capture's limits, as every value (`_limits`)
         start = start or 0
         end = end or start
         ours = scope is not None and scope.name.startswith(SCOPE)
@@ -208,10 +210,10 @@ def rows_from(
         root_output = attrs.pop(OUTPUT, None) if is_root else None
         outcome = _STATUS[status.status_code._value_]
         # An error's description quotes the exception, which may quote a secret (a DSN, a key).
-        description = redacted_text(status.description, redactor) if status.description else None
+        description = redacted_text(text(status.description), redactor) if status.description else None
         service = services.get(id(resource))
         if service is None:
-            service = services[id(resource)] = resource.attributes.get("service.name")
+            service = services[id(resource)] = text(resource.attributes.get("service.name"))
         duration_ms = (end - start) / 1e6
         started_at = _iso(start)
         # The SDK keeps events in a BoundedList (whose len() is a Python call); most spans have none.

@@ -69,7 +69,7 @@ def _register() -> None:
     # Each module adds its commands to `app` on import.
     from casebank.cli import _db, _demo, _import, _incidents, _judge, _prune, _run, _runs, _token, _traces  # noqa: F401
 
-    for name in ("_audit", "_holdout"):  # after `run`: they check and split what `run` measures
+    for name in ("_audit", "_holdout", "_verify"):  # after `run`: they check and split what `run` measures
         importlib.import_module(f"casebank.cli.{name}")
     # After the loop's commands in `cases --help` (registration order): it is about the set-up.
     importlib.import_module("casebank.cli._config")

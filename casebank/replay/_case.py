@@ -14,12 +14,19 @@ Two optional fields, written only when they say something, so that a case file w
 (and its hash) is exactly what casebank wrote before they existed: `fixtures`, the trace's
 recorded `@casebank.tool` calls (`_fixtures.py`), and `frozen_tools: true`, set at annotate
 time for a case that should always replay with its tools answered from those fixtures.
+
+A case file's name is made of the entry point's function name and the case id, both of which
+can come from outside (an incident id from another store, an entry point a span carried, an
+import's `--entrypoint`): `safe_name_part` refuses any that could name a file outside the suite
+folder (a path separator, `..`, NUL, a name Windows reserves), and `write_case` checks that the
+file it writes lies in the folder and never writes through a symlink.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +37,7 @@ import orjson
 from casebank.errors import CaseIntegrityError, SuiteError
 from casebank.replay._case_schema import check_case_file
 
-__all__ = ["CASE_SCHEMA_VERSION", "Case", "content_hash", "load_case", "write_case"]
+__all__ = ["CASE_SCHEMA_VERSION", "Case", "content_hash", "load_case", "safe_name_part", "write_case"]
 
 CASE_SCHEMA_VERSION = 1
 HASH_PREFIX = "sha256:"
@@ -90,17 +97,42 @@ def content_hash(body: Mapping[str, object]) -> str:
     return HASH_PREFIX + hashlib.sha256(canonical).hexdigest()
 
 
+# What a part of a case file's name may hold: letters (Python's identifiers may be any
+# language's), digits, `_`, `-` and `.` (not first), so that no id or function name can climb
+# out of the suite folder or mean something to a shell.
+_SAFE_PART = re.compile(r"\w[\w.-]{0,127}")
+# Names Windows refuses for a file whatever its extension (a suite checked out there must open).
+_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))})
+
+
+def safe_name_part(value: str, what: str) -> str:
+    """`value` if it can be part of a file name in the suite folder; SuiteError (exit 2) naming it otherwise."""
+    if not _SAFE_PART.fullmatch(value) or value.split(".")[0].lower() in _RESERVED:
+        raise SuiteError(
+            f"{what} {value[:60]!r} cannot be part of a case file's name (letters, digits, '_', '-' and '.' only, "
+            "up to 128, no path separators, '..' or reserved names) - pick another"
+        )
+    return value
+
+
 def write_case(case: Case, suite_dir: Path) -> Path:
-    """Write `case` as `<suite>/<function>-<id>.json`, atomically; returns the path."""
+    """Write `case` as `<suite>/<function>-<id>.json`, atomically; returns the path.
+
+    SuiteError when the id or the entry point's function cannot name a file in the folder."""
     body = case.body()
     case.hash = content_hash(body)
-    function = case.entrypoint.rpartition(":")[2].rpartition(".")[2] or "case"
+    safe_name_part(case.id, "case id")
+    function = safe_name_part(case.entrypoint.rpartition(":")[2].rpartition(".")[2] or "case", "entry point function")
     path = suite_dir / f"{function}-{case.id}.json"
     data = orjson.dumps({**body, "hash": case.hash}, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
     try:
         suite_dir.mkdir(parents=True, exist_ok=True)
+        if path.resolve().parent != suite_dir.resolve():  # a symlink in the way (a name part cannot do it)
+            raise SuiteError(f"case file '{path}' would be written outside the suite folder - remove that symlink")
         tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as fh:
+        # O_NOFOLLOW: a symlink left where the temporary file goes is refused, not written through.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with open(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

@@ -15,6 +15,7 @@ refused and counted in the answer's `partial_success`, as the OTLP specification
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -125,11 +126,25 @@ def _parse_json(body: bytes) -> ExportTraceServiceRequest:
     try:
         json_format.ParseDict(value, request, ignore_unknown_fields=True)
     except json_format.ParseError as exc:
-        problem = str(exc).rstrip(".")
+        problem = _json_problem(str(exc))
         raise HTTPError(
             400, f"the body is not an OTLP/JSON ExportTraceServiceRequest ({problem}) - fix that field"
         ) from None
     return request
+
+
+_FAILED_FIELD = re.compile(r"Failed to parse (\w+) field: ")
+
+
+def _json_problem(message: str) -> str:
+    """protobuf's "Failed to parse a field: Failed to parse b field: ... : why" as `a.b...: why`,
+    with a deep path cut in its middle, so that a body nested 100 deep gets a one-line answer."""
+    fields = _FAILED_FIELD.findall(message)
+    why = _FAILED_FIELD.sub("", message).rstrip(".")
+    if not fields:
+        return why[:300]
+    path = fields if len(fields) <= 8 else [*fields[:4], "...", *fields[-3:]]
+    return f"{'.'.join(path)}: {why[:300]}"
 
 
 _ID_KEYS = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id")

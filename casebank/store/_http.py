@@ -101,6 +101,9 @@ class HTTPStore:
             "(--db postgresql://... or a file)"
         )
 
+    def check_integrity(self) -> list[str]:
+        self._elsewhere("checking the store's integrity")
+
     def write_spans(self, spans: Sequence[Any], traces: Sequence[Any], dropped: int = 0) -> None:
         self._elsewhere("writing spans (send them over OTLP: casebank.init(endpoint=...))")
 

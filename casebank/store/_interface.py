@@ -212,6 +212,13 @@ class Store(Protocol):
         (`/readyz` of `cases serve`)."""
         ...
 
+    def check_integrity(self) -> list[str]:
+        """What is wrong with the store itself, one line each naming the thing and what to do;
+        empty when it is sound (`cases verify`). SQLite: `PRAGMA integrity_check` and
+        `foreign_key_check`, PostgreSQL: the catalog; both: the schema version against the newest
+        migration and every table present. StoreError from a store that cannot be checked from here."""
+        ...
+
     def flag_or_hold(
         self,
         trace_id: str | None,

@@ -206,8 +206,7 @@ WHOLE = traced_request(5).SerializeToString()
             b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}',
             {"Content-Type": "application/json"},
             400,
-            "the body is not an OTLP/JSON ExportTraceServiceRequest (Failed to parse resourceSpans field: Failed "
-            "to parse scopeSpans field: Failed to parse spans field: Failed to parse startTimeUnixNano field: "
+            "the body is not an OTLP/JSON ExportTraceServiceRequest (resourceSpans.scopeSpans.spans.startTimeUnixNano: "
             "invalid literal for int() with base 10: 'soon') - fix that field",
             id="a-time-that-is-not-a-number",
         ),
