@@ -20,6 +20,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
@@ -27,12 +28,16 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Link, Status
 
 from casebank.capture._attributes import SCOPE
-from casebank.capture._otlp import traces_url
 from casebank.capture._rows import Redact, _plain, _redacted, redacted_text
 
 __all__ = ["ExportingProcessor", "RedactingExporter", "exporting_processor"]
 
 logger = logging.getLogger("casebank")
+
+
+def traces_url(endpoint: str) -> str:
+    """`http://host:4318` -> `http://host:4318/v1/traces`; a URL with a path is kept as it is."""
+    return endpoint.rstrip("/") + "/v1/traces" if urlsplit(endpoint).path in ("", "/") else endpoint
 
 
 class _Drops:

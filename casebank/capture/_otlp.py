@@ -12,14 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+
+from casebank.capture._export import RedactingExporter, _Drops, traces_url
 
 logger = logging.getLogger("casebank")
-
-
-def traces_url(endpoint: str) -> str:
-    """`http://host:4318` -> `http://host:4318/v1/traces`; a URL with a path is kept as it is."""
-    return endpoint.rstrip("/") + "/v1/traces" if urlsplit(endpoint).path in ("", "/") else endpoint
 
 
 def add_otlp_exporter(provider: Any, endpoint: str, redactor: Callable[[str], str] | None = None) -> Any:
@@ -32,8 +28,6 @@ def add_otlp_exporter(provider: Any, endpoint: str, redactor: Callable[[str], st
         logger.warning("casebank: OTLP export needs the otlp extra - pip install 'casebank[otlp]'")
         return None
     try:
-        from casebank.capture._export import RedactingExporter, _Drops
-
         exporter = RedactingExporter(OTLPSpanExporter(endpoint=traces_url(endpoint)), _Drops(endpoint), redactor)
         exporting = BatchSpanProcessor(exporter)
         provider.add_span_processor(exporting)

@@ -178,7 +178,9 @@ def server(shop: Shop) -> Iterator[Server]:
     started.stop()
 
 
-@pytest.fixture(scope="session")
+# Package-scoped, not session-scoped: while Playwright's sync API runs, its event loop counts as
+# running on this thread, and every later test on the worker that calls asyncio.run() would fail.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     try:
         from playwright.sync_api import Error, sync_playwright
