@@ -55,6 +55,8 @@ MAX_RECORDED_CHARS = 4 * MAX_VALUE_CHARS
 REPR_MARKER = "$repr"
 TRUNCATED = "…[TRUNCATED:{n} chars]"
 TOO_DEEP = f"…[TRUNCATED:depth > {MAX_DEPTH}]"
+# Either marker at the end of a string: what replay looks for to refuse an input capture cut.
+CUT_MARKER = re.compile(r"…\[TRUNCATED:(?:\d+ chars|depth > \d+)\]\Z")
 # How far back a cut may move to fall between words (secrets hold no white space).
 _WORD = 512
 _LAST_SPACE = re.compile(r"\s(?=\S*\Z)")

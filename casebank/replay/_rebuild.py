@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from casebank._json import REPR_MARKER
+from casebank.capture._limits import CUT_MARKER
 from casebank.errors import CasebankError, TargetImportError
 from casebank.replay._target import import_target, replaying
 
@@ -77,6 +78,13 @@ class Rebuilder:
                 f"it was recorded as its repr {shown}, not as data",
                 "make its type a dataclass or a pydantic model (or give the parameter a type pydantic can "
                 "validate), then capture, flag and promote a new trace",
+            )
+        if (cut := _cut_inside(value)) is not None:
+            raise RebuildError(
+                name,
+                f"capture cut it at its size limit ({cut}), so a replay would not get what the product got",
+                "promote a trace whose input is within capture's limits (README: Limits), "
+                "or write the case's input by hand",
             )
         hint = self.hints.get(name)
         if hint is not None and (adapter := type_adapter(hint)) is not None:
@@ -263,6 +271,18 @@ def _repr_inside(value: Any) -> str | None:
     for item in items:
         if (shown := _repr_inside(item)) is not None:
             return shown
+    return None
+
+
+def _cut_inside(value: Any) -> str | None:
+    """The marker of the first string inside `value` that capture cut at a limit (`_limits`)."""
+    if isinstance(value, str):
+        found = CUT_MARKER.search(value[-64:])
+        return found.group(0).lstrip("…") if found else None
+    items: Any = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:
+        if (cut := _cut_inside(item)) is not None:
+            return cut
     return None
 
 

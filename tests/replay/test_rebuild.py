@@ -247,3 +247,22 @@ def test_check_rebuildable_uses_the_recorded_types_when_the_entry_point_does_not
     assert caught.value.with_fix.endswith(
         " - make the entry point accept the recorded value (see the case file's input), or promote a new case"
     )
+
+
+def test_an_input_capture_cut_at_its_limit_is_refused_with_the_marker_named() -> None:
+    import orjson
+
+    from casebank._json import recorded_json
+    from casebank.capture._limits import MAX_VALUE_CHARS
+
+    recorded = orjson.loads(recorded_json({"question": "why? " * (MAX_VALUE_CHARS // 4), "top_k": 3}))
+    assert recorded["question"].endswith(" chars]")  # what capture keeps of a 1.25 MiB prompt
+    check_rebuildable("not_importable_here:answer", {"question": "why?"}, {})
+    with pytest.raises(RebuildError) as caught:
+        check_rebuildable("not_importable_here:answer", {"request": recorded, "when": "now"}, {})
+    message = caught.value.with_fix
+    assert message.startswith("could not rebuild argument 'request': capture cut it at its size limit ([TRUNCATED:")
+    assert "a replay would not get what the product got" in message
+    with pytest.raises(RebuildError, match="depth > 64"):
+        check_rebuildable("m:f", {"tree": [[["…[TRUNCATED:depth > 64]"]]]}, {})
+    check_rebuildable("m:f", {"note": "a text that mentions [TRUNCATED:3 chars] in passing"}, {})
