@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
@@ -20,6 +20,9 @@ from casebank.cli._traces import console, short_time
 from casebank.errors import InvalidInput
 from casebank.replay._report_formats import FormatNames
 from casebank.store import Store
+
+if TYPE_CHECKING:
+    from casebank.replay._results import RunReport
 
 __all__ = ["compare_runs", "report", "runs"]
 
@@ -116,7 +119,7 @@ def report(
         cases report --merge shard1.json shard2.json shard3.json --format junit
     """
     from casebank.cli._run import write_file
-    from casebank.replay._compare import compare, comparison_lines, comparison_markdown, load_baseline
+    from casebank.replay._compare import comparison_lines, comparison_markdown, load_baseline
     from casebank.replay._records import merge_reports, record
     from casebank.replay._report_formats import get_format
 
@@ -135,8 +138,7 @@ def report(
             record(store, loaded)
         else:
             loaded = load_baseline(store, run[0], role="run")
-        if baseline is not None:
-            loaded.comparison = compare(load_baseline(store, baseline), loaded)
+        _compare_with_baseline(loaded, store, baseline, output_format)
         text = None  # the table for a terminal is printed by rich, not rendered as text
         if output is not None or chosen.show is None:
             if chosen.render_stored is not None and store is not None:  # drawn among the stored runs (charts)
@@ -164,6 +166,19 @@ def report(
         console().print(f"wrote {output}", soft_wrap=True)
     if merge:  # for people: no part of a document on stdout
         console().print(f"merged run {loaded.id} recorded")
+
+
+def _compare_with_baseline(loaded: RunReport, store: Store | None, baseline: str | None, output_format: str) -> None:
+    """Set `loaded.comparison`: against `--baseline` when given, else against the baseline the run
+    ran with (as CI saw it), for the formats that show one."""
+    from casebank.replay._compare import compare, load_baseline
+    from casebank.replay._records import stored_baseline
+
+    if baseline is not None:
+        loaded.comparison = compare(load_baseline(store, baseline), loaded)
+    elif store is not None and output_format in ("table", "markdown", "html"):
+        if (before := stored_baseline(store, loaded)) is not None:
+            loaded.comparison = compare(before, loaded)
 
 
 @app.command("compare")

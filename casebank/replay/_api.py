@@ -103,6 +103,7 @@ def run_suite(
         )
         report.git_commit = git_commit()
         report.origin = origin
+        report.baseline_id = before.id if before is not None else None
         if opened is not None:
             record(opened, report)
     if before is not None:

@@ -21,11 +21,11 @@ import subprocess
 from collections.abc import Mapping, Sequence
 
 from casebank._words import a
-from casebank.errors import InvalidInput
+from casebank.errors import InvalidInput, NotFound
 from casebank.replay._results import RunReport
 from casebank.store import Store
 
-__all__ = ["git_commit", "load_run", "merge_reports", "record", "report_from_dict"]
+__all__ = ["git_commit", "load_run", "merge_reports", "record", "report_from_dict", "stored_baseline"]
 
 
 def record(store: Store, report: RunReport) -> None:
@@ -38,6 +38,17 @@ def load_run(store: Store, ref: str) -> RunReport:
     run = store.resolve_run(ref)
     rows = store.run_results(run["id"], suite_order=True)
     return RunReport.from_dict({**run, "results": rows})
+
+
+def stored_baseline(store: Store, report: RunReport) -> RunReport | None:
+    """The run `report` was compared with when it ran (`cases run --baseline`), if the store still
+    holds it; None for a run without one (or whose baseline was a file, or has been pruned)."""
+    if not report.baseline_id or report.baseline_id == report.id:
+        return None
+    try:
+        return load_run(store, report.baseline_id)
+    except NotFound:
+        return None
 
 
 def report_from_dict(data: object, source: str) -> RunReport:

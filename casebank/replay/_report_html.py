@@ -168,12 +168,13 @@ def run_history(store: Store, *, limit: int = HISTORY_LIMIT, until: str | None =
 
 def render_stored_run(store: Store, ref: str, *, standalone: bool = False) -> str:
     """A stored run's page (`ref`: id, unique prefix or `latest`) as the review pages show it: with the
-    history up to it, and against the run stored before it (no run names its own baseline)."""
+    history up to it, and against its baseline: the run it was compared with when it ran, else the
+    run stored before it."""
     from casebank.replay._compare import compare
-    from casebank.replay._records import load_run
+    from casebank.replay._records import load_run, stored_baseline
 
     report = load_run(store, ref)
-    before = previous_run(store, report.id)
+    before = stored_baseline(store, report) or previous_run(store, report.id)
     if before is not None:
         report.comparison = compare(before, report)
     return render_run_html(report, history=run_history(store, until=report.id), standalone=standalone)

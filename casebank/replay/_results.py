@@ -151,6 +151,9 @@ class RunReport:
     git_commit: str | None = None
     status: str = "finished"  # or "interrupted": Ctrl-C stopped it; results hold what finished
     origin: str | None = None  # what ran it: "cli" (`cases run`), "pytest", "api" (a Python call); None: older
+    # The id of the run it was compared with (`--baseline`), so that its page shows the same
+    # regressions later; None: run without one, or recorded before it was kept.
+    baseline_id: str | None = None
     # Against the baseline `run_suite(baseline=...)` was given; not stored (a baseline is named when read).
     comparison: Comparison | None = field(default=None, repr=False, compare=False)
 
@@ -173,6 +176,7 @@ class RunReport:
             git_commit=data.get("git_commit"),
             status=str(data.get("status") or "finished"),
             origin=data.get("origin"),
+            baseline_id=data.get("baseline_id"),
         )
 
     @property
@@ -244,6 +248,7 @@ class RunReport:
             "status": self.status,
             "retries": self.retries,
             "origin": self.origin,
+            "baseline_id": self.baseline_id,
         }
 
 

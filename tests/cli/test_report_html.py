@@ -149,3 +149,36 @@ def test_report_refuses_a_baseline_its_format_cannot_show_and_a_path_it_cannot_w
     assert_one_line_error(as_json, 2, "--baseline is shown by the table, markdown and html formats, not json")
     assert_one_line_error(unwritable, 2, "cannot write --output file 'shop_bot.py/report.html'", "pass a writable path")
     assert run_unwritable.code == 2 and "cannot write --html file 'shop_bot.py/report.html'" in run_unwritable.err
+
+
+def test_a_run_s_page_compares_it_with_the_baseline_it_ran_with_else_the_run_before_it(
+    tmp_path: Path, db: Path, cases: Cases
+) -> None:
+    from casebank.replay._report_html import render_stored_run
+    from casebank.store import open_store
+
+    write_project(tmp_path, refund="We refund within 14 days.", hello="Happy to help.")
+    first = run_id_of(cases("run").out)  # c1 passes, c2 fails
+    write_project(tmp_path, refund="We refund within 30 days.", hello="Hi! Happy to help.")
+    second = run_id_of(cases("run").out)  # c1 fails, c2 passes
+    write_project(tmp_path, refund="We refund within 30 days.", hello="Happy to help.")
+    third = run_id_of(cases("run", "--baseline", first).out)  # both pass: against the first, c2 is fixed
+
+    html = cases("report", "latest", "--format", "html")
+    table = cases("report", "latest", "--output", "table.txt")
+    as_ran = cases("report", second, "--format", "html")
+
+    assert html.code == 0, html.err
+    comparison = parse(html.out)[0].find(data_testid="comparison")
+    assert comparison.find("h2").text() == f"Against baseline run {first}"
+    assert comparison.find(data_testid="fixes").text() == "c2"
+    assert comparison.find(data_testid="regressions").text() == "none"
+    assert "fixes (failed before, pass now): c2\n" in (tmp_path / "table.txt").read_text(), table.out + table.err
+    assert not parse(as_ran.out)[0].find_all(data_testid="comparison")  # it ran without a baseline
+    with open_store(db) as store:  # the review pages: the baseline it ran with, else the run before it
+        ran_with = parse(render_stored_run(store, third, standalone=True))[0].find(data_testid="comparison")
+        before_it = parse(render_stored_run(store, second, standalone=True))[0].find(data_testid="comparison")
+    assert ran_with.find("h2").text() == f"Against baseline run {first}"
+    assert before_it.find("h2").text() == f"Against baseline run {first}"
+    assert before_it.find(data_testid="regressions").text() == "c1"
+    assert before_it.find(data_testid="fixes").text() == "c2"

@@ -542,6 +542,15 @@ def test_a_run_keeps_what_ran_it_and_an_older_run_says_nothing(store: Store) -> 
     assert store.resolve_run("aa01")["origin"] == "pytest"
 
 
+def test_a_run_keeps_the_baseline_it_was_compared_with(store: Store) -> None:
+    store.record_run({"id": "bb01", "started_at": "2024-05-01T12:00:01"}, [])
+    store.record_run({"id": "bb02", "started_at": "2024-05-01T12:00:02", "baseline_id": "bb01"}, [])
+    assert [(r["id"], r["baseline_id"]) for r in store.list_runs()] == [("bb02", "bb01"), ("bb01", None)]
+    assert store.resolve_run("bb02")["baseline_id"] == "bb01"
+    copied = store.export_records("runs")
+    assert [(r["id"], r["baseline_id"]) for r in copied] == [("bb01", None), ("bb02", "bb01")]
+
+
 def test_runs_resolve_by_latest_or_prefix_and_list_newest_first(store: Store) -> None:
     with refused(NotFound, f"no runs in store '{store.location}' yet - record one with 'cases run'"):
         store.resolve_run("latest")

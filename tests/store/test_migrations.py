@@ -68,6 +68,7 @@ MIGRATIONS = [
     "m007_run_origin",
     "m008_production",
     "m009_trace_search",
+    "m010_run_baseline",
 ]
 
 
@@ -108,7 +109,7 @@ def test_a_schema_1_store_gains_trace_attributes_and_keeps_its_rows(tmp_path: Pa
     assert new["traces"] == ["trace_key", *old["traces"], "attributes"] == ["trace_key", *TRACE_COLUMNS]
     assert new["spans"] == [*old["spans"], "trace_key"]
     assert new["trace_attributes"] == ["key", "value", "trace_id"]
-    assert new["runs"] == old["runs"] + ["epochs", "git_commit", "status", "retries", "origin"]
+    assert new["runs"] == old["runs"] + ["epochs", "git_commit", "status", "retries", "origin", "baseline_id"]
     assert new["results"] == old["results"] + [
         "entrypoint",
         "expected",
@@ -206,7 +207,10 @@ def test_a_schema_7_store_gains_held_flags_tokens_and_an_index_for_pruning(tmp_p
     new = schema(path)
     assert new["held_flags"] == ["id", "trace_id", "where_attributes", "reason", "flagged_by", "held_at"]
     assert new["tokens"] == ["name", "token_hash", "scopes", "created_at"]
-    assert {t: c for t, c in new.items() if t not in ("held_flags", "tokens")} == old
+    assert new["runs"] == [*old["runs"], "baseline_id"]  # m010
+    assert {t: c for t, c in new.items() if t not in ("held_flags", "tokens", "runs")} == {
+        t: c for t, c in old.items() if t != "runs"
+    }
     assert "idx_trace_attributes_trace_id" in indexes
     assert "idx_traces_start_ns" in plan  # prune finds old traces by index, not by a scan
     assert pragma(path, "user_version") == SCHEMA_VERSION

@@ -16,6 +16,7 @@ __all__ = ["RESULT_COLUMNS", "RUN_COLUMNS", "Runs", "insert_run"]
 RUN_COLUMNS = (
     "id", "started_at", "finished_at", "suite", "suite_hash", "target", "concurrency", "total", "passed",
     "failed", "errored", "pass_rate", "epochs", "git_commit", "status", "retries", "origin",
+    "baseline_id",
 )  # fmt: skip
 RESULT_COLUMNS = (
     "run_id", "case_id", "epoch", "case_file", "passed", "score", "reason", "output", "error", "latency_ms",

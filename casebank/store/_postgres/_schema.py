@@ -130,11 +130,18 @@ CREATE INDEX traces_entrypoint_start_ns ON traces (entrypoint, start_ns);
 CREATE INDEX traces_status_start_ns ON traces (status, start_ns);
 """
 
+_M004_RUN_BASELINE = f"""
+-- The run a run was compared with (`cases run --baseline`), so that its page (`cases report`,
+-- /ui/runs) shows the regressions CI saw. NULL: none, or recorded before this.
+ALTER TABLE runs ADD COLUMN baseline_id {_T};
+"""
+
 # (id, name, SQL) in the order they apply.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "m001_initial", _M001_INITIAL),
     (2, "m002_production", _M002_PRODUCTION),
     (3, "m003_trace_search", _M003_TRACE_SEARCH),
+    (4, "m004_run_baseline", _M004_RUN_BASELINE),
 )
 
 _RECORDED = "SELECT id FROM casebank_migrations"

@@ -16,7 +16,7 @@ import sqlite3
 from typing import Any
 
 # Bump together with a new migration below (then `make fresh-store`).
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # A table only a casebank store has; its absence in a non-empty file means "not ours".
 MARKER_TABLE = "casebank_meta"
@@ -286,6 +286,12 @@ def apply_migrations(conn: sqlite3.Connection, *, stop_before: str | None = None
         # index range rather than a walk of every trace of the others.
         db.execute("CREATE INDEX idx_traces_entrypoint_start_ns ON traces (entrypoint, start_ns)")
         db.execute("CREATE INDEX idx_traces_status_start_ns ON traces (status, start_ns)")
+
+    @migrations(name="m010_run_baseline")
+    def m010_run_baseline(db: Any) -> None:
+        # The run a run was compared with (`cases run --baseline`), so that its page (`cases
+        # report`, /ui/runs) shows the regressions CI saw. NULL: none, or recorded before this.
+        db["runs"].add_column("baseline_id", str)
 
     migrations.apply(Database(conn), stop_before=stop_before)
     if stop_before is None:

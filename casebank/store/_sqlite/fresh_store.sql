@@ -15,6 +15,7 @@ INSERT INTO "_sqlite_migrations" VALUES(6,'casebank','m006_span_locality',strfti
 INSERT INTO "_sqlite_migrations" VALUES(7,'casebank','m007_run_origin',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
 INSERT INTO "_sqlite_migrations" VALUES(8,'casebank','m008_production',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
 INSERT INTO "_sqlite_migrations" VALUES(9,'casebank','m009_trace_search',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
+INSERT INTO "_sqlite_migrations" VALUES(10,'casebank','m010_run_baseline',strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00');
 CREATE TABLE "calibrations" (
    "id" INTEGER PRIMARY KEY,
    "config_hash" TEXT,
@@ -110,7 +111,7 @@ CREATE TABLE "runs" (
    "failed" INTEGER,
    "errored" INTEGER,
    "pass_rate" REAL
-, "epochs" INTEGER, "git_commit" TEXT, "status" TEXT, "retries" INTEGER, "origin" TEXT);
+, "epochs" INTEGER, "git_commit" TEXT, "status" TEXT, "retries" INTEGER, "origin" TEXT, "baseline_id" TEXT);
 CREATE TABLE "spans" (trace_id TEXT, span_id TEXT, parent_span_id TEXT, name TEXT, kind TEXT, started_at TEXT, start_ns INTEGER, duration_ms FLOAT, status TEXT, status_message TEXT, attributes TEXT, events TEXT, service_name TEXT, trace_key INTEGER NOT NULL);
 CREATE TABLE tokens (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE "trace_attributes" (
