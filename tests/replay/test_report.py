@@ -305,6 +305,7 @@ def test_json_holds_the_run_fields_and_every_result() -> None:
         "status": "finished",
         "retries": 0,
         "origin": None,
+        "baseline_id": None,
         "summary": data["summary"],
     }
     assert [(r["case_id"], r["status"], r["output"], r["error"]) for r in data["results"]] == [

@@ -474,6 +474,7 @@ def test_record_stores_the_run_and_every_result(project: Project) -> None:
         "status": "finished",
         "retries": 0,
         "origin": None,  # the runner alone: run_suite says what ran it
+        "baseline_id": None,  # and what it was compared with
     }
     assert run["started_at"] <= run["finished_at"]
     rows = [{k: v for k, v in r.items() if k != "latency_ms"} for r in results]
