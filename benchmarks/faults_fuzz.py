@@ -202,7 +202,7 @@ def _median_ms(work: Callable[[], object], times: int = 5) -> float:
 def oversized(folder: Path) -> list[tuple[str, str, str]]:
     import casebank
     from casebank._json import recorded_json
-    from casebank.capture._limits import MAX_VALUE_CHARS
+    from casebank._limits import MAX_VALUE_CHARS
     from casebank.capture._rows import rows_for
     from casebank.store import open_store
     from tests.fuzz.test_attribute_values import _exporter, _tracer

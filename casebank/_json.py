@@ -7,7 +7,7 @@ the object of its fields (readable in a case file; a replay rebuilds it from eit
 kept as its repr inside `{"$repr": ...}`, so a reader (and `cases promote`) can tell a value
 that cannot be replayed from a string that merely looks like one. It never raises.
 
-Values past capture's limits (`casebank.capture._limits`: a 50 MB prompt, nesting deeper than
+Values past capture's limits (`casebank._limits`: a 50 MB prompt, nesting deeper than
 orjson goes, lone surrogates, integers past 64 bits) are cut with a marker. A long string one or
 two levels down (an argument, the result) is seen before serialising, so a 50 MB prompt is
 serialised once, cut; anything else is tried as usual and walked only when it fails or is too long.
@@ -19,8 +19,8 @@ from typing import Any
 
 import orjson
 
-from casebank.capture._limits import MAX_RECORDED_CHARS, has_long_text, limited_json
-from casebank.capture._limits import REPR_MARKER as REPR_MARKER  # where replay reads it
+from casebank._limits import MAX_RECORDED_CHARS, has_long_text, limited_json
+from casebank._limits import REPR_MARKER as REPR_MARKER  # where replay reads it
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 

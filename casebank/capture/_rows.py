@@ -20,6 +20,7 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span
 from opentelemetry.trace import SpanKind, StatusCode
 
+from casebank._limits import attribute_json, limit_attributes, text
 from casebank._runtime import state
 from casebank.capture._attach import with_casebank_view
 from casebank.capture._attributes import (
@@ -34,7 +35,6 @@ from casebank.capture._attributes import (
     SYSTEM_INSTRUCTIONS,
 )
 from casebank.capture._correlate import attributes_of
-from casebank.capture._limits import attribute_json, limit_attributes, text
 from casebank.capture._redact import SHORTEST_SECRET, key_kind, key_marker, redact, redact_messages
 
 # More redaction after the secret nets, for every string value: `init(redact=[...])` (`_pii.py`).

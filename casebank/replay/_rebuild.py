@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from casebank._json import REPR_MARKER
-from casebank.capture._limits import CUT_MARKER
+from casebank._limits import CUT_MARKER
 from casebank.errors import CasebankError, TargetImportError
 from casebank.replay._target import import_target, replaying
 

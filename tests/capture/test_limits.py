@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import casebank
 from casebank._json import recorded_json
-from casebank.capture._limits import MAX_DEPTH, MAX_RECORDED_CHARS, MAX_VALUE_CHARS, TOO_DEEP, cut
+from casebank._limits import MAX_DEPTH, MAX_RECORDED_CHARS, MAX_VALUE_CHARS, TOO_DEEP, cut
 from casebank.capture._rows import rows_for
 from casebank.store import open_store
 

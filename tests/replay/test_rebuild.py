@@ -253,7 +253,7 @@ def test_an_input_capture_cut_at_its_limit_is_refused_with_the_marker_named() ->
     import orjson
 
     from casebank._json import recorded_json
-    from casebank.capture._limits import MAX_VALUE_CHARS
+    from casebank._limits import MAX_VALUE_CHARS
 
     recorded = orjson.loads(recorded_json({"question": "why? " * (MAX_VALUE_CHARS // 4), "top_k": 3}))
     assert recorded["question"].endswith(" chars]")  # what capture keeps of a 1.25 MiB prompt
