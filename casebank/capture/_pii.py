@@ -18,13 +18,14 @@ Each kind is a cheap gate and a linear pattern, plus a check that keeps look-ali
 - card: 13 to 19 digits starting 2-6 (the card networks' ranges), plain or in groups of four
   (4-6-5 and 4-6-4 too), passing the Luhn check.
 - iban: a country's two letters (a known country, at its IBAN length), two check digits and the
-  account, plain or in groups of four, passing the ISO 13616 mod-97 check.
+  account, plain or in groups of four, in capitals or not (people type `de89 3704 ...`),
+  passing the ISO 13616 mod-97 check.
 Numbers stand alone: a digit, letter, `-`, `.` or `/` right before or after one means it is part
 of something else (a UUID, a version, a longer id).
 
 Cost: card, phone and IBAN patterns start with a character class and have groups, so `re` tries
 them at every digit - ~10 ns a character on text full of dates and ids. Instead, the text is
-mapped once to a byte "shape" (`_shape`: digits `0`, capitals `A`, separators `-`; C speed), and
+mapped once to a byte "shape" (`_shape`: digits `0`, letters `A`, separators `-`; C speed), and
 patterns that start with a literal (`0000`, `000`, `AA00`) and repeat one character class find
 the few runs long enough to be such a number; the precise pattern runs only inside those, and
 text with fewer than `_MIN_DIGITS` digits skips all three. On 2 KB (`faults_redaction.py`):
@@ -112,7 +113,7 @@ def _shape_table() -> bytes:
         char = chr(byte)
         if "0" <= char <= "9":
             table[byte] = ord("0")
-        elif "A" <= char <= "Z":
+        elif "A" <= char <= "Z" or "a" <= char <= "z":
             table[byte] = ord("A")
         elif char in " .-":
             table[byte] = ord("-")
@@ -125,7 +126,7 @@ _SHAPE = _shape_table()
 
 
 def _shape(text: str) -> bytes:
-    """`text` as one byte a character: digits `0`, capitals `A`, separators (space, `.`, `-`) `-`,
+    """`text` as one byte a character: digits `0`, ASCII letters `A`, separators (space, `.`, `-`) `-`,
     `(`, `)`, `+` as they are, anything else `_` (beyond Latin-1 too, so positions stay)."""
     return text.encode("latin-1", "replace").translate(_SHAPE)
 
@@ -279,7 +280,7 @@ IBAN_LENGTHS = {
     "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28,
     "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
 }  # fmt: skip
-_IBAN = re.compile(r"[A-Z]{2}\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?")
+_IBAN = re.compile(r"[A-Z]{2}\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?", re.IGNORECASE)
 _IBAN_MARKER = _marker("iban")
 
 
@@ -291,11 +292,11 @@ def iban_valid(iban: str) -> bool:
 
 def _iban(match: re.Match[str]) -> str:
     found = match.group(0)
-    length = IBAN_LENGTHS.get(found[:2])
+    length = IBAN_LENGTHS.get(found[:2].upper())
     if length is None or not _free_before(match.string, match.start()):
         return found
     # The pattern may run on into a following group: take the country's length, no more.
-    iban = found.replace(" ", "")[:length]
+    iban = found.replace(" ", "")[:length].upper()
     if len(iban) < length:
         return found
     end = taken = 0

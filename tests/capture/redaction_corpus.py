@@ -100,6 +100,8 @@ PII: tuple[Label, ...] = (
     Label("iban", "GB29NWBK60161331926819"),
     Label("iban", "FR14 2004 1010 0505 0001 3M02 606"),
     Label("iban", "NL91ABNA0417164300"),
+    Label("iban", "de89 3704 0044 0532 0130 00"),  # as people type them
+    Label("iban", "gb29nwbk60161331926819"),
 )
 SHAPED = SECRETS + PII  # found by their shape, in any text
 # Ordinary text that must come back verbatim, much of it close to a labelled shape.
@@ -123,6 +125,11 @@ NEAR_MISSES: tuple[str, ...] = (
     "5555555555554445",
     "DE89 3704 0044 0532 0130 01",
     "GB00NWBK60161331926819",
+    "de89 3704 0044 0532 0130 01",
+    "gb00nwbk60161331926819",
+    "es12 with some more text here and then",
+    "sha 9fceb02d0ae598e95dc970b74767f19372d61af8",
+    "ae598e95dc970b74767f193",
     "pk_live_51H8xYzAbCdEfGhIjKlMnOpQr",
     "the task-oriented-dialogue-system",
     "helpdesk-escalation-policy",
