@@ -22,9 +22,11 @@ from casebank.cli._common import DbOption, project_config
 from casebank.errors import InvalidInput, StoreError, UsageError
 from casebank.store import open_store, parse_store_url
 
-__all__ = ["TOKEN_ENV", "serve"]
+__all__ = ["SESSION_SECRET_ENV", "TOKEN_ENV", "serve"]
 
 TOKEN_ENV = "CASEBANK_TOKEN"
+SESSION_SECRET_ENV = "CASEBANK_SESSION_SECRET"
+_MIN_SECRET_CHARS = 32  # 'openssl rand -hex 32' gives 64
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
@@ -47,6 +49,16 @@ def serve(
     log_level: Annotated[
         str, typer.Option("--log-level", metavar="|".join(_LOG_LEVELS), help="How much the server logs.")
     ] = "info",
+    session_secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--session-secret-file",
+            metavar="FILE",
+            help="File holding the secret that signs review-page sessions (default: $CASEBANK_SESSION_SECRET; "
+            "without either, one made at start, so sessions end with the process).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve a store over HTTP: OTLP traces at /v1/traces, flags and reads under /api, review pages at /ui.
 
@@ -55,6 +67,8 @@ def serve(
     sign in with such a token (scope read to look, flag to flag, admin to annotate). With retention_days in
     the project config, traces older than that which no incident references are pruned daily;
     with redact (e.g. ["email", "phone"]), that PII is redacted from ingested spans, beside secrets.
+    Servers behind one load balancer share review-page sessions when they share a session secret
+    ($CASEBANK_SESSION_SECRET or --session-secret-file, 32 characters or more).
     SIGTERM finishes the requests in flight, then stops.
 
     \b
@@ -64,9 +78,10 @@ def serve(
     if log_level not in _LOG_LEVELS:
         raise InvalidInput(f"--log-level '{log_level}' is not one of {', '.join(_LOG_LEVELS)}")
     admin_token = _admin_token(token_file)
+    session_secret = _session_secret(session_secret_file)
     try:
         from casebank.server import serve as run_server
-        from casebank.ui import ui_routes
+        from casebank.ui import Sessions, ui_routes
     except ImportError as exc:
         raise UsageError(
             f"'cases serve' needs the server extra ({exc.name} is missing) - pip install 'casebank[server]'"
@@ -85,6 +100,7 @@ def serve(
     except BaseException:
         store.close()
         raise
+    sessions = Sessions(secret=session_secret)
     typer.echo(f"casebank server on http://{host}:{port} - store {where.shown}", err=True)
     run_server(
         store,
@@ -94,7 +110,7 @@ def serve(
         serialize=where.backend == "sqlite",
         retention_days=config.retention_days,
         log_level=log_level,
-        extra_routes=lambda calls, auth: ui_routes(calls, auth, suite=config.suite),
+        extra_routes=lambda calls, auth: ui_routes(calls, auth, suite=config.suite, sessions=sessions),
         redactors=config.redact,
     )
 
@@ -109,3 +125,24 @@ def _admin_token(token_file: Path | None) -> str | None:
             raise InvalidInput(f"--token-file '{token_file}' is empty - write the admin token in it")
         return token
     return os.environ.get(TOKEN_ENV, "").strip() or None
+
+
+def _session_secret(secret_file: Path | None) -> bytes | None:
+    """The shared secret that signs review-page sessions, or None for one of this process's own."""
+    if secret_file is not None:
+        try:
+            secret = secret_file.read_text().strip()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read --session-secret-file '{secret_file}': {exc.strerror or exc}") from None
+        where = f"--session-secret-file '{secret_file}'"
+    else:
+        secret = os.environ.get(SESSION_SECRET_ENV, "").strip()
+        if not secret:
+            return None
+        where = f"${SESSION_SECRET_ENV}"
+    if len(secret) < _MIN_SECRET_CHARS:
+        raise InvalidInput(
+            f"{where} holds {len(secret)} characters; a session secret needs {_MIN_SECRET_CHARS} or more "
+            "- make one with 'openssl rand -hex 32'"
+        )
+    return secret.encode()

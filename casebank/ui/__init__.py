@@ -11,5 +11,6 @@ Never imported by `import casebank`.
 from __future__ import annotations
 
 from casebank.ui._routes import ui_routes
+from casebank.ui._session import Sessions
 
-__all__ = ["ui_routes"]
+__all__ = ["Sessions", "ui_routes"]

@@ -1,11 +1,16 @@
 """Sessions of the review pages: a signed cookie that names a token by its hash, and CSRF tokens.
 
 The cookie `casebank_session` holds `{sid, token hash, expiry}` signed with HMAC-SHA256 under a
-secret made when the server starts - never the token itself, so the cookie is no bearer
-credential for the API. The token behind it is looked up on every request (`Auth.identify`),
-so a token revoked with `cases token revoke` ends its sessions at once, as it does on the API.
-A restart makes a new secret and so ends every session (sign in again). Signing out (`forget`)
-keeps the sid until its cookie would have expired, so a copy of the cookie is refused too.
+secret - never the token itself, so the cookie is no bearer credential for the API. The token
+behind it is looked up on every request (`Auth.identify`), so a token revoked with `cases token
+revoke` ends its sessions at once, on every server, as it does on the API.
+
+The secret is given (`cases serve` reads `CASEBANK_SESSION_SECRET`), so that servers behind one
+load balancer, and a server after a restart, read each other's sessions; or else made when the
+server starts, and a restart ends every session. Signing out (`forget`) keeps the sid until its
+cookie would have expired, so a copy of the cookie is refused too - by this process: the list
+is not shared, so with a shared secret another server takes a copied cookie until it expires or
+its token is revoked.
 
 A session without a token (`token_hash` None) is made by the sign-in page, so that its form
 carries a CSRF token too. Every form carries `csrf`, an HMAC of the session's sid under the same
