@@ -196,7 +196,9 @@ def rows_from(
         name, ctx, kind, parent, start, end, raw_attrs, raw_events, resource, status, scope = fields(item)
         if ctx is None:
             continue
-        name = text(name)  # within capture's limits, as every value (`_limits`)
+        # Within capture's limits, as every value (`_limits`), and redacted: a name is free text
+        # (`start_as_current_span(f"fetch {url}")` may put a DSN's password in it).
+        name = redacted_text(text(name), redactor)
         start = start or 0
         end = end or start
         ours = scope is not None and scope.name.startswith(SCOPE)
@@ -267,7 +269,7 @@ def rows_from(
 
 def _event(event: Event, more: Redact | None) -> dict[str, Any]:  # or any event with these three fields
     attributes = _redacted(_plain(event.attributes), more=more)
-    return {"name": event.name, "time": _iso(event.timestamp), "attributes": attributes}
+    return {"name": redacted_text(text(event.name), more), "time": _iso(event.timestamp), "attributes": attributes}
 
 
 def _str_or_none(value: Any) -> str | None:

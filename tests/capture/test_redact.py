@@ -8,9 +8,11 @@ from typing import Any
 import openai
 import orjson
 import pytest
+from opentelemetry import trace as otel_trace
 
 import casebank
 from casebank._json import recorded_json
+from casebank._runtime import state
 from casebank.capture._redact import redact, redact_messages
 from casebank.store import open_store
 from tests.fakes import API_KEY, FakeLLM, Reply, ToolCall
@@ -456,3 +458,23 @@ def test_an_error_quoting_a_secret_is_redacted_in_the_span_status_too(db_path: P
     stored = b"".join(path.read_bytes() for path in db_path.parent.glob(db_path.name + "*"))
     assert b"refused for [REDACTED:openai_key]" in stored
     assert b"Err9Err9" not in stored
+
+
+def test_span_and_event_names_are_redacted_like_every_value(db_path: Path) -> None:
+    # Names are free text that apps format: a span named after the URL it fetched, an event
+    # named after what it logged.
+    casebank.init(redact=["email"])
+    tracer = state.provider.get_tracer("support-bot")  # casebank's provider: its spans are stored
+
+    @casebank.trace
+    def answer(question: str) -> str:
+        otel_trace.get_current_span().add_event("mailed ana.lopez@example.com with sk-proj-" + "Evt9" * 6)
+        with tracer.start_as_current_span("fetch postgres://app:hunter2-Secret9@db.internal/prod"):
+            return "ok"
+
+    answer("where is my order?")
+    assert casebank.flush()
+    stored = b"".join(path.read_bytes() for path in db_path.parent.glob(db_path.name + "*"))
+    assert b"fetch postgres://app:[REDACTED:password]@db.internal/prod" in stored
+    assert b"mailed [REDACTED:email] with [REDACTED:openai_key]" in stored
+    assert b"hunter2-Secret9" not in stored and b"Evt9Evt9" not in stored and b"ana.lopez" not in stored
