@@ -4,7 +4,8 @@
   app is killed with SIGKILL mid-write, the flagger goes on, then is killed too. A trial counts
   when the store then opens, passes `PRAGMA integrity_check` and holds every flag the flagger saw
   return (each recorded to a file, fsync'd, after `casebank.flag` returned), with its snapshot.
-  On SQLite (CASEBANK_BENCH_KILLS trials, 20 by default) and on PostgreSQL (3, fsync on).
+  On SQLite (CASEBANK_BENCH_KILLS trials, 20 by default) and on PostgreSQL
+  (CASEBANK_BENCH_PG_KILLS, 10 by default, fsync on).
 - spans lost by concurrent writers: 4 app processes write one SQLite store at once while a
   flagger flags it; spans each writer reported written but missing from the store, spans dropped,
   and any "database is locked" (or other sqlite3 error, or warning) a process saw.
@@ -33,7 +34,7 @@ from tests.faults._trials import FaultTrial, concurrent_trial, deletion_trial, d
 from tests.postgres_server import PostgresServer
 
 KILLS = int(os.environ.get("CASEBANK_BENCH_KILLS", "20"))
-POSTGRES_KILLS = 3
+POSTGRES_KILLS = int(os.environ.get("CASEBANK_BENCH_PG_KILLS", "10"))
 
 Row = tuple[str, str, str]
 PROBLEMS: list[str] = []  # any: the run exits 1, so that `make bench` stops on a missed target
