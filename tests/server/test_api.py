@@ -170,6 +170,37 @@ def test_a_bad_call_is_one_error_line_with_its_status(
     assert "\n" not in answer.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "message", "allow"),
+    [
+        pytest.param(
+            "GET",
+            "/api/nope",
+            404,
+            "no route GET /api/nope - see /api/openapi.json for the routes",
+            None,
+            id="no-route",
+        ),
+        pytest.param("POST", "/api/incidents", 405, "POST is not allowed on /api/incidents - use GET", "GET, HEAD"),
+        pytest.param("GET", "/v1/traces", 405, "GET is not allowed on /v1/traces - use POST", "POST", id="ingest"),
+        pytest.param("DELETE", "/api/traces/a1", 405, "DELETE is not allowed on /api/traces/a1 - use GET", "GET, HEAD"),
+    ],
+)
+def test_an_unknown_route_or_method_is_one_json_error_line_too(
+    server: Server, method: str, path: str, status: int, message: str, allow: str | None
+) -> None:
+    answer = server.client.request(method, server.url + path, headers=server.headers())
+
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json() == {"error": message}
+    assert _methods(answer.headers.get("allow")) == _methods(allow)  # Starlette's order varies
+
+
+def _methods(allow: str | None) -> set[str]:
+    return {m.strip() for m in (allow or "").split(",") if m.strip()}
+
+
 def test_traces_are_read_by_where_newest_first_and_by_prefix_with_their_spans(stored: Server) -> None:
     by_ticket = stored.get("/api/traces", params=[("where", "ticket_id:8812"), ("limit", "20")]).json()["traces"]
     newest = stored.get("/api/traces?limit=1").json()["traces"]
