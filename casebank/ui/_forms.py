@@ -43,8 +43,9 @@ class FormError(InvalidInput):
         self.status = status
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """The form's fields (the last value of a repeated one)."""
+async def read_form(request: Request, *, too_large: str) -> dict[str, str]:
+    """The form's fields (the last value of a repeated one). `too_large`: what to do when the form
+    is over FORM_LIMIT, in the form's own words (e.g. "shorten the reason")."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/x-www-form-urlencoded":
         raise FormError(f"a form is sent as application/x-www-form-urlencoded, not '{kind or 'nothing'}'", 415)
@@ -52,7 +53,7 @@ async def read_form(request: Request) -> dict[str, str]:
     async for chunk in request.stream():
         body += chunk
         if len(body) > FORM_LIMIT:
-            raise FormError(f"the form is larger than {FORM_LIMIT // 1024} KB - shorten the expected output", 413)
+            raise FormError(f"the form is larger than {FORM_LIMIT // 1024} KB - {too_large}", 413)
     try:
         fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:

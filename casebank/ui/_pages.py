@@ -10,19 +10,21 @@ forms posting only back to it, and no framing: markup that slipped through would
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException
-from starlette.responses import HTMLResponse, PlainTextResponse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from casebank.server._errors import method_not_allowed
 from casebank.ui._views import readable
 
-__all__ = ["SECURITY_HEADERS", "STATIC", "SecurityHeaders", "page"]
+__all__ = ["SECURITY_HEADERS", "STATIC", "ProblemPage", "SecurityHeaders", "page", "refusal"]
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -59,11 +61,18 @@ def page(
     return HTMLResponse(html, status_code=status, headers=dict(headers or {}))
 
 
-class SecurityHeaders:
-    """ASGI middleware: the security headers on every answer, and `no-store` unless it says otherwise."""
+# The page for a refusal the router or the static files raise: (request, status, one-line message).
+ProblemPage = Callable[[Request, int, str], Response]
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every answer, and `no-store` unless it says otherwise.
+    The router's 405 and the static files' 404 are HTTPExceptions raised past the handlers: they
+    are answered here, by `problem` (plain text without it), so that they carry the headers too."""
+
+    def __init__(self, app: ASGIApp, problem: ProblemPage | None = None) -> None:
         self.app = app
+        self.problem = problem
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,8 +90,22 @@ class SecurityHeaders:
 
         try:
             await self.app(scope, receive, with_headers)
-        except HTTPException as exc:  # the router's 405: answered here, so that it carries the headers too
-            message = f"{scope.get('method')} is not allowed on {scope.get('path')} ({exc.detail})"
-            await PlainTextResponse(message, status_code=exc.status_code, headers=exc.headers)(
-                scope, receive, with_headers
-            )
+        except HTTPException as exc:
+            request = Request(scope, receive)
+            message = refusal(request, exc)
+            if self.problem is None:
+                response: Response = PlainTextResponse(message, status_code=exc.status_code)
+            else:
+                response = self.problem(request, exc.status_code, message)
+            response.headers.update(exc.headers or {})  # a 405's Allow
+            await response(scope, receive, with_headers)
+
+
+def refusal(request: Request, exc: HTTPException) -> str:
+    """The one line for an HTTPException under /ui: what was wrong, and where to go instead."""
+    method, path = request.method, request.url.path
+    if exc.status_code == 404:
+        return f"there is no page {path} - start from the traces at /ui/traces"
+    if exc.status_code == 405:
+        return method_not_allowed(method, path, (exc.headers or {}).get("Allow", ""))
+    return f"{method} {path}: {exc.detail}"

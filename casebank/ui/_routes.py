@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
@@ -32,7 +33,7 @@ from casebank.server._calls import StoreCalls
 from casebank.server._errors import HTTPError, status_for
 from casebank.store import INCIDENT_STATUSES, Incident, Store, check_can_annotate, incident_id_for, token_hash
 from casebank.ui._forms import PAGE, FormError, annotation, incident_status, read_form, trace_search
-from casebank.ui._pages import STATIC, SecurityHeaders, page
+from casebank.ui._pages import STATIC, SecurityHeaders, page, refusal
 from casebank.ui._session import COOKIE, Session, Sessions
 from casebank.ui._views import readable, trace_view
 
@@ -100,7 +101,10 @@ def ui_routes(
         ],
         default=ui.not_found,
     )
-    return [Route(PREFIX, SecurityHeaders(ui.to_home)), Mount(PREFIX, app=SecurityHeaders(router))]
+    return [
+        Route(PREFIX, SecurityHeaders(ui.to_home, ui.problem)),
+        Mount(PREFIX, app=SecurityHeaders(router, ui.problem)),
+    ]
 
 
 class _UI:
@@ -142,8 +146,7 @@ class _UI:
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        message = f"there is no page {request.url.path} - start from the traces at /ui/traces"
-        await self.problem(request, 404, message)(scope, receive, send)
+        await self.problem(request, 404, refusal(request, HTTPException(404)))(scope, receive, send)
 
     async def to_home(self, scope: Scope, receive: Receive, send: Send) -> None:
         await RedirectResponse(f"{PREFIX}/traces", status_code=303)(scope, receive, send)
@@ -187,10 +190,11 @@ class _UI:
             )
         return viewer
 
-    async def posted(self, request: Request, need: str) -> tuple[Viewer, dict[str, str]]:
-        """The viewer and form of a POST that came from these pages and may do what it asks."""
+    async def posted(self, request: Request, need: str, too_large: str) -> tuple[Viewer, dict[str, str]]:
+        """The viewer and form of a POST that came from these pages and may do what it asks;
+        `too_large` says what to shorten when the form is over the limit."""
         _check_origin(request)
-        form = await read_form(request)
+        form = await read_form(request, too_large=too_large)
         viewer = await self.viewer(request, "read")
         if not self.sessions.csrf_ok(viewer.session, form.get("csrf")):
             raise Problem(403, "the form's CSRF token is missing or wrong - reload the page and send the form again")
@@ -235,7 +239,7 @@ class _UI:
 
     async def signin(self, request: Request) -> Response:
         _check_origin(request)
-        form = await read_form(request)
+        form = await read_form(request, too_large="paste the token alone")
         next_path = _local(form.get("next", ""))
         session = self.sessions.read(request.cookies.get(COOKIE))
         if session is None or not self.sessions.csrf_ok(session, form.get("csrf")):
@@ -275,7 +279,7 @@ class _UI:
 
     async def signout(self, request: Request) -> Response:
         _check_origin(request)
-        form = await read_form(request)
+        form = await read_form(request, too_large="sign out with the page's Sign out button")
         session = self.sessions.read(request.cookies.get(COOKIE))
         if session is not None:
             if not self.sessions.csrf_ok(session, form.get("csrf")):
@@ -329,7 +333,7 @@ class _UI:
         return page("trace.html", context, status=status)
 
     async def flag(self, request: Request) -> Response:
-        viewer, form = await self.posted(request, "flag")
+        viewer, form = await self.posted(request, "flag", "shorten the reason")
         trace_id = await self.calls(self.store.resolve_trace_id, request.path_params["ref"])
         reason = form.get("reason", "")
         try:
@@ -364,7 +368,7 @@ class _UI:
         return page("incident.html", context, status=status)
 
     async def annotate(self, request: Request) -> Response:
-        viewer, form = await self.posted(request, "admin")
+        viewer, form = await self.posted(request, "admin", "shorten the expected output")
         ref = request.path_params["ref"]
         try:
             wanted = annotation(form)
@@ -378,7 +382,7 @@ class _UI:
         return RedirectResponse(f"{PREFIX}/incidents/{incident.id}?msg=annotated", status_code=303)
 
     async def dismiss(self, request: Request) -> Response:
-        viewer, form = await self.posted(request, "admin")
+        viewer, form = await self.posted(request, "admin", "shorten the reason")
         reason = form.get("reason", "")
         try:
             if not reason.strip():

@@ -19,6 +19,10 @@ from casebank.capture import _attributes as names
 
 __all__ = ["ConversationCall", "Message", "SpanRow", "ToolStep", "TraceView", "readable", "trace_view"]
 
+# A tool call's arguments and result as OTel GenAI names them (other instrumentations' tool spans);
+# casebank's own tool spans carry them as `casebank.step.arguments` / `.result`.
+TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
+TOOL_CALL_RESULT = "gen_ai.tool.call.result"
 MAX_DEPTH_SHOWN = 12  # deeper spans are indented as this deep (CSS classes depth-0 .. depth-12)
 CORRELATION_PREFIX = "casebank.attributes."
 
@@ -261,8 +265,13 @@ def _tool(span: dict[str, Any]) -> ToolStep | None:
     return ToolStep(
         name=str(attrs.get(names.STEP_NAME) or attrs.get(names.TOOL_NAME) or span.get("name") or "tool"),
         function=str(attrs.get(names.STEP_FUNCTION) or ""),
-        arguments=readable(_decoded(attrs.get(names.STEP_ARGUMENTS))),
-        result=readable(_decoded(attrs.get(names.STEP_RESULT))),
+        arguments=readable(_decoded(_first(attrs, names.STEP_ARGUMENTS, TOOL_CALL_ARGUMENTS))),
+        result=readable(_decoded(_first(attrs, names.STEP_RESULT, TOOL_CALL_RESULT))),
         error=error,
         duration_ms=span.get("duration_ms"),
     )
+
+
+def _first(attrs: dict[str, Any], *keys: str) -> Any:
+    """The value of the first key the span has (a result of `null` or "" is still a result)."""
+    return next((attrs[key] for key in keys if key in attrs), None)

@@ -39,6 +39,21 @@ def test_every_page_sends_a_strict_content_security_policy_and_no_store(visitors
         assert answer.headers["cache-control"] == "no-store"
 
 
+def test_a_missing_static_file_or_a_method_a_page_does_not_take_is_a_page_saying_so(visitors: Any) -> None:
+    visitor: Visitor = visitors()
+    missing = visitor.get("/ui/static/x.css")
+    refused = visitor.post("/ui/traces", {})
+    assert missing.status_code == 404
+    assert "there is no page /ui/static/x.css - start from the traces at /ui/traces" in missing.text
+    assert refused.status_code == 405 and set(refused.headers["allow"].split(", ")) == {"GET", "HEAD"}
+    assert "POST is not allowed on /ui/traces - use GET" in refused.text
+    for answer in (missing, refused):
+        assert 'data-testid="flash"' in answer.text and "not allowed on /ui/static" not in answer.text
+        assert answer.headers["content-type"].startswith("text/html")
+        assert answer.headers["content-security-policy"] == CSP
+        assert answer.headers["cache-control"] == "no-store"
+
+
 def test_a_form_sent_with_origin_null_as_the_pages_referrer_policy_makes_browsers_send_is_taken(
     visitors: Any,
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from markupsafe import escape
 
-from tests.server.conftest import Server
+from tests.server.conftest import Server, otlp_request, otlp_span
 from tests.ui.conftest import FLAG, READ, SECOND, START_NS, Visitor, conversation_trace, trace_hex
 
 
@@ -95,6 +95,60 @@ def test_a_trace_reads_as_a_span_tree_a_conversation_tool_calls_and_token_usage(
     assert 'data-testid="token-usage">120 in / 30 out' in html
     assert "<code>ticket_id=8812</code>" in html
     assert 'data-testid="flag-reason"' not in html  # a read session sees no flag form
+
+
+def test_a_tool_span_of_another_instrumentation_shows_its_genai_arguments_and_result(
+    server_ui: Server, visitors: Any
+) -> None:
+    # OTel GenAI `execute_tool` spans, as other instrumentations write them: no casebank.step.*.
+    root = otlp_span(9, 901, "agent", start_ns=START_NS)
+    lookup = otlp_span(
+        9,
+        902,
+        "execute_tool lookup_order",
+        parent=901,
+        start_ns=START_NS + 1_000_000,
+        gen_ai__operation__name="execute_tool",
+        gen_ai__tool__name="lookup_order",
+        gen_ai__tool__call__id="call_7",
+        gen_ai__tool__call__arguments='{"order": 8812}',
+        gen_ai__tool__call__result='{"status": "shipped", "eta": "tomorrow"}',
+    )
+    search = otlp_span(
+        9,
+        903,
+        "execute_tool web_search",
+        parent=901,
+        start_ns=START_NS + 2_000_000,
+        gen_ai__operation__name="execute_tool",
+        gen_ai__tool__name="web_search",
+        gen_ai__tool__call__arguments="refund window <shoes>",
+        gen_ai__tool__call__result="14 days",
+    )
+    _send(server_ui, otlp_request(root, lookup, search, scope="openinference"))
+    visitor: Visitor = visitors()
+    visitor.sign_in(READ)
+    page = visitor.get(f"/ui/traces/{trace_hex(9)}")
+    assert page.status_code == 200
+    tools = page.text[page.text.index('data-testid="tool-calls"') :]
+    shown = re.findall(
+        r"<h3><code>([^<]*)</code>.*?arguments</p><pre>(.*?)</pre>.*?result</p><pre>(.*?)</pre>", tools, re.S
+    )
+    assert shown == [
+        ("lookup_order", escape('{\n  "order": 8812\n}'), escape('{\n  "eta": "tomorrow",\n  "status": "shipped"\n}')),
+        ("web_search", escape("refund window <shoes>"), "14 days"),
+    ]
+
+
+def test_a_flag_form_too_large_says_to_shorten_the_reason(server_ui: Server, visitors: Any) -> None:
+    _send(server_ui, conversation_trace(1))
+    visitor: Visitor = visitors()
+    visitor.sign_in(FLAG)
+    reason = "x" * (1024 * 1024 + 1)
+    answer = visitor.submit(f"/ui/traces/{trace_hex(1)}", f"/ui/traces/{trace_hex(1)}/flag", {"reason": reason})
+    assert answer.status_code == 413
+    assert "the form is larger than 1024 KB - shorten the reason" in answer.text
+    assert "expected output" not in answer.text
 
 
 def test_a_flag_from_the_trace_page_makes_an_incident(server_ui: Server, visitors: Any) -> None:
