@@ -13,7 +13,8 @@ __all__ = ["verify"]
 @app.command()
 def verify(suite: SuiteOption = None, db: DbOption = None) -> None:
     """Check every case file (its schema and hash, ids shared by two files, files that are not cases, symlinks
-    out of the folder) and the store (SQLite's integrity check, PostgreSQL's catalog, the schema version).
+    out of the folder) and the store (SQLite's integrity check, PostgreSQL's catalog, the schema version),
+    reading the store without changing it: a store at an older schema is reported, not migrated.
 
     Prints one line a problem, naming the file or store and what to do, and exits 1; prints a one-line
     summary and exits 0 when all is sound. Without --db, a store that does not exist yet is not checked.
@@ -44,9 +45,10 @@ def verify(suite: SuiteOption = None, db: DbOption = None) -> None:
 
 
 def _check_store(db: str | None) -> tuple[str, list[str]]:
-    """(what to say of the store in the summary, its problems)."""
+    """(what to say of the store in the summary, its problems). Reads the store without migrating
+    or writing to it (`check_store`): a store at an older schema is reported, not upgraded."""
     from casebank.errors import StoreError
-    from casebank.store import open_store
+    from casebank.store import check_store
     from casebank.store._open import parse_store_url
 
     url = db if db is not None else project_config().db
@@ -54,8 +56,7 @@ def _check_store(db: str | None) -> tuple[str, list[str]]:
     if db is None and where.backend == "sqlite" and where.path is not None and not where.path.exists():
         return f"no store at '{where.path}' (not checked)", []
     try:
-        with open_store(where, create=False) as store:
-            problems = store.check_integrity()
+        problems = check_store(where)
     except StoreError as exc:
         return "store not sound", [str(exc)]
     return ("store not sound" if problems else "store sound"), problems

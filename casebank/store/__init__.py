@@ -5,7 +5,7 @@ code outside this package sees a connection. Imports nothing of casebank's but `
 """
 
 from casebank.store._interface import GraderCaches, PreparedSpans, Store
-from casebank.store._open import DEFAULT_DB, StoreURL, default_store_url, open_store, parse_store_url
+from casebank.store._open import DEFAULT_DB, StoreURL, check_store, default_store_url, open_store, parse_store_url
 from casebank.store._records import (
     COPY_KINDS,
     INCIDENT_STATUSES,
@@ -43,6 +43,7 @@ __all__ = [
     "check_can_annotate",
     "check_can_dismiss",
     "check_can_promote",
+    "check_store",
     "default_store_url",
     "incident_id_for",
     "open_store",

@@ -24,7 +24,15 @@ from urllib.parse import urlsplit, urlunsplit
 from casebank.errors import StoreError
 from casebank.store._interface import Store
 
-__all__ = ["DEFAULT_DB", "StoreURL", "default_store_url", "import_backend", "open_store", "parse_store_url"]
+__all__ = [
+    "DEFAULT_DB",
+    "StoreURL",
+    "check_store",
+    "default_store_url",
+    "import_backend",
+    "open_store",
+    "parse_store_url",
+]
 
 DEFAULT_DB = Path(".casebank") / "casebank.db"
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -130,6 +138,29 @@ def open_store(url: str | os.PathLike[str] | StoreURL | None = None, *, create: 
     from casebank.store._http import HTTPStore
 
     return HTTPStore(where.url)  # the token is CASEBANK_TOKEN; `create` is the server's business
+
+
+def check_store(url: str | os.PathLike[str] | StoreURL | None = None) -> list[str]:
+    """What is wrong with the store at `url`, one line each naming it and what to do; empty when it
+    is sound (`cases verify`).
+
+    Unlike `open_store` it never makes, migrates or writes to the store: a SQLite file is read
+    read-only, a PostgreSQL database in a READ ONLY transaction, and a schema older than this
+    casebank's is a problem to report rather than something to fix. StoreError when there is no
+    store to check there (no file, no database, or a `cases serve` URL)."""
+    where = parse_store_url(url)
+    if where.backend == "sqlite":
+        from casebank.store._sqlite._integrity import check_file
+
+        assert where.path is not None
+        return check_file(where.path)
+    if where.backend == "postgresql":
+        problems: list[str] = _import_postgres(where).check_database(_conninfo(where.url), where.shown)
+        return problems
+    from casebank.store._http import HTTPStore
+
+    with HTTPStore(where.url) as store:
+        return store.check_integrity()
 
 
 def _conninfo(url: str) -> str:

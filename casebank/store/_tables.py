@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["STORE_TABLES"]
+__all__ = ["STORE_TABLES", "schema_problem"]
 
 STORE_TABLES = (
     "casebank_meta",
@@ -19,3 +19,14 @@ STORE_TABLES = (
     "judge_verdicts",
     "tokens",
 )
+
+
+def schema_problem(where: str, version: int, newest: int) -> str | None:
+    """What `cases verify` says of a store at schema `version` when this casebank's is `newest`."""
+    if version > newest:
+        return f"{where} has schema {version}, newer than this casebank's {newest} - upgrade casebank"
+    if version < newest:
+        return (
+            f"{where} has schema {version}, older than this casebank's {newest} - any other cases command migrates it"
+        )
+    return None

@@ -4,6 +4,7 @@ a real PostgreSQL database. One line a problem naming the thing and the fix, exi
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -12,7 +13,10 @@ import pytest
 
 from casebank.replay._case import Case, write_case
 from casebank.store import open_store
+from casebank.store._postgres._schema import MIGRATIONS
+from casebank.store._sqlite._schema import SCHEMA_VERSION, apply_migrations
 from tests.cli.conftest import Cases, TraceMaker
+from tests.postgres_server import fresh_database
 
 
 def _case(case_id: str) -> Case:
@@ -158,3 +162,150 @@ def test_the_http_store_says_to_verify_where_the_store_is() -> None:
 
     with open_store("http://127.0.0.1:9") as store, pytest.raises(StoreError, match="not available through"):
         store.check_integrity()
+
+
+# -- verify reads and never writes: not a byte of the file, no -wal or -shm left, no migration ----
+
+
+def _files(db: Path) -> dict[str, bytes]:
+    """The store file and the -wal / -shm beside it, by name: what verify must leave as it was."""
+    return {path.name: path.read_bytes() for path in sorted(db.parent.glob(db.name + "*"))}
+
+
+def _left_at_schema_9(db: Path) -> None:
+    """A store as casebank left it before migration 10: in WAL mode, closed (so no -wal or -shm)."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    apply_migrations(conn, stop_before="m010_run_baseline")
+    conn.execute("PRAGMA user_version = 9")
+    conn.close()
+
+
+def test_a_store_at_an_older_schema_is_reported_and_left_unmigrated(cases: Cases, db: Path) -> None:
+    assert SCHEMA_VERSION == 10  # the message below names both
+    _left_at_schema_9(db)
+    before = _files(db)
+    assert list(before) == [db.name]
+    result = cases("verify", "--db", str(db))
+    assert (result.code, result.err) == (1, "")
+    assert result.out.splitlines()[0] == (
+        f"store '{db}' has schema 9, older than this casebank's 10 - any other cases command migrates it"
+    )
+    assert result.out.splitlines()[1].startswith("1 problem (")
+    assert _files(db) == before
+    assert cases("status", "--db", str(db)).code == 0  # other commands migrate, as before
+    assert cases("verify", "--db", str(db)).out.endswith(", store sound\n")
+
+
+def test_an_empty_file_is_no_store_and_stays_empty(cases: Cases, db: Path) -> None:
+    db.touch()
+    result = cases("verify", "--db", str(db))
+    assert result.code == 1 and "Traceback" not in result.err
+    assert result.out.splitlines()[0] == (
+        f"'{db}' is an empty file, not a casebank store - pass the path of a casebank .db file"
+    )
+    assert _files(db) == {db.name: b""}
+
+
+def test_an_other_apps_sqlite_database_is_no_store(cases: Cases, db: Path) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.close()
+    before = _files(db)
+    result = cases("verify", "--db", str(db))
+    assert result.code == 1
+    assert result.out.splitlines()[0] == (
+        f"store '{db}' is a SQLite database but not a casebank store - pass the path of a casebank .db file"
+    )
+    assert _files(db) == before
+
+
+def test_a_corrupted_store_at_an_older_schema_reports_the_damage_and_the_schema(
+    cases: Cases, db: Path, make_trace: TraceMaker
+) -> None:
+    for n in range(40):
+        make_trace(output="x" * 4000, seed=f"t{n}")
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm010_run_baseline'")
+    conn.execute("PRAGMA user_version = 9")
+    conn.close()  # the last connection: everything into the main file, the -wal and -shm removed
+    _corrupt(db)
+    before = _files(db)
+    result = cases("verify", "--db", str(db))
+    assert result.code == 1 and "Traceback" not in result.err
+    problems = result.out.splitlines()[:-1]
+    assert not any("cannot prepare" in line for line in problems)
+    assert any(
+        line.endswith("restore the file from a backup, or copy what is readable with 'cases db copy'")
+        for line in problems
+    )
+    assert f"store '{db}' has schema 9, older than this casebank's 10 - any other cases command migrates it" in problems
+    assert _files(db) == before
+
+
+def test_a_store_in_use_is_read_with_what_its_wal_holds_and_its_files_left_in_place(
+    cases: Cases, tmp_path: Path, db: Path
+) -> None:
+    with open_store(db) as store:
+        # A new store's tables are in its -wal until a checkpoint: the main file alone holds none.
+        store.flag_or_hold("ab" * 16, "wrong refund window")
+        assert {p.name for p in tmp_path.glob(db.name + "-*")} == {f"{db.name}-wal", f"{db.name}-shm"}
+        main = db.read_bytes()
+        result = cases("verify", "--db", str(db))
+        assert (result.code, result.out) == (0, "no suite folder 'evals', store sound\n")
+        assert db.read_bytes() == main
+        # A copy of a killed app's files without the -shm: checked from a copy, nothing made beside it.
+        copied = tmp_path / "copied"
+        copied.mkdir()
+        shutil.copyfile(db, copied / db.name)
+        shutil.copyfile(f"{db}-wal", copied / f"{db.name}-wal")
+    before = _files(copied / db.name)
+    result = cases("verify", "--db", str(copied / db.name))
+    assert (result.code, result.out) == (0, "no suite folder 'evals', store sound\n")
+    assert _files(copied / db.name) == before
+
+
+def test_a_postgresql_store_at_an_older_migration_is_reported_and_left_unmigrated(
+    cases: Cases, postgres_url: str
+) -> None:
+    import psycopg
+
+    assert MIGRATIONS[-1][0] == 4  # the message below names it, and the undoing is of migration 4
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE runs DROP COLUMN baseline_id")
+        conn.execute("DELETE FROM casebank_migrations WHERE id = 4")
+    result = cases("verify", "--db", postgres_url)
+    assert (result.code, result.err) == (1, "")
+    assert result.out.splitlines()[0] == (
+        f"store '{postgres_url}' has schema 3, older than this casebank's 4 - any other cases command migrates it"
+    )
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        assert [r[0] for r in conn.execute("SELECT id FROM casebank_migrations ORDER BY id")] == [1, 2, 3]
+        assert conn.execute("SELECT to_regclass('runs') IS NOT NULL").fetchone() == (True,)
+        columns = {
+            r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'")
+        }
+        assert "baseline_id" not in columns
+    assert cases("status", "--db", postgres_url).code == 0  # other commands migrate, as before
+    assert cases("verify", "--db", postgres_url).out.endswith(", store sound\n")
+
+
+def test_a_postgresql_database_without_a_store_or_with_a_newer_one_is_a_problem(cases: Cases) -> None:
+    import psycopg
+
+    empty = fresh_database(migrated=False)
+    result = cases("verify", "--db", empty)
+    assert result.code == 1
+    assert result.out.splitlines()[0] == (
+        f"no casebank store in database '{empty}' - run the app with casebank.init(db=...) first, or pass --db"
+    )
+    with psycopg.connect(empty, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('casebank_migrations')").fetchone() == (None,)
+    newer = fresh_database()
+    with psycopg.connect(newer, autocommit=True) as conn:
+        conn.execute("INSERT INTO casebank_migrations (id, name) VALUES (99, 'm099_future')")
+    result = cases("verify", "--db", newer)
+    assert result.code == 1
+    assert result.out.splitlines()[0] == (
+        f"store '{newer}' has schema 99, newer than this casebank's {MIGRATIONS[-1][0]} - upgrade casebank"
+    )

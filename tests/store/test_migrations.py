@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from casebank.errors import StoreError
-from casebank.store import SPAN_COLUMNS, TRACE_COLUMNS, open_store
+from casebank.store import SPAN_COLUMNS, TRACE_COLUMNS, check_store, open_store
 from casebank.store._sqlite import _connection
 from casebank.store._sqlite import _fresh as fresh_module
 from casebank.store._sqlite._fresh import FRESH_SQL, create_fresh, fresh_sql
@@ -432,3 +432,20 @@ def test_a_store_from_before_issue_4_gains_the_cache_label_and_calibration_table
     assert columns["labels"] == ["subject", "trace_id", "output_hash", "output", "label", "note", "labelled_at"]
     assert columns["calibrations"][:3] == ["id", "config_hash", "grader"]
     assert version == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("stop_before", MIGRATIONS[1:])
+def test_a_store_at_each_older_schema_is_checked_as_older_and_nothing_else(tmp_path: Path, stop_before: str) -> None:
+    """`check_store` (`cases verify`) expects of an old store only the tables its migrations made,
+    and leaves it at its schema."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    apply_migrations(conn, stop_before=stop_before)
+    conn.close()
+    before = (schema(path), migrations_applied(path))
+    version = MIGRATIONS.index(stop_before)
+    assert check_store(path) == [
+        f"store '{path}' has schema {version}, older than this casebank's {SCHEMA_VERSION} - any other cases "
+        "command migrates it"
+    ]
+    assert (schema(path), migrations_applied(path)) == before

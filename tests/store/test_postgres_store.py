@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from casebank.errors import StoreError
-from casebank.store import incident_id_for, open_store
+from casebank.store import check_store, incident_id_for, open_store
 from casebank.store._postgres._schema import MIGRATIONS
 from tests.postgres_server import fresh_database, own_server
 
@@ -161,3 +161,23 @@ def test_an_open_store_answers_again_after_its_server_restarts() -> None:
         server.start()
         store.ping()  # the pool dropped the connections the restart broke
         assert store.counts().traces == 1
+
+
+@pytest.mark.parametrize("applied", range(1, len(MIGRATIONS)))
+def test_a_store_at_each_older_migration_is_checked_as_older_and_nothing_else(applied: int) -> None:
+    """`check_store` (`cases verify`) expects of an old store only the tables its migrations made,
+    and records no migration."""
+    url = fresh_database(migrated=False)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE casebank_migrations (id integer PRIMARY KEY, name text NOT NULL UNIQUE)")
+        for number, name, sql in MIGRATIONS[:applied]:
+            conn.execute(sql.encode())
+            conn.execute("INSERT INTO casebank_migrations (id, name) VALUES (%s, %s)", (number, name))
+    assert check_store(url) == [
+        f"store '{url}' has schema {applied}, older than this casebank's {MIGRATIONS[-1][0]} - any other cases "
+        "command migrates it"
+    ]
+    with psycopg.connect(url) as conn:
+        assert [r[0] for r in conn.execute("SELECT id FROM casebank_migrations ORDER BY id")] == list(
+            range(1, applied + 1)
+        )

@@ -27,7 +27,7 @@ from psycopg.types.json import set_json_loads
 from casebank.errors import AmbiguousId, StoreError
 from casebank.store._postgres._schema import migrate
 
-__all__ = ["Conn", "Connected", "dumps", "jsonb"]
+__all__ = ["Conn", "Connected", "connect_once", "dumps", "jsonb"]
 
 Conn = psycopg.Connection[Any]
 
@@ -71,12 +71,7 @@ class Connected:
 
     def __init__(self, conninfo: str, *, shown: str, create: bool = True, pool_max: int = POOL_MAX) -> None:
         self.shown = shown
-        try:
-            first = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"cannot connect to store '{shown}': {_first_line(exc)} - check the URL, and that the server is running"
-            ) from None
+        first = connect_once(conninfo, shown)
         try:
             migrate(first, shown, create=create)
         finally:
@@ -149,6 +144,16 @@ class Connected:
             listed = ", ".join(i[:shown] for i in ids) + ", ..." if shown else ", ".join(ids)
             raise AmbiguousId(f"{noun} id '{prefix}' is ambiguous ({listed}) - type more characters")
         return rows[0] if rows else None
+
+
+def connect_once(conninfo: str, shown: str) -> Conn:
+    """One connection, in autocommit, outside the pool; StoreError naming the store when it cannot be had."""
+    try:
+        return psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.Error as exc:
+        raise StoreError(
+            f"cannot connect to store '{shown}': {_first_line(exc)} - check the URL, and that the server is running"
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:

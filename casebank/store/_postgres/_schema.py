@@ -24,7 +24,7 @@ import psycopg
 
 from casebank.errors import StoreError
 
-__all__ = ["MIGRATIONS", "MIGRATION_LOCK", "migrate"]
+__all__ = ["MIGRATIONS", "MIGRATION_LOCK", "applied_migrations", "migrate"]
 
 # pg_advisory_xact_lock keys (any 64-bit numbers casebank alone uses, per database).
 MIGRATION_LOCK = 0x636173656261_6E01  # "casebank" + 1
@@ -153,7 +153,7 @@ def migrate(conn: psycopg.Connection[Any], shown: str, *, create: bool) -> None:
     StoreError naming the store when `create` is false and it holds no store, when it holds a
     newer schema than this casebank knows, or when a migration fails."""
     latest = MIGRATIONS[-1][0]
-    applied = _applied(conn)
+    applied = applied_migrations(conn)
     if applied is not None and max(applied, default=0) > latest:
         raise StoreError(
             f"store '{shown}' has schema version {max(applied)}, newer than this casebank ({latest}) - upgrade casebank"
@@ -185,7 +185,7 @@ def migrate(conn: psycopg.Connection[Any], shown: str, *, create: bool) -> None:
         raise StoreError(f"cannot prepare store '{shown}': {str(exc).strip().splitlines()[0]}") from None
 
 
-def _applied(conn: psycopg.Connection[Any]) -> set[int] | None:
+def applied_migrations(conn: psycopg.Connection[Any]) -> set[int] | None:
     """The migrations recorded, or None when the database has no casebank store."""
     exists = conn.execute("SELECT to_regclass('casebank_migrations') IS NOT NULL").fetchone()
     if not exists or not exists[0]:
