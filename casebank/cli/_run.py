@@ -247,6 +247,7 @@ def run(
                 frozen_tools=frozen_tools if frozen_tools is not None else (True if config.frozen_tools else None),
                 on_missing_fixture=on_missing_fixture,
                 factories=config.factories,
+                redact=config.redact,  # with the secret nets, on what results and reports keep of outputs and errors
             )
         store_path = store.location
         # The HTML page draws this run among the stored ones (its charts): rendered while the store is open.

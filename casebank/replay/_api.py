@@ -57,6 +57,7 @@ def run_suite(
     origin: str = "api",
     on_missing_fixture: str = "fail",
     factories: Mapping[str, str] | None = None,
+    redact: Iterable[str | Callable[[str], str]] | None = None,
 ) -> RunReport:
     """Replay the suite against today's code, grade each case, and return the run.
 
@@ -75,6 +76,10 @@ def run_suite(
     - `timeout`, `retries`, `retry_on`, `retry_wait`: per attempt, as `cases run`'s options.
     - `on_result`: called with each result as it arrives; `handle_sigint`: Ctrl-C stops the run
       and returns what finished (main thread only).
+    - `redact`: PII redactors by name (`"email"`, `"phone"`, `"card"`, `"iban"`, `"pii"`) and
+      callables (`str -> str`) for what the results keep of each output, error and traceback,
+      after the secret nets capture uses (None: the project config's `redact`). Graders see the
+      raw output.
     - `store`: where the run is recorded (see the module docstring); `origin` says, in the
       store, what ran it (`cases runs` shows it): "api" here, "cli" for `cases run`.
 
@@ -100,6 +105,7 @@ def run_suite(
             frozen_tools=frozen_tools,
             on_missing_fixture=on_missing_fixture,
             factories=factories,
+            redact=redact,
         )
         report.git_commit = git_commit()
         report.origin = origin

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from casebank.errors import InvalidInput, UsageError
-from casebank.replay._suite import DEFAULT_SUITE, load_suite
+from casebank.replay._suite import DEFAULT_SUITE, count_cases, load_suite
 from casebank.replay.graders import Grader, Verdict, batches, grade_batch_safely, grade_safely, make_grader
 from casebank.store import Store, output_hash, utc_now
 
@@ -114,7 +114,7 @@ def labelled_outputs(store: Store, suite_dir: Path | None = None) -> list[Labell
     count); a folder named explicitly must be a suite."""
     items: dict[tuple[str, str], Labelled] = {}
     folder = suite_dir if suite_dir is not None else DEFAULT_SUITE
-    if suite_dir is not None or (folder.is_dir() and any(folder.glob("*.json"))):
+    if suite_dir is not None or (folder.is_dir() and count_cases(folder)):
         for case in load_suite(folder).cases:
             good = Labelled(source=f"case {case.id} expected", output=case.expected, expected=case.expected, good=True)
             items[_key(good)] = good

@@ -182,7 +182,7 @@ KEYS: dict[str, ConfigKey] = {
             valid="a list of " + ", ".join(f'"{v}"' for v in (*PII_NAMES, PII_ALL)),
             example='redact = ["email", "phone"]',
             check=_redactors,
-            help="PII redacted before storing, beside secrets: by casebank.init() and 'cases serve' ingest",
+            help="PII redacted beside secrets: by casebank.init(), 'cases serve' ingest and in 'cases run' results",
         ),
     )
 }

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from casebank.replay._redaction import Redact
 from casebank.replay._results import CaseResult
 from casebank.replay.graders import Grader, Replay, Verdict, batches, grade_batch_safely, grade_safely
 
@@ -53,32 +54,43 @@ class Grading:
             reads_replay=grader.reads_replay(),
         )
 
-    async def grade(self, output: Any, pool: ThreadPoolExecutor, replay: Replay | None = None) -> Verdict:
-        """The case's verdict; a placeholder for a batched grader (`grade_batches` fills it in after the run)."""
+    async def grade(
+        self, output: Any, pool: ThreadPoolExecutor, replay: Replay | None = None, quote: Redact | None = None
+    ) -> Verdict:
+        """The case's verdict; a placeholder for a batched grader (`grade_batches` fills it in after the run).
+
+        `output` is the raw output; `quote` redacts what the reason quotes of it (`grade_safely`)."""
         if self.batched:
             return _PENDING
         if self.inline:
-            return grade_safely(self.grader, output, self.expected, replay)
+            return grade_safely(self.grader, output, self.expected, replay, quote)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(pool, grade_safely, self.grader, output, self.expected, replay)
+        return await loop.run_in_executor(pool, grade_safely, self.grader, output, self.expected, replay, quote)
 
     def awaits_batch(self, result: CaseResult) -> bool:
         """Whether `result` waits for `grade_batches`: a batched grader's, with an output to grade."""
         return self.batched and result.error is None and not result.timed_out
 
 
-def grade_batches(done: Sequence[tuple[Grading, CaseResult]], on_result: Callable[[CaseResult], None] | None) -> None:
-    """Grade the results of batched graders, one `grade_batch` call per grader class, in place."""
-    groups: dict[type[Grader], list[tuple[Grading, CaseResult]]] = {}
-    for grading, result in done:
+def grade_batches(
+    done: Sequence[tuple[Grading, CaseResult, Any]],
+    on_result: Callable[[CaseResult], None] | None,
+    redact: Redact,
+) -> None:
+    """Grade the results of batched graders, one `grade_batch` call per grader class, in place.
+
+    Each item is (grading, result, raw output): the result holds its output redacted, the grade
+    is of the raw one, and the reason is redacted as `Plan.result` redacts one (`redact`)."""
+    groups: dict[type[Grader], list[tuple[Grading, CaseResult, Any]]] = {}
+    for grading, result, output in done:
         if grading.awaits_batch(result):
-            groups.setdefault(type(grading.grader), []).append((grading, result))
-    for kind, pairs in groups.items():
-        items = [(grading.grader, result.output, grading.expected) for grading, result in pairs]
-        verdicts = grade_batch_safely(kind, items)
+            groups.setdefault(type(grading.grader), []).append((grading, result, output))
+    for kind, triples in groups.items():
+        items = [(grading.grader, output, grading.expected) for grading, _, output in triples]
+        verdicts = grade_batch_safely(kind, items, redact)
         if verdicts is None:  # a bug in the batch path: grade one by one, where a crash is that case's alone
-            verdicts = [grade_safely(grader, output, expected) for grader, output, expected in items]
-        for (_, result), verdict in zip(pairs, verdicts, strict=True):
-            result.passed, result.score, result.reason = verdict.passed, verdict.score, verdict.reason
+            verdicts = [grade_safely(grader, output, expected, quote=redact) for grader, output, expected in items]
+        for (_, result, _), verdict in zip(triples, verdicts, strict=True):
+            result.passed, result.score, result.reason = verdict.passed, verdict.score, redact(verdict.reason)
             if on_result is not None:
                 on_result(result)

@@ -19,6 +19,7 @@ from casebank.replay._fixtures import FixtureIndex, fixture_index
 from casebank.replay._grading import Grading
 from casebank.replay._instances import make_instances, method_owner
 from casebank.replay._rebuild import Rebuilder, hints_of
+from casebank.replay._redaction import Redact, redact_output
 from casebank.replay._results import CaseResult
 from casebank.replay._target import import_target, is_async_target
 from casebank.replay.graders import make_grader
@@ -39,6 +40,8 @@ class Plan:
     fixtures: FixtureIndex | None = None  # the case's fixtures by call, when frozen
     rebuilder: Rebuilder
     owner: tuple[str, type] | None = None  # (`module:Class`, the class) when `fn` is a plain method
+    # What the result keeps of the output, error, traceback and reason (`_redaction`): graded raw, kept redacted.
+    redact: Redact
 
     def result(
         self,
@@ -55,21 +58,26 @@ class Plan:
         timed_out: bool = False,
         session: CaseSession | None = None,
     ) -> CaseResult:
-        """This case's `CaseResult` for one attempt; `session` says what its tool calls did."""
+        """This case's `CaseResult` for one attempt; `session` says what its tool calls did.
+
+        `output`, `error`, `tb_text` and `reason` are what the code produced and the grade said of
+        it; the result holds them redacted. Every result of a run is made here, so every place it
+        goes (the store, each report, `on_result`) gets them so."""
         case = self.case
         fixtures = session.fixtures if session is not None else None
+        text = self.redact
         return CaseResult(
             case_id=case.id,
             case_file=str(case.path) if case.path is not None else "",
             entrypoint=self.entrypoint,
             grader=self.grading.grader.name,
             expected=case.expected,
-            output=output,
+            output=redact_output(output, text),
             passed=passed,
             score=score,
-            reason=reason,
-            error=error,
-            traceback=tb_text,
+            reason=text(reason),
+            error=text(error) if error is not None else None,
+            traceback=text(tb_text) if tb_text is not None else None,
             latency_ms=round(latency_ms, 3),
             tags=list(case.tags),
             epoch=epoch,
@@ -81,8 +89,12 @@ class Plan:
         )
 
 
-def plan_cases(cases: Sequence[Case], target: str | None, frozen_tools: bool | None = None) -> list[Plan]:
-    """Import every target and build every grader, so that no case starts unless all can."""
+def plan_cases(
+    cases: Sequence[Case], target: str | None, frozen_tools: bool | None = None, *, redact: Redact
+) -> list[Plan]:
+    """Import every target and build every grader, so that no case starts unless all can.
+
+    `redact`: what results keep of the code's output and errors (`_redaction.result_redactor`)."""
     functions: dict[str, Callable[..., Any]] = {}
     owners: dict[str, tuple[str, type] | None] = {}
     plans = []
@@ -113,6 +125,7 @@ def plan_cases(cases: Sequence[Case], target: str | None, frozen_tools: bool | N
                 fixtures=fixture_index(case.fixtures) if frozen and case.fixtures else None,
                 rebuilder=Rebuilder(hints_of(fn)),
                 owner=owners[entrypoint],
+                redact=redact,
             )
         )
     return plans

@@ -75,6 +75,7 @@ from casebank.replay._fixtures import MISSING_FIXTURE_CHOICES, CaseFixtures
 from casebank.replay._grading import grade_batches
 from casebank.replay._plans import Plan, bind_instances, plan_cases
 from casebank.replay._rebuild import RebuildError, recorded_arguments
+from casebank.replay._redaction import Redact, result_redactor
 from casebank.replay._reliability import mark_unreliable
 from casebank.replay._results import CaseResult, JSONValue, RunReport
 from casebank.replay._retries import RETRY_WAIT_S, TRANSIENT_ERRORS, exception_names, with_retries
@@ -104,6 +105,7 @@ def replay_cases(
     frozen_tools: bool | None = None,
     on_missing_fixture: str = "fail",
     factories: Mapping[str, str] | None = None,
+    redact: Iterable[str | Callable[[str], str]] | None = None,
 ) -> RunReport:
     """Replay every case of `suite` (against `target`, if given, instead of each case's entry point).
 
@@ -118,11 +120,13 @@ def replay_cases(
     maps a class (`module:Class`) to the function (`module:function`) that makes the instance its
     methods are replayed on (the project config's `factories`).
 
-    judge results are checked against its calibrations (see the module docstring).
-
     `frozen_tools`: True answers every case's `@casebank.tool` calls from its fixtures, False runs
     every tool live, None (the default) lets each case's own `frozen_tools` decide. A call with no
     recorded answer fails its case, or runs the tool with `on_missing_fixture="live"`.
+
+    Graders see each output as the target returned it; the results hold it, and the error text,
+    traceback and reason, redacted (`_redaction`): capture's secret nets, then the PII redactors
+    and callables `redact` names (None: the project config's `redact`).
     """
     if concurrency < 1:
         raise InvalidInput(f"concurrency {concurrency} is too small - pass --concurrency 1 or more")
@@ -144,18 +148,19 @@ def replay_cases(
         on_result=on_result,
         on_missing_fixture=on_missing_fixture,
         factories=factories,
+        redact=result_redactor(redact),
     )
     # Before any target is imported: an app may call casebank.init() at import time.
     with replaying(), replay_tracing() as tracing:
         settings.tracing = tracing
-        plans = plan_cases(suite.cases, target, frozen_tools)
+        plans = plan_cases(suite.cases, target, frozen_tools, redact=settings.redact)
         settings.transient |= exception_names(retry_on)  # names the targets' modules define resolve now
         started_at = utc_now()
         with caching_in_store(store) if store is not None else contextlib.nullcontext():
             done, interrupted = asyncio.run(_run_all(plans, concurrency, epochs, settings, handle_sigint))
-            grade_batches([(plan.grading, result) for plan, result in done], on_result)
+            grade_batches([(plan.grading, result, output) for plan, result, output in done], on_result, settings.redact)
         if store is not None:
-            mark_unreliable(store, ((plan.case, result) for plan, result in done))
+            mark_unreliable(store, ((plan.case, result) for plan, result, _ in done))
         finished_at = utc_now()
     return RunReport(
         id=secrets.token_hex(6),
@@ -165,7 +170,7 @@ def replay_cases(
         suite_hash=suite.hash,
         target=target,
         concurrency=concurrency,
-        results=[result for _, result in done],
+        results=[result for _, result, _ in done],
         epochs=epochs,
         status="interrupted" if interrupted else "finished",
     )
@@ -188,6 +193,12 @@ class _Settings:
     on_missing_fixture: str = "fail"
     tracing: ReplayTracing | None = None
     factories: Mapping[str, str] | None = None
+    redact: Redact  # what a result keeps of the code's output and errors, and a reason quotes of them
+
+
+# A finished case-epoch: its plan, its result (redacted), and its raw output while a batched
+# grader has yet to grade it (else None: nothing keeps a raw output longer than its grade).
+_Done = tuple[Plan, CaseResult, JSONValue]
 
 
 class _TimedOut(Exception):
@@ -196,10 +207,10 @@ class _TimedOut(Exception):
 
 async def _run_all(
     plans: list[Plan], concurrency: int, epochs: int, settings: _Settings, handle_sigint: bool
-) -> tuple[list[tuple[Plan, CaseResult]], bool]:
-    """Every finished (plan, result), in suite order then epoch, and whether Ctrl-C cut the run short."""
+) -> tuple[list[_Done], bool]:
+    """Every finished (plan, result, raw output), in suite order then epoch, and whether Ctrl-C cut the run short."""
     await bind_instances(plans, settings.factories)  # before any case starts: a failure is a usage error
-    results: list[tuple[Plan, CaseResult] | None] = [None] * (len(plans) * epochs)
+    results: list[_Done | None] = [None] * (len(plans) * epochs)
     jobs: Iterator[tuple[int, Plan]] = iter(enumerate(plan for plan in plans for _ in range(epochs)))
     interrupted = False
 
@@ -212,9 +223,10 @@ async def _run_all(
     async def worker() -> None:
         # All workers share `jobs`; the loop is single-threaded, so each case is taken once.
         for index, plan in jobs:
-            result = await _run_one(plan, pool, graders, settings, epoch=index % epochs)
-            results[index] = (plan, result)
-            if settings.on_result is not None and not plan.grading.awaits_batch(result):
+            result, output = await _run_one(plan, pool, graders, settings, epoch=index % epochs)
+            batched = plan.grading.awaits_batch(result)
+            results[index] = (plan, result, output if batched else None)
+            if settings.on_result is not None and not batched:
                 settings.on_result(result)
 
     workers = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(results)))]
@@ -271,14 +283,16 @@ async def _call(plan: Plan, kwargs: dict[str, Any], pool: ThreadPoolExecutor, ti
 
 async def _run_one(
     plan: Plan, pool: ThreadPoolExecutor, graders: ThreadPoolExecutor, settings: _Settings, epoch: int
-) -> CaseResult:
+) -> tuple[CaseResult, JSONValue]:
+    """The case's result, and its raw output (None when it has none): a batched grader grades that."""
     case = plan.case
     # A fresh copy per call: a target that mutates its arguments must not change the case.
     arguments = orjson.dumps(recorded_arguments(case.entrypoint, case.input))
     try:
         rebuilt = [plan.rebuilder.arguments(orjson.loads(arguments), case.input_types)]
     except RebuildError as exc:  # the target is not called: an error of this case, not a failure
-        return plan.result(output=None, passed=False, reason=str(exc), latency_ms=0.0, error=str(exc), epoch=epoch)
+        result = plan.result(output=None, passed=False, reason=str(exc), latency_ms=0.0, error=str(exc), epoch=epoch)
+        return result, None
     attempts = 0
     start = time.perf_counter()
     session: CaseSession | None = None
@@ -304,7 +318,7 @@ async def _run_one(
         else:
             value = await attempt()
     except _TimedOut:
-        return plan.result(
+        result = plan.result(
             output=None,
             passed=False,
             reason=f"timed out after {settings.timeout:g} s",
@@ -314,11 +328,12 @@ async def _run_one(
             timed_out=True,
             session=session,
         )
+        return result, None
     except (Exception, SystemExit) as exc:  # the target's failure fails this case, not the run
         latency_ms = (time.perf_counter() - start) * 1000
         error = _describe(exc)
         if session is not None and session.fixtures.problems:  # a frozen replay it could not answer
-            return plan.result(
+            result = plan.result(
                 output=None,
                 passed=False,
                 reason=_fixture_reason(session),
@@ -327,7 +342,8 @@ async def _run_one(
                 retries=attempts - 1,
                 session=session,
             )
-        return plan.result(
+            return result, None
+        result = plan.result(
             output=None,
             passed=False,
             reason=f"raised {error}",
@@ -338,11 +354,12 @@ async def _run_one(
             retries=attempts - 1,
             session=session,
         )
+        return result, None
     latency_ms = (time.perf_counter() - start) * 1000
     output = jsonable(value)
     assert session is not None  # an attempt ran
     if session.fixtures.problems:  # the app caught what the frozen tool raised: the case still fails
-        return plan.result(
+        result = plan.result(
             output=output,
             passed=False,
             reason=_fixture_reason(session),
@@ -351,9 +368,10 @@ async def _run_one(
             retries=attempts - 1,
             session=session,
         )
+        return result, output
     replay = session.replay(latency_ms) if plan.grading.reads_replay else None
-    verdict = await plan.grading.grade(output, graders, replay)
-    return plan.result(
+    verdict = await plan.grading.grade(output, graders, replay, settings.redact)
+    result = plan.result(
         output=output,
         passed=verdict.passed,
         reason=verdict.reason,
@@ -363,6 +381,7 @@ async def _run_one(
         retries=attempts - 1,
         session=session,
     )
+    return result, output
 
 
 def _session(plan: Plan, settings: _Settings) -> CaseSession:

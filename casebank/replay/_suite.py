@@ -1,4 +1,4 @@
-"""The suite folder: every `*.json` case file in it, verified, in a stable order."""
+"""The suite folder: every `*.json` case file in it (dotfiles aside), verified, in a stable order."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from casebank.errors import SuiteError
 from casebank.replay._case import Case, load_case
 
-__all__ = ["DEFAULT_SUITE", "Suite", "count_cases", "load_suite", "suite_hash"]
+__all__ = ["DEFAULT_SUITE", "Suite", "case_paths", "count_cases", "load_suite", "suite_hash"]
 
 DEFAULT_SUITE = Path("evals")
 
@@ -32,8 +32,16 @@ def suite_hash(case_hashes: Iterable[str]) -> str:
     return "sha256:" + hashlib.sha256(joined.encode()).hexdigest()
 
 
+def case_paths(folder: Path) -> list[Path]:
+    """The folder's case files, in name order: `*.json` but dotfiles, as `cases verify` reads it.
+
+    A dotfile is never a case (`write_case` refuses a leading dot); one is an editor's or an
+    interrupted write's leftover, and `Path.glob` would take it."""
+    return sorted(path for path in folder.glob("*.json") if not path.name.startswith("."))
+
+
 def count_cases(folder: Path) -> int:
-    return sum(1 for _ in folder.glob("*.json")) if folder.is_dir() else 0
+    return len(case_paths(folder)) if folder.is_dir() else 0
 
 
 def load_suite(folder: Path) -> Suite:
@@ -41,7 +49,7 @@ def load_suite(folder: Path) -> Suite:
         raise SuiteError(f"suite folder '{folder}' does not exist - promote a case with 'cases promote ID'")
     if not folder.is_dir():
         raise SuiteError(f"suite path '{folder}' is not a folder - pass the folder that holds the case files")
-    paths = sorted(folder.glob("*.json"))
+    paths = case_paths(folder)
     if not paths:
         raise SuiteError(f"suite folder '{folder}' has no cases - promote one with 'cases promote ID'")
     cases = [load_case(path) for path in paths]

@@ -32,6 +32,7 @@ from casebank._words import count
 from casebank.errors import InvalidInput, SuiteError
 from casebank.replay._case import Case, load_case, write_case
 from casebank.replay._importers._base import Columns, ImportResult, Messages, Row, RowError
+from casebank.replay._suite import case_paths
 from casebank.replay._target import import_target, replaying
 from casebank.replay.graders import make_grader
 from casebank.store import utc_now
@@ -204,7 +205,7 @@ def display_name(path: Path) -> str:
 
 def write_all(cases: list[Case], suite_dir: Path, result: ImportResult) -> None:
     # Case files are named `<function>-<id>.json`: one listing of the folder finds the cases already there.
-    on_disk = {p.stem.rpartition("-")[2]: p for p in sorted(suite_dir.glob("*.json"))} if suite_dir.is_dir() else {}
+    on_disk = {p.stem.rpartition("-")[2]: p for p in case_paths(suite_dir)} if suite_dir.is_dir() else {}
     present: dict[str, Path] = {}
     for case in cases:
         if case.id in on_disk:

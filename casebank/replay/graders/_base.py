@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
+from casebank.capture._redact import redact
 from casebank.errors import InvalidInput
 from casebank.replay.graders._options import Option, truthy
 
@@ -183,14 +185,22 @@ class Grader:
         return {"name": self.name, "options": self.options}
 
 
-def grade_safely(grader: Grader, output: Any, expected: Any, replay: Replay | None = None) -> Verdict:
-    """The grader's verdict, given what the replay did when known; a crash is a failed verdict."""
+def grade_safely(
+    grader: Grader, output: Any, expected: Any, replay: Replay | None = None, quote: Callable[[str], str] | None = None
+) -> Verdict:
+    """The grader's verdict, given what the replay did when known; a crash is a failed verdict.
+
+    `quote`: how its reason quotes text (`shorten`), a run's redactors; by default the secret nets."""
+    token = _QUOTE.set(quote) if quote is not None else None
     try:
         if replay is not None:
             return grader.grade_replay(output, expected, replay)
         return grader.grade(output, expected)
     except Exception as exc:  # a grader bug fails this case, not the run
         return Verdict(passed=False, reason=f"grader '{grader.name}' crashed: {type(exc).__name__}: {exc}")
+    finally:
+        if token is not None:
+            _QUOTE.reset(token)
 
 
 def batches(grader: Grader) -> bool:
@@ -198,13 +208,19 @@ def batches(grader: Grader) -> bool:
     return callable(getattr(type(grader), "grade_batch", None))
 
 
-def grade_batch_safely(kind: type[Grader], items: Sequence[tuple[Grader, Any, Any]]) -> list[Verdict] | None:
+def grade_batch_safely(
+    kind: type[Grader], items: Sequence[tuple[Grader, Any, Any]], quote: Callable[[str], str] | None = None
+) -> list[Verdict] | None:
     """`kind.grade_batch(items)`, or None when that raised or did not give one verdict an item:
-    the caller then grades one by one, where a crash is that item's alone."""
+    the caller then grades one by one, where a crash is that item's alone. `quote`: as `grade_safely`'s."""
+    token = _QUOTE.set(quote) if quote is not None else None
     try:
         verdicts = list(getattr(kind, "grade_batch")(items))  # noqa: B009
     except Exception:
         return None
+    finally:
+        if token is not None:
+            _QUOTE.reset(token)
     return verdicts if len(verdicts) == len(items) else None
 
 
@@ -217,8 +233,15 @@ def as_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
+# A reason quotes the output cut short (`shorten`), and a secret cut in half has lost its shape:
+# no redaction of the reason afterwards would find it. So the text is redacted before it is cut,
+# with the run's redactors while a run grades (`grade_safely(quote=...)`), else the secret nets.
+_QUOTE: ContextVar[Callable[[str], str]] = ContextVar("casebank_grader_quote", default=redact)
+
+
 def shorten(text: str, limit: int = 80) -> str:
-    text = text.replace("\n", "\\n")
+    """`text` on one line, redacted, cut to `limit` characters."""
+    text = _QUOTE.get()(text).replace("\n", "\\n")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
