@@ -101,10 +101,18 @@ def _texts() -> dict[str, tuple[str, bool]]:
         )
     prose = ("Thanks for reaching out about your delivery. We looked into it and the parcel left our warehouse "
              "yesterday; it should reach you within two working days. ") * 12  # fmt: skip
+    # A user who pastes JSON: the key net parses the messages (their text parts are not otherwise looked at).
+    pasted = [{"role": "user", "parts": [{"type": "text", "content": orjson.dumps(rows[:3]).decode()}]}, *messages]
+    # Log lines and settings: separators (`=`, `: `) everywhere, for the net of secrets by name.
+    log = ("2024-12-07T10:30:00Z GET /api/v1/orders?page=2&limit=50&sort=created_at status=200 took=12ms\n"
+           "Content-Type: application/json\nregion: eu-west-1\ntimeout: 30\n"
+           "retries=3 session=4411 user_id=9\n") * 12  # fmt: skip
     return {
         "chat messages JSON": (orjson.dumps(messages).decode()[: 1 << 20], False),
+        "chat messages JSON, a part is JSON text": (orjson.dumps(pasted).decode(), False),
         "tool result JSON": (orjson.dumps(rows).decode(), True),
         "prose": (prose[:2048], False),
+        "log lines and settings": (log[:2048], True),
     }
 
 

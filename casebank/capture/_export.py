@@ -27,6 +27,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Link, Status
 
+from casebank._limits import text
 from casebank.capture._attributes import SCOPE
 from casebank.capture._rows import Redact, _plain, _redacted, redacted_text
 
@@ -57,20 +58,23 @@ class _Drops:
 
 
 def redacted_copy(span: ReadableSpan, more: Redact | None = None) -> ReadableSpan:
-    """A copy of `span` whose attributes, events, links and status text hold no secrets (and, with
-    `more`, no PII)."""
+    """A copy of `span` whose name, attributes, events (names too), links and status text hold no
+    secrets (and, with `more`, no PII): names are free text that apps format (`fetch {url}`)."""
     scope = span.instrumentation_scope
     ours = scope is not None and scope.name.startswith(SCOPE)
     status = span.status
     if status.description:
         status = Status(status.status_code, redacted_text(status.description, more))
     return ReadableSpan(
-        name=span.name,
+        name=redacted_text(text(span.name), more),
         context=span.context,
         parent=span.parent,
         resource=span.resource,
         attributes=_redacted(_plain(span.attributes), ours=ours, more=more),
-        events=[Event(e.name, _redacted(_plain(e.attributes), more=more), e.timestamp) for e in span.events],
+        events=[
+            Event(redacted_text(text(e.name), more), _redacted(_plain(e.attributes), more=more), e.timestamp)
+            for e in span.events
+        ],
         links=[Link(link.context, _redacted(_plain(link.attributes), more=more)) for link in span.links],
         kind=span.kind,
         status=status,

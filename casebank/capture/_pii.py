@@ -10,7 +10,8 @@ JSON text, where a pattern finds an address or number inside any string at any d
 Each kind is a cheap gate and a linear pattern, plus a check that keeps look-alikes:
 - email: only text holding `@`; the pattern starts at the `@` (a literal, scanned at memchr
   speed) and needs a dotted domain with a letters-only top level; the local part is read
-  backwards from there, at most 64 characters (RFC 5321's limit).
+  backwards from there, at most 64 characters (RFC 5321's limit), letters of any script and `'`
+  among them (RFC 6531: `josé@`, `o'brien@`), never the letter of a JSON escape before it (`\n`).
 - phone: `+` and a country code with 8 to 15 digits in all (E.164), or a national number
   written with separators: `(415) 555-0100`, `415-555-0100`, `020 7946 0958`, `06 12 34 56 78`
   (a trunk `0` and one separator throughout, so `07.12.2024 10:30` is a date, not a number).
@@ -31,8 +32,9 @@ the few runs long enough to be such a number; the precise pattern runs only insi
 text with fewer than `_MIN_DIGITS` digits skips all three. On 2 KB (`faults_redaction.py`):
 prose +3 µs over the secret nets, chat JSON full of dates and order numbers +40 µs.
 
-A team callable that raises (or returns no string) leaves the value as the built-ins made it,
-is counted (`Redactor.errors`) and logged once: capture never stops for it.
+A team callable that raises (or returns no string, or breaks the JSON text of a value that is
+JSON) leaves the value as it was before it, is counted (`Redactor.errors`) and logged once:
+capture never stops for it, and the store never keeps a JSON value that does not parse.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+import orjson
 
 from casebank._config_file import PII_ALL, PII_NAMES
 
@@ -59,8 +63,33 @@ def _marker(kind: str) -> str:
 # From the `@`: labels ending in a dot, then a top-level domain of letters. A sentence's full stop
 # after the address gives back one label (at most as many steps as the domain has labels).
 _EMAIL_DOMAIN = re.compile(r"@[A-Za-z0-9](?:[A-Za-z0-9-]*+\.)+[A-Za-z]{2,63}+(?![A-Za-z0-9-])")
-_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9_%+-](?:[A-Za-z0-9._%+-]{0,63}+)\Z")
+# The local part: letters of any script (RFC 6531: `josé@`, `françois.dupont@`), digits and
+# `_%+-.'` (`o'brien@`), not starting with `.` or `'`. Scripts written without spaces (Chinese,
+# Japanese, Thai, ...) are left out: there the words before an address would be taken with it.
+_LOCAL_LETTER = (
+    r"[^\W\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+    r"\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
+)
+_EMAIL_LOCAL = re.compile(rf"(?:{_LOCAL_LETTER}|[%+-])(?:{_LOCAL_LETTER}|[.%+'-]){{0,63}}+\Z")
 _EMAIL = _marker("email")
+
+
+def _escaped(text: str, i: int) -> bool:
+    """Whether `text[i]` follows an escaping backslash (an odd run of them): in JSON text, `\n`
+    before `bob@example.com` is a newline, and `n` no part of the address."""
+    run = 0
+    while i - run > 0 and text[i - run - 1] == "\\":
+        run += 1
+    return run % 2 == 1
+
+
+def _local_start(text: str, start: int, at: int) -> int:
+    """Where the local part found at `start` begins once an escape before it (`\n`, `\u00e9`) is
+    left out, so that the marker never takes an escape's letter and breaks JSON text; -1 if none is left."""
+    if start == 0 or text[start - 1] != "\\" or not _escaped(text, start):
+        return start
+    start += 5 if text[start] == "u" else 1
+    return start if start < at and _EMAIL_LOCAL.match(text, start, at) else -1
 
 
 def redact_emails(text: str) -> str:
@@ -71,9 +100,9 @@ def redact_emails(text: str) -> str:
     for match in _EMAIL_DOMAIN.finditer(text):
         at = match.start()
         local = _EMAIL_LOCAL.search(text, max(done, at - 64), at)
-        if local is None:
+        if local is None or (start := _local_start(text, local.start(), at)) < 0:
             continue
-        pieces.append(text[done : local.start()])
+        pieces.append(text[done:start])
         pieces.append(_EMAIL)
         done = match.end()
     if not pieces:
@@ -89,7 +118,10 @@ _GLUED_AFTER = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr
 
 
 def _free_before(text: str, start: int) -> bool:
-    return start == 0 or text[start - 1] not in _GLUED_BEFORE
+    # A JSON escape (`\n`, `\t`) before a number is a line break or a tab, not a glued letter.
+    if start == 0 or text[start - 1] not in _GLUED_BEFORE:
+        return True
+    return text[start - 1] in "bfnrt" and text[start - 2 : start - 1] == "\\" and _escaped(text, start - 1)
 
 
 def _free_after(text: str, end: int) -> bool:
@@ -350,10 +382,20 @@ class Redactor:
         self.names = tuple(name for name in _ORDER if name in built_in)
         self._built_in = tuple((name in _NUMBERS, BUILT_IN[name]) for name in self.names)
         self._custom = tuple(custom)
-        self.errors = 0  # team callables that raised or returned no string
+        self.errors = 0  # team callables that raised, returned no string or broke a JSON value
         self._lock = threading.Lock()
 
     def __call__(self, text: str) -> str:
+        return self._apply(text, json=False)
+
+    def keeping_json(self, text: str) -> str:
+        """`self(text)` for a value that is JSON text (the entry point's input and output, a tool's
+        arguments and result, the LLM messages): a team callable whose result no longer parses
+        (one that swaps `"` for `'`) is a failure, and the value stays as it was before it, so
+        that what the store keeps still reads. The parse runs on the writer's thread."""
+        return self._apply(text, json=True)
+
+    def _apply(self, text: str, *, json: bool) -> str:
         if len(text) >= _SHORTEST_PII:
             shape: bytes | None = None  # made once for the three number redactors, while the text stays
             for number, redact in self._built_in:
@@ -376,6 +418,9 @@ class Redactor:
             if type(changed) is not str:
                 self._failed(custom, f"returned {type(changed).__name__}, not str")
                 continue
+            if json and changed != text and not _parses(changed) and _parses(text):
+                self._failed(custom, "returned text that is no longer JSON, for a JSON value")
+                continue
             text = changed
         return text
 
@@ -386,6 +431,14 @@ class Redactor:
         if first:  # the value stays as the built-ins left it; capture goes on
             name = getattr(custom, "__qualname__", repr(custom))
             logger.warning("casebank: redactor %s %s - the value was kept as the built-in redactors left it", name, why)
+
+
+def _parses(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def redactor(items: Iterable[str | Callable[[str], str]] | None) -> Redactor | None:

@@ -28,10 +28,13 @@ from casebank.capture._attributes import (
     ERROR,
     INPUT,
     INPUT_MESSAGES,
+    INPUT_TYPES,
     IS_ROOT,
     OUTPUT,
     OUTPUT_MESSAGES,
     SCOPE,
+    STEP_ARGUMENTS,
+    STEP_RESULT,
     SYSTEM_INSTRUCTIONS,
 )
 from casebank.capture._correlate import attributes_of
@@ -55,6 +58,8 @@ PAUSE_AFTER_S = 0.5e-3
 PAUSE_S = 50e-6
 _CHECK_EVERY = 8  # spans between looks at the clock
 _OWN_MESSAGES = frozenset((INPUT_MESSAGES, OUTPUT_MESSAGES, SYSTEM_INSTRUCTIONS))
+# Values that are JSON text, which the store and `cases traces` parse: `more` must leave them JSON.
+_JSON_VALUES = frozenset((INPUT, OUTPUT, INPUT_TYPES, STEP_ARGUMENTS, STEP_RESULT, *_OWN_MESSAGES))
 _SDK_SPANS = (ReadableSpan, Span)
 
 
@@ -96,10 +101,17 @@ def _redacted(attributes: dict[str, Any], *, ours: bool = False, more: Redact | 
             if len(value) >= SHORTEST_SECRET:
                 value = attributes[key] = redact_messages(value) if ours and key in _OWN_MESSAGES else redact(value)
             if more is not None:
-                attributes[key] = more(value)
+                attributes[key] = _keeping_json(more)(value) if key in _JSON_VALUES else more(value)
         elif type(value) is tuple or type(value) is list:  # a sequence attribute (OTel keeps it a tuple)
             attributes[key] = [redacted_text(v, more) if type(v) is str else v for v in value]
     return attributes
+
+
+def _keeping_json(more: Redact) -> Redact:
+    """`more` for a JSON value: a Redactor's variant that refuses a team callable's result that no
+    longer parses (`_pii.Redactor.keeping_json`); any other callable as it is."""
+    keeping: Redact = getattr(more, "keeping_json", more)
+    return keeping
 
 
 def redacted_text(text: str, more: Redact | None = None) -> str:

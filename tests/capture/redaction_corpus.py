@@ -33,6 +33,7 @@ class Label:
     value: str  # as it is written in the text
     fragments: tuple[str, ...] = ()  # what must be gone (default: the value itself)
     key: str | None = None  # the key net: the value is written under this JSON key
+    form: str = "string"  # under its key as: "string", "number", "list" (of it) or "object" ({"value": it})
 
     @property
     def gone(self) -> tuple[str, ...]:
@@ -71,6 +72,12 @@ SECRETS: tuple[Label, ...] = (
     Label("sendgrid_key", "SG.Cb7SendGrid1Lm9Rt4Vw2x.Zy8Np5Ks3Hd6Fg0JcAbCdEfGhIjKlMnOpQrStUvWxYz"),
     Label("bearer_token", "Bearer Cb7BearerTok1Lm9Rt4", ("Cb7BearerTok1Lm9Rt4",)),
     Label("private_key", _KEY, _KEY_LINES),
+    # Secrets by name in plain text: a query string, a header line, an env file; the name stays.
+    Label("token", "GET /v1/me?access_token=Cb7Query1Lm9Rt4Vw&page=2", ("Cb7Query1Lm9Rt4Vw",)),
+    Label("api_key", "x-api-key: Cb7Header1Lm9Rt4Vw", ("Cb7Header1Lm9Rt4Vw",)),
+    Label("authorization", "Authorization: Basic Q2I3QmFzaWMxTG05UnQ0Vnc=", ("Q2I3QmFzaWMxTG05UnQ0Vnc=",)),
+    Label("authorization", "AUTHORIZATION: BEARER Cb7CapsBearer1Lm9Rt4", ("Cb7CapsBearer1Lm9Rt4",)),
+    Label("secret", "SECRET_KEY=Cb7EnvSecret1Lm9Rt4", ("Cb7EnvSecret1Lm9Rt4",)),
 )
 # The key net: values that look like nothing, under keys that say what they are.
 KEYED: tuple[Label, ...] = (
@@ -80,10 +87,38 @@ KEYED: tuple[Label, ...] = (
     Label("secret", "Cb7KeyNet-client-secret", key="client_secret"),
     Label("token", "Cb7KeyNet-refresh", key="refresh_token"),
     Label("cookie", "sid=Cb7KeyNetCookie", key="cookie"),
+    Label("secret", "Cb7KeyNet-aws-secret", key="aws_secret_access_key"),
+    Label("secret", "Cb7KeyNet-django", key="SECRET_KEY"),
+    Label("private_key", "Cb7KeyNet-private", key="private_key"),
+    Label("api_key", "Cb7KeyNet-access", key="access_key"),
+    Label("password", "Cb7KeyNet-passphrase", key="passphrase"),
+    Label("secret", "Cb7KeyNet-credentials", key="credentials"),
+    # Values that are no strings: a number, and strings inside a list or an object.
+    Label("password", "44170042917", key="pin_password", form="number"),
+    Label("api_key", "Cb7KeyNet-listed", key="service_api_key", form="list"),
+    Label("secret", "Cb7KeyNet-nested", key="secret", form="object"),
 )
+# Near misses of the key net: names that are no secrets, written beside the labels, kept as they are.
+KEPT_UNDER_KEYS: dict[str, Any] = {
+    "key": "Cb7Kept-key",
+    "primary_key": "Cb7Kept-primary",
+    "sort_key": "Cb7Kept-sort",
+    "cache_key": "Cb7Kept-cache",
+    "public_key": "Cb7Kept-public",
+    "access_key_id": "Cb7Kept-access-id",
+    "keyboard": "Cb7Kept-keyboard",
+    "monkey": "Cb7Kept-monkey",
+    "max_tokens": 4417512,
+    "input_tokens": 4417513,
+    "token_count": 4417514,
+}
 PII: tuple[Label, ...] = (
     Label("email", "jane.doe+billing@example-mail.co.uk"),
     Label("email", "bob_smith99@corp.example.com"),
+    # RFC 6531: letters of any script, and `'`; all of the local part goes, not what follows `ç`
+    Label("email", "josé@correo.es", ("josé", "jos[REDACTED")),
+    Label("email", "françois.dupont@example.fr", ("franç",)),
+    Label("email", "o'brien@example.ie", ("o'brien", "o'[REDACTED")),
     Label("phone", "+44 7700 900123"),
     Label("phone", "+1 (415) 555-0132"),
     Label("phone", "+4915112345678"),
@@ -148,6 +183,15 @@ NEAR_MISSES: tuple[str, ...] = (
     "AKIA alone",
     "PRIVATE KEY in Vault",
     "max_tokens 4096",
+    "max_tokens=512",
+    "token_count: 12",
+    "keyboard: us",
+    "api_version=2024-02-01",
+    "sort_key=created_at",
+    "the password: is never shared",
+    "your token: expires tomorrow",
+    "Authorization: Basic",
+    "the BEARER scheme",
 )
 
 
@@ -158,9 +202,26 @@ def prose(labels: Sequence[Label] = SHAPED) -> str:
     return " | ".join(items) + " | end"
 
 
+def _under_key(label: Label) -> Any:
+    if label.form == "number":
+        return int(label.value)
+    if label.form == "list":
+        return [label.value]
+    if label.form == "object":
+        return {"value": label.value, "more": [label.value]}
+    return label.value
+
+
 def keyed(extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A JSON object with every key-net label under its key, and the prose beside them."""
-    return {**{label.key: label.value for label in KEYED if label.key}, "notes": prose(), **(extra or {})}
+    """A JSON object with every key-net label under its key, the near misses of the key net, and
+    the prose beside them."""
+    labels = {label.key: _under_key(label) for label in KEYED if label.key}
+    return {**labels, **KEPT_UNDER_KEYS, "notes": prose(), **(extra or {})}
+
+
+def as_attributes(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` as OpenTelemetry attribute values: an object becomes its JSON text."""
+    return {k: orjson.dumps(v).decode() if isinstance(v, dict) else v for k, v in values.items()}
 
 
 # -- the run: real capture into a real store -----------------------------------------------------------
@@ -207,7 +268,7 @@ def run_capture(db_path: Path, *, redact: Sequence[str | Callable[[str], str]] =
                 with casebank.span("audit", note=text) as step:
                     from opentelemetry import trace
 
-                    trace.get_current_span().add_event("checked", keyed())
+                    trace.get_current_span().add_event("checked", as_attributes(keyed()))
                     step.set_result({"ok": True})
                 call = {
                     "id": "c1",
@@ -320,6 +381,10 @@ def score(captured: Captured) -> Score:
             if near not in plain:
                 result.false_positives += 1
                 result.wrong.append(f"{place}: near miss {near!r} was changed")
+        for key, kept in KEPT_UNDER_KEYS.items() if place in captured.keyed_places else ():
+            if str(kept) not in plain:
+                result.false_positives += 1
+                result.wrong.append(f"{place}: the value under {key!r} was changed")
         for kind in set(_MARKER.findall(plain)) - kinds:
             result.false_positives += 1
             result.wrong.append(f"{place}: a [REDACTED:{kind}] no label explains")

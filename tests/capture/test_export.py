@@ -63,6 +63,7 @@ def receiver() -> Iterator[Receiver]:
                                     "name": span.name,
                                     "attributes": {kv.key: _value(kv.value) for kv in span.attributes},
                                     "events": [{kv.key: _value(kv.value) for kv in e.attributes} for e in span.events],
+                                    "event_names": [e.name for e in span.events],
                                     "status_message": span.status.message,
                                 }
                             )

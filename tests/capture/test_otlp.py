@@ -76,6 +76,7 @@ def collector() -> Iterator[Collector]:
                                 "trace_id": span.trace_id.hex(),
                                 "parent_span_id": span.parent_span_id.hex(),
                                 "attributes": _attributes(span.attributes),
+                                "event_names": [event.name for event in span.events],
                                 "scope": scope_spans.scope.name,
                                 "resource": resource,
                             }

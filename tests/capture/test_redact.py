@@ -13,7 +13,7 @@ from opentelemetry import trace as otel_trace
 import casebank
 from casebank._json import recorded_json
 from casebank._runtime import state
-from casebank.capture._redact import redact, redact_messages
+from casebank.capture._redact import key_kind, redact, redact_messages
 from casebank.store import open_store
 from tests.fakes import API_KEY, FakeLLM, Reply, ToolCall
 
@@ -344,6 +344,11 @@ LOOK_ALIKES = [
     pytest.param("AIza" * 250_000, None, id="google-prefixes"),
     pytest.param("sk_live_" * 125_000, None, id="stripe-prefixes"),
     pytest.param("whsec_" * 170_000, None, id="whsec-prefixes"),
+    pytest.param("api_key=" * 125_000, "api_key=[REDACTED:api_key]", id="named-many-secret-names"),
+    pytest.param("monkey=" * 150_000, None, id="named-many-names-no-secret"),
+    pytest.param("x-api-key: \n" * 100_000, None, id="named-many-headers-no-value"),
+    pytest.param("password=" + " " * 1_000_000, None, id="named-long-blank-run"),
+    pytest.param("token=" + "\\" * 1_000_000, None, id="named-long-backslash-run"),
 ]
 
 
@@ -478,3 +483,264 @@ def test_span_and_event_names_are_redacted_like_every_value(db_path: Path) -> No
     assert b"fetch postgres://app:[REDACTED:password]@db.internal/prod" in stored
     assert b"mailed [REDACTED:email] with [REDACTED:openai_key]" in stored
     assert b"hunter2-Secret9" not in stored and b"Evt9Evt9" not in stored and b"ana.lopez" not in stored
+
+
+# -- the key net: more secret names, JSON with leading blanks, values that are no strings --------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("aws_secret_access_key", "secret"),
+        ("secret_key", "secret"),
+        ("SECRET_KEY", "secret"),
+        ("secretKey", "secret"),
+        ("client_secret", "secret"),
+        ("credentials", "secret"),
+        ("credential", "secret"),
+        ("private_key", "private_key"),
+        ("privateKey", "private_key"),
+        ("access_key", "api_key"),
+        ("x-api-key", "api_key"),
+        ("passphrase", "password"),
+        ("Set-Cookie", "cookie"),
+    ],
+)
+def test_common_secret_names_are_secret_keys(name: str, kind: str) -> None:
+    assert key_kind(name) == kind
+    # and in plain text too: the net of names there looks for the same words
+    assert (
+        redact(f"{name}=Zz9-4417-x and {name}: Zz9-4417-y") == f"{name}=[REDACTED:{kind}] and {name}: [REDACTED:{kind}]"
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["key", "primary_key", "sort_key", "cache_key", "public_key", "access_key_id", "token_count", "max_tokens",
+     "input_tokens", "keyboard", "monkey", "api_version", "secretary"],
+)  # fmt: skip
+def test_harmless_names_are_no_secret_keys(name: str) -> None:
+    assert key_kind(name) is None
+
+
+SECRET = "[REDACTED:secret]"
+
+
+@pytest.mark.parametrize(
+    ("value", "redacted"),
+    [
+        pytest.param({"password": 123456789}, {"password": "[REDACTED:password]"}, id="number"),
+        pytest.param({"pin_secret": 12.5}, {"pin_secret": "[REDACTED:secret]"}, id="float"),
+        pytest.param({"secret": {"value": "x"}}, {"secret": {"value": "[REDACTED:secret]"}}, id="object"),
+        pytest.param({"api_key": ["abc", 7]}, {"api_key": ["[REDACTED:api_key]"] * 2}, id="list"),
+        pytest.param(
+            {"credentials": {"user": "u", "keys": [{"id": 1}], "on": True, "x": None}},
+            {
+                "credentials": {
+                    "user": "[REDACTED:secret]",
+                    "keys": [{"id": "[REDACTED:secret]"}],
+                    "on": True,
+                    "x": None,
+                }
+            },
+            id="nested",
+        ),
+        pytest.param(
+            {"max_tokens": 512, "input_tokens": 7, "token_count": 12, "usage": {"output_tokens": 3}, "key": 5},
+            None,
+            id="token-counts-kept",
+        ),
+    ],
+)
+def test_the_key_net_takes_every_value_under_a_secret_key_not_only_strings(
+    value: dict[str, Any], redacted: dict[str, Any] | None
+) -> None:
+    for text in (recorded_json(value), recorded_json({"outer": recorded_json(value)})):
+        out = redact(text)
+        assert out == text if redacted is None else orjson.loads(out) != orjson.loads(text)
+    assert orjson.loads(redact(recorded_json(value))) == (value if redacted is None else redacted)
+
+
+@pytest.mark.parametrize("pad", ["\n", "  ", "\r\n\t ", '"\\n ', '" '], ids=repr)
+def test_json_text_after_blanks_goes_through_the_key_net(pad: str) -> None:
+    body = '{"db_password": "hunter2!"}'
+    text = f"{pad}{body}" if not pad.startswith('"') else f'{pad}{body.replace(chr(34), chr(92) + chr(34))}"'
+    out = redact(text)
+    assert "hunter2!" not in out and "[REDACTED:password]" in out
+
+
+def test_messages_whose_text_is_json_go_through_the_key_net() -> None:
+    for content in ('{"db_password": "hunter2!"}', '\n  [{"secret": "hunter2!"}]'):
+        messages = recorded_json([{"role": "user", "parts": [{"type": "text", "content": content}]}])
+        out = redact_messages(messages)
+        assert "hunter2!" not in out and "[REDACTED:" in out
+
+
+# -- secrets by name in plain text ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        pytest.param(
+            "GET /v1/items?access_token=abc123def456&api_key=Zz9Zz9Zz9&page=2",
+            "GET /v1/items?access_token=[REDACTED:token]&api_key=[REDACTED:api_key]&page=2",
+            id="query-string",
+        ),
+        pytest.param("x-api-key: abc123def456\n", "x-api-key: [REDACTED:api_key]\n", id="x-api-key-header"),
+        pytest.param("Api-Key: abc123def456", "Api-Key: [REDACTED:api_key]", id="api-key-header"),
+        pytest.param(
+            "Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic [REDACTED:authorization]", id="basic-auth"
+        ),
+        pytest.param(
+            "AUTHORIZATION: BEARER abcdefgh1234",
+            "AUTHORIZATION: BEARER [REDACTED:authorization]",
+            id="bearer-in-capitals",
+        ),
+        pytest.param("auth: bearer abcdefgh1234", "auth: bearer [REDACTED:bearer_token]", id="bearer-lower-case"),
+        pytest.param('password = "hunter2!x"', 'password = "[REDACTED:password]"', id="code-assignment"),
+        pytest.param("SECRET_KEY='django-insecure-x1'", "SECRET_KEY='[REDACTED:secret]'", id="env-file"),
+        pytest.param("--client-secret=cs-4417-abc", "--client-secret=[REDACTED:secret]", id="cli-flag"),
+        pytest.param("passphrase: c0rrect-h0rse\nuser: ana", "passphrase: [REDACTED:password]\nuser: ana", id="yaml"),
+        pytest.param("use api_key=abc123def, then", "use api_key=[REDACTED:api_key], then", id="punctuation-kept"),
+        pytest.param(
+            "Server=db;User Id=app;Password=myPass12;", "Server=db;User Id=app;Password=[REDACTED:password];", id="dsn"
+        ),
+        pytest.param(
+            "sort_key=created_at;password=hunter22",
+            "sort_key=created_at;password=[REDACTED:password]",
+            id="after-a-name",
+        ),
+        pytest.param("Cookie: sid=abc123; theme=dark", "Cookie: [REDACTED:cookie]; theme=dark", id="cookie-header"),
+        pytest.param(
+            'the body was {"password": "sunshine"}',
+            'the body was {"password": "[REDACTED:password]"}',
+            id="json-in-prose",
+        ),
+        pytest.param(
+            'the body was {"token":"abcdefgh1"}',
+            'the body was {"token":"[REDACTED:token]"}',
+            id="compact-json-in-prose",
+        ),
+    ],
+)
+def test_secrets_by_name_in_plain_text_keep_their_name(text: str, redacted: str) -> None:
+    assert redact(text) == redacted
+    # and the same inside JSON text, at any depth: the JSON stays intact
+    assert orjson.loads(redact(in_json(text))) == orjson.loads(in_json(redacted))
+    outer = orjson.loads(redact(in_json_in_json(text)))
+    assert orjson.loads(outer["response"]) == {"config": {"value": f"it is {redacted} - see?"}}
+    assert orjson.loads(redact_messages(in_messages(text))) == orjson.loads(in_messages(redacted))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "max_tokens=512 and max_tokens: 4096",
+        "token_count: 12",
+        "keyboard: us-intl",
+        "api_version=2024-02-01",
+        "the password: is never shared",
+        "your token: expires tomorrow.",
+        "primary_key=customer_id, sort_key: created_at",
+        "https://example.com:8443/a?b=c",
+        "at 10:30:00, the secret: of the sauce",
+        "password= short",
+        "password: [REDACTED:password]",
+        "Authorization: Basic",
+    ],
+)
+def test_near_misses_of_secrets_by_name_are_left_alone(text: str) -> None:
+    for form in (text, in_json(text), in_json_in_json(text), in_messages(text)):
+        assert redact(form) == form
+
+
+def test_secrets_by_name_never_reach_the_store(db_path: Path) -> None:
+    # Each rides through real capture: the entry point's arguments and output (JSON), an LLM
+    # call's prompt (casebank's messages JSON, whose text parts are not otherwise key-netted) and
+    # answer, and a tool's result as JSON text with blanks before it.
+    settings = {
+        "aws_secret_access_key": "Aws-4417-sec",
+        "SECRET_KEY": "Dj-4417-sec",
+        "private_key": "Pk-4417-sec",
+        "access_key": "Ak-4417-sec",
+        "passphrase": "Pp-4417-sec",
+        "client_secret": "Cs-4417-sec",
+        "password": 44174417001,
+        "secret": {"value": "Sv-4417-sec"},
+        "api_key": ["Ak2-4417-sec"],
+        "credentials": {"user": "Cr-4417-sec", "port": 44174417002},
+        "max_tokens": 44174417003,
+        "primary_key": "Keep-4417-pk",
+        "public_key": "Keep-4417-pub",
+    }
+    question = (
+        '{"db_password": "Db-4417-sec"} or GET /x?access_token=Qs-4417-sec&api_key=Qs2-4417-sec, '
+        "x-api-key: Hd-4417-sec, Authorization: Basic Ba-4417-sec, authorization: BEARER Br-4417-sec-abc"
+    )
+    leaks = ["4417-sec", "44174417001", "44174417002"]
+    casebank.init(instrument=["openai"])
+    with FakeLLM() as llm, openai.OpenAI(api_key=API_KEY, base_url=llm.openai_url, max_retries=0) as client:
+        llm.reply = Reply(text=f"You sent {question}")
+
+        @casebank.tool
+        def read_config(name: str) -> str:
+            return "\n  " + recorded_json(settings)
+
+        @casebank.trace
+        def support(question: str, settings: dict[str, Any]) -> dict[str, Any]:
+            read_config("prod")
+            for content in ('{"db_password": "Db-4417-sec"}', question):
+                client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": content}])
+            return settings
+
+        support(question, settings)
+    assert casebank.flush()
+
+    stored = b"".join(path.read_bytes() for path in db_path.parent.glob(db_path.name + "*"))
+    assert b"gpt-4o-mini" in stored and b"read_config" in stored
+    assert [leak for leak in leaks if leak.encode() in stored] == []
+    with open_store() as store:
+        (trace,) = store.recent_traces(limit=1)
+    assert trace.output == {
+        "aws_secret_access_key": "[REDACTED:secret]",
+        "SECRET_KEY": "[REDACTED:secret]",
+        "private_key": "[REDACTED:private_key]",
+        "access_key": "[REDACTED:api_key]",
+        "passphrase": "[REDACTED:password]",
+        "client_secret": "[REDACTED:secret]",
+        "password": "[REDACTED:password]",
+        "secret": {"value": "[REDACTED:secret]"},
+        "api_key": ["[REDACTED:api_key]"],
+        "credentials": {"user": "[REDACTED:secret]", "port": "[REDACTED:secret]"},
+        "max_tokens": 44174417003,
+        "primary_key": "Keep-4417-pk",
+        "public_key": "Keep-4417-pub",
+    }
+    assert trace.input["question"] == (
+        '{"db_password": "[REDACTED:password]"} or GET /x?access_token=[REDACTED:token]&api_key=[REDACTED:api_key], '
+        "x-api-key: [REDACTED:api_key], Authorization: Basic [REDACTED:authorization], "
+        "authorization: BEARER [REDACTED:authorization]"
+    )
+
+
+@pytest.mark.parametrize("depth", [300, 1000])
+def test_json_nested_deeper_than_the_walk_goes_is_written_and_its_secrets_still_go(db_path: Path, depth: int) -> None:
+    # orjson writes back at most 255 levels, and Python recurses about 1000 deep: such text once
+    # raised on the writer thread and lost its whole batch.
+    casebank.init()
+
+    @casebank.trace
+    def deep(question: str) -> str:
+        return "[" * depth + '{"password": "Deep-4417-pw", "n": 1}' + "]" * depth
+
+    deep("first")
+    deep("second")
+    assert casebank.flush()
+
+    stored = b"".join(path.read_bytes() for path in db_path.parent.glob(db_path.name + "*"))
+    assert b"Deep-4417-pw" not in stored
+    with open_store() as store:
+        traces = store.recent_traces(limit=5)
+    assert [t.input for t in traces] == [{"question": "second"}, {"question": "first"}]
+    assert '{"password": "[REDACTED:password]", "n": 1}' in str(traces[0].output)

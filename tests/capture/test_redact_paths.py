@@ -4,10 +4,14 @@ callables, and every way out of the process (the store writer, `init(endpoint=..
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from opentelemetry import trace as otel_trace
 
 import casebank
 from casebank._runtime import state
@@ -199,6 +203,11 @@ def test_init_reads_the_config_without_loading_the_runner(tmp_path: Path, run_py
         pytest.param("reach me at bob@example.com.", "reach me at [REDACTED:email].", id="email-before-a-full-stop"),
         pytest.param("ssh git@github.com:org/repo", "ssh [REDACTED:email]:org/repo", id="email-shaped-ssh"),
         pytest.param("lodash@4.17.21 and @team", None, id="no-domain"),
+        pytest.param("write to josé@correo.es", "write to [REDACTED:email]", id="email-accented"),
+        pytest.param("françois.dupont@example.fr,", "[REDACTED:email],", id="email-cedilla"),
+        pytest.param("'o'brien@example.ie'", "'[REDACTED:email]'", id="email-apostrophe-and-quotes"),
+        pytest.param("ИВАН.петров@пример.рф or Δ@ελ.gr", None, id="email-non-ascii-domain"),
+        pytest.param("请联系bob@example.com谢谢", "请联系[REDACTED:email]谢谢", id="email-in-text-without-spaces"),
         pytest.param("+33 6 12 34 56 78", "[REDACTED:phone]", id="phone-fr-international"),
         pytest.param("+1 more, +15%, 1e+10", None, id="plus-without-a-number"),
         pytest.param("07.12.2024 10:30 and 2024-12-07", None, id="dates"),
@@ -242,3 +251,106 @@ def test_attach_passes_redact_on_and_list_attributes_are_redacted_item_by_item(d
     assert summary.input == {"to": "[REDACTED:email]"}
     assert span["attributes"]["recipients"] == ["[REDACTED:email]", "[REDACTED:openai_key]", "ops"]
     provider.shutdown()
+
+
+# -- span and event names: free text that apps format, redacted before any exporter sees them -------
+
+SPAN_NAME = "fetch postgres://app:hunter2-Secret9@db.internal/prod"
+EVENT_NAME = "mailed ana.lopez@example.com with sk-proj-" + "Evt9" * 6
+
+
+@casebank.trace
+def fetch_config(question: str) -> str:
+    otel_trace.get_current_span().add_event(EVENT_NAME)
+    with state.provider.get_tracer("support-bot").start_as_current_span(SPAN_NAME) as span:
+        span.add_event(EVENT_NAME)
+        return "ok"
+
+
+def assert_names_redacted(spans: list[dict[str, object]]) -> None:
+    names = {span["name"] for span in spans}
+    assert "fetch postgres://app:[REDACTED:password]@db.internal/prod" in names, names
+    events = [name for span in spans for name in span["event_names"]]  # type: ignore[attr-defined]
+    assert events == ["mailed [REDACTED:email] with [REDACTED:openai_key]"] * 2
+    assert "hunter2-Secret9" not in repr(spans) and "Evt9Evt9" not in repr(spans) and "ana.lopez" not in repr(spans)
+
+
+def test_the_otlp_endpoint_exporter_gets_span_and_event_names_redacted(
+    collector: Collector,  # noqa: F811
+) -> None:
+    casebank.init(otlp_endpoint=collector.url, redact=["email"])
+    fetch_config("where is my config?")
+    assert casebank.flush()
+
+    assert_names_redacted(collector.spans)
+
+
+def test_the_casebank_server_exporter_gets_span_and_event_names_redacted(
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    casebank.init(endpoint=receiver.url, token="t0ken", instrument=False, redact=["email"])
+    fetch_config("where is my config?")
+    assert casebank.flush()
+
+    assert_names_redacted(receiver.spans)
+
+
+# -- JSON values stay JSON: the store and `cases traces` parse them ----------------------------------
+
+
+def cases_traces(db_path: Path) -> list[dict[str, object]]:
+    """`cases traces --json` on the store, in a real subprocess: it must read every trace."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "casebank", "traces", "--db", str(db_path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    traces: list[dict[str, object]] = json.loads(proc.stdout)
+    return traces
+
+
+def test_a_team_callable_that_breaks_a_json_value_is_refused_and_the_store_still_reads(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def single_quotes(text: str) -> str:  # turns JSON text into something no JSON parser reads
+        return text.replace('"', "'")
+
+    with caplog.at_level(logging.WARNING, logger="casebank"):
+        casebank.init(redact=[single_quotes, acme])
+        support('order ACME-INTERNAL-7 is "urgent"')
+        assert casebank.flush()
+
+    (trace,) = cases_traces(db_path)
+    # The broken result is dropped for the JSON values; the callables before and after still ran.
+    assert trace["input"] == {"question": 'order [REDACTED:acme]-7 is "urgent"'}
+    assert trace["output"] == 're: order [REDACTED:acme]-7 is "urgent"'
+    assert state.redactor.errors >= 2  # the input and the output
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and "single_quotes returned text that is no longer JSON" in warned[0], warned
+
+
+@pytest.mark.parametrize(
+    ("question", "stored"),
+    [
+        pytest.param("hi\nbob@example.com", "hi\n[REDACTED:email]", id="email-after-a-newline"),
+        pytest.param("hi\u0007bob@example.com", "hi\u0007[REDACTED:email]", id="email-after-a-control-character"),
+        pytest.param("call\t+44 7700 900123", "call\t[REDACTED:phone]", id="phone-after-a-tab"),
+        pytest.param("call:\n415-555-0123", "call:\n[REDACTED:phone]", id="national-phone-after-a-newline"),
+        pytest.param("card\n4111 1111 1111 1111", "card\n[REDACTED:card]", id="card-after-a-newline"),
+        pytest.param("iban\nDE89 3704 0044 0532 0130 00", "iban\n[REDACTED:iban]", id="iban-after-a-newline"),
+    ],
+)
+def test_pii_right_after_a_json_escape_is_redacted_and_the_json_stays_json(
+    db_path: Path, question: str, stored: str
+) -> None:
+    # In JSON text a newline is `\n`: the `n` is no part of the address, and a marker that took it
+    # would leave a lone backslash that no parser reads; nor is it a letter glued to a number.
+    casebank.init(redact=["pii"])
+    support(question)
+    assert casebank.flush()
+
+    (trace,) = cases_traces(db_path)
+    assert trace["input"] == {"question": stored}
