@@ -115,12 +115,17 @@ def serve(
     )
 
 
+def _read_option_file(path: Path, option: str) -> str:
+    """The stripped text of the file an option names; a usage error when it cannot be read."""
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {option} '{path}': {exc.strerror or exc}") from None
+
+
 def _admin_token(token_file: Path | None) -> str | None:
     if token_file is not None:
-        try:
-            token = token_file.read_text().strip()
-        except OSError as exc:
-            raise InvalidInput(f"cannot read --token-file '{token_file}': {exc.strerror or exc}") from None
+        token = _read_option_file(token_file, "--token-file")
         if not token:
             raise InvalidInput(f"--token-file '{token_file}' is empty - write the admin token in it")
         return token
@@ -130,10 +135,7 @@ def _admin_token(token_file: Path | None) -> str | None:
 def _session_secret(secret_file: Path | None) -> bytes | None:
     """The shared secret that signs review-page sessions, or None for one of this process's own."""
     if secret_file is not None:
-        try:
-            secret = secret_file.read_text().strip()
-        except OSError as exc:
-            raise InvalidInput(f"cannot read --session-secret-file '{secret_file}': {exc.strerror or exc}") from None
+        secret = _read_option_file(secret_file, "--session-secret-file")
         where = f"--session-secret-file '{secret_file}'"
     else:
         secret = os.environ.get(SESSION_SECRET_ENV, "").strip()
