@@ -12,7 +12,10 @@ from pathlib import Path
 
 import orjson
 
-from casebank.replay import Case, write_case
+from casebank.replay import Case, CaseResult, RunReport, write_case
+from casebank.replay._records import record
+from casebank.replay._report_json import report_dict
+from casebank.store import open_store
 from tests.cli.conftest import Cases
 
 KEY = "sk-proj-" + "A1b2C3d4" * 4  # an OpenAI-shaped key, 40 characters
@@ -137,3 +140,57 @@ def test_results_and_every_report_hold_markers_while_graders_saw_the_raw_output(
     assert again.code == 0, again.err
     assert_no_secret("cases report", again.out)
     assert "[REDACTED:openai_key]" in again.out
+
+
+def _older_run(run_id: str) -> RunReport:
+    """A run as a casebank from before results were redacted kept it: the secrets as the code gave them."""
+    result = CaseResult(
+        case_id="leaky",
+        case_file="evals/leaky.json",
+        entrypoint="leaky_bot:reply",
+        grader="exact",
+        expected="a different answer",
+        output={"answer": f"key {KEY}", "dsn": URL},
+        passed=False,
+        reason=f"expected 'a different answer', got 'key {KEY}'",
+        error=f"ConnectionError: cannot reach {URL}",
+        traceback=f"Traceback (most recent call last):\nConnectionError: cannot reach {URL} with key {KEY}\n",
+        latency_ms=1.0,
+    )
+    return RunReport(
+        id=run_id,
+        started_at="2024-05-01T12:00:00.000+00:00",
+        finished_at="2024-05-01T12:00:01.000+00:00",
+        suite="evals",
+        suite_hash="0" * 64,
+        target=None,
+        concurrency=1,
+        results=[result],
+    )
+
+
+def test_runs_stored_or_written_by_an_older_casebank_are_redacted_when_read_back(
+    tmp_path: Path, db: Path, cases: Cases
+) -> None:
+    with open_store(db, create=True) as store:
+        record(store, _older_run("0dd5ab1e0001"))
+    (tmp_path / "old.json").write_bytes(orjson.dumps(report_dict(_older_run("f11e00000002"))))
+
+    shown = {
+        "stored, html": cases("report", "0dd5ab1e0001", "--format", "html"),
+        "stored, json": cases("report", "0dd5ab1e0001", "--format", "json"),
+        "file, markdown": cases("report", "old.json", "--format", "markdown"),
+        "file, json": cases("report", "old.json", "--format", "json"),
+    }
+
+    for where, result in shown.items():
+        assert result.code == 0, (where, result.err)
+        assert_no_secret(where, result.out)
+    read = orjson.loads(shown["file, json"].out)["results"][0]
+    assert read["output"] == {
+        "answer": "key [REDACTED:openai_key]",
+        "dsn": "postgres://app:[REDACTED:password]@db/prod",
+    }
+    assert read["error"] == "ConnectionError: cannot reach postgres://app:[REDACTED:password]@db/prod"
+    assert read["reason"] == "expected 'a different answer', got 'key [REDACTED:openai_key]'"
+    assert "[REDACTED:openai_key]" in read["traceback"]
