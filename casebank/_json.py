@@ -59,7 +59,7 @@ def recorded_json(value: Any) -> str:
     """JSON text for `value`; a value orjson cannot take at all becomes a marked repr."""
     if not has_long_text(value):
         try:
-            data = orjson.dumps(value, default=_default, option=_OPTIONS)
+            data = _dumps(value)
         except Exception:
             pass
         else:

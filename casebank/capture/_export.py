@@ -27,7 +27,6 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Link, Status
 
-from casebank._limits import text
 from casebank.capture._attributes import SCOPE
 from casebank.capture._rows import Redact, _plain, _redacted, redacted_text
 
@@ -66,13 +65,13 @@ def redacted_copy(span: ReadableSpan, more: Redact | None = None) -> ReadableSpa
     if status.description:
         status = Status(status.status_code, redacted_text(status.description, more))
     return ReadableSpan(
-        name=redacted_text(text(span.name), more),
+        name=redacted_text(span.name, more),
         context=span.context,
         parent=span.parent,
         resource=span.resource,
         attributes=_redacted(_plain(span.attributes), ours=ours, more=more),
         events=[
-            Event(redacted_text(text(e.name), more), _redacted(_plain(e.attributes), more=more), e.timestamp)
+            Event(redacted_text(e.name, more), _redacted(_plain(e.attributes), more=more), e.timestamp)
             for e in span.events
         ],
         links=[Link(link.context, _redacted(_plain(link.attributes), more=more)) for link in span.links],

@@ -43,19 +43,15 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 import orjson
 
 from casebank._config_file import PII_ALL, PII_NAMES
+from casebank.capture._redact import typed
 
-__all__ = ["PII_ALL", "PII_NAMES", "Redactor", "redact_pii", "redactor", "unknown_names"]
+__all__ = ["PII_ALL", "PII_NAMES", "Redactor", "redact_pii", "redactor"]
 
 logger = logging.getLogger("casebank")
-
-
-def _marker(kind: str) -> str:
-    return f"[REDACTED:{kind}]"
 
 
 # -- email ---------------------------------------------------------------------------------------
@@ -71,7 +67,7 @@ _LOCAL_LETTER = (
     r"\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
 )
 _EMAIL_LOCAL = re.compile(rf"(?:{_LOCAL_LETTER}|[%+-])(?:{_LOCAL_LETTER}|[.%+'-]){{0,63}}+\Z")
-_EMAIL = _marker("email")
+_EMAIL = typed("email")
 
 
 def _escaped(text: str, i: int) -> bool:
@@ -220,7 +216,7 @@ _PHONE_NATIONAL = re.compile(
     r"|[2-9]\d{2}([ .-])\d{3}\1\d{4}"  # 415-555-0100, 415.555.0100, 415 555 0100
     r"|0\d{1,4}([ .-])\d{2,4}(?:\2\d{2,4}){1,3}"  # 020 7946 0958, 06 12 34 56 78, 030-1234-5678
 )
-_PHONE = _marker("phone")
+_PHONE = typed("phone")
 
 
 def _international(match: re.Match[str]) -> str:
@@ -266,7 +262,7 @@ _CARD = re.compile(
     r"|([ -])\d{4}\1\d{4}\1\d{1,4}"  # 4-4-4-4 (13 to 16 digits)
     r"|([ -])\d{6}\2\d{4,5})"  # 4-6-5 (Amex), 4-6-4 (Diners)
 )
-_CARD_MARKER = _marker("card")
+_CARD_MARKER = typed("card")
 _GROUP_BEFORE = re.compile(r"[0-9A-Z][ -]\Z")
 _GROUP_AFTER = re.compile(r"[ -][0-9]")
 
@@ -313,7 +309,7 @@ IBAN_LENGTHS = {
     "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
 }  # fmt: skip
 _IBAN = re.compile(r"[A-Z]{2}\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?", re.IGNORECASE)
-_IBAN_MARKER = _marker("iban")
+_IBAN_MARKER = typed("iban")
 
 
 def iban_valid(iban: str) -> bool:
@@ -359,11 +355,6 @@ BUILT_IN: dict[str, Callable[..., str]] = {
 _ORDER = tuple(BUILT_IN)
 _NUMBERS = frozenset(("iban", "card", "phone"))  # each needs _MIN_DIGITS digits in the text
 _SHORTEST_PII = 6  # a@b.co
-
-
-def unknown_names(items: Iterable[Any]) -> list[str]:
-    """The names among `items` that name no built-in redactor (callables are not names)."""
-    return [item for item in items if isinstance(item, str) and item not in (*PII_NAMES, PII_ALL)]
 
 
 def redact_pii(text: str, names: Iterable[str] = PII_NAMES) -> str:

@@ -10,7 +10,7 @@ headers land in prompts and errors too.
 
 Markers say what went, so a case still reads and a reviewer sees what was there: every shape
 has its kind (`[REDACTED:openai_key]`, `[REDACTED:private_key]`, `[REDACTED:password]` for a
-URL's password, ...: `KINDS` lists them), and the key net names the key's kind, the word that
+URL's password, ...: the README lists them), and the key net names the key's kind, the word that
 made it a secret key: `[REDACTED:api_key]`, `[REDACTED:authorization]`, `[REDACTED:password]`,
 `[REDACTED:secret]`, `[REDACTED:token]`, `[REDACTED:cookie]` (`key_kind`). A kind of the key is
 more use to a reviewer than one `[REDACTED:secret]`, and costs nothing: the word is already found.
@@ -77,7 +77,7 @@ _KEY_KINDS = {
     "co": "cookie",
 }
 # "key": "string" or number inside JSON text that does not parse (cut short); redacted when
-# is_secret_key(key), so that one word list decides for attribute names, argument names and JSON
+# key_kind(key), so that one word list decides for attribute names, argument names and JSON
 # keys alike (token *counts* are under names no secret word ends: `max_tokens`, `token_count`).
 _JSON_FIELD = re.compile(r'"([^"\\]{1,200})"(\s*:\s*)(?:"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*+)')
 # Neither net can match shorter text: `{"token":"x"}` is 13 characters, a bearer token 14. A URL
@@ -103,11 +103,6 @@ def key_kind(name: str) -> str | None:
     if match is None:
         return None
     return _KEY_KINDS.get(match.group(0).lstrip("_.-")[:2].lower(), "token")
-
-
-def is_secret_key(name: str) -> bool:
-    """Whether an attribute or argument called `name` holds a secret (e.g. `api_key`, `x-auth-token`)."""
-    return key_kind(name) is not None
 
 
 @functools.lru_cache(maxsize=64)
@@ -483,25 +478,3 @@ def redact_named(text: str, *, json: bool = False) -> str:
         if "\\" in text:  # one character: `in` runs at memchr speed, a pattern's scan does not
             text = _sub_named(_COLON_ESCAPE, text)
     return text
-
-
-# Every kind of secret-shaped value, for the README and the tests' corpus; the key net adds its own.
-KINDS = (
-    "private_key",
-    "anthropic_key",
-    "openai_key",
-    "slack_token",
-    "gitlab_token",
-    "github_token",
-    "huggingface_token",
-    "npm_token",
-    "jwt",
-    "aws_access_key",
-    "password",
-    "google_api_key",
-    "stripe_key",
-    "webhook_secret",
-    "sendgrid_key",
-    "bearer_token",
-)
-KEY_KINDS = tuple(dict.fromkeys((*_KEY_KINDS.values(), "token")))

@@ -114,10 +114,11 @@ def _keeping_json(more: Redact) -> Redact:
     return keeping
 
 
-def redacted_text(text: str, more: Redact | None = None) -> str:
-    """One string (a status description) through both nets."""
-    text = redact(text)
-    return text if more is None else more(text)
+def redacted_text(value: str, more: Redact | None = None) -> str:
+    """One string (a name, a status description) cut to capture's limits (`_limits`), then through
+    both nets: cut first, so that a 50 MB message is not scanned whole."""
+    value = redact(text(value))
+    return value if more is None else more(value)
 
 
 # What rows_from reads of a span, in this order: (name, context, kind, parent, start, end,
@@ -208,9 +209,9 @@ def rows_from(
         name, ctx, kind, parent, start, end, raw_attrs, raw_events, resource, status, scope = fields(item)
         if ctx is None:
             continue
-        # Within capture's limits, as every value (`_limits`), and redacted: a name is free text
-        # (`start_as_current_span(f"fetch {url}")` may put a DSN's password in it).
-        name = redacted_text(text(name), redactor)
+        # Redacted, as every value: a name is free text (`start_as_current_span(f"fetch {url}")`
+        # may put a DSN's password in it).
+        name = redacted_text(name, redactor)
         start = start or 0
         end = end or start
         ours = scope is not None and scope.name.startswith(SCOPE)
@@ -224,7 +225,7 @@ def rows_from(
         root_output = attrs.pop(OUTPUT, None) if is_root else None
         outcome = _STATUS[status.status_code._value_]
         # An error's description quotes the exception, which may quote a secret (a DSN, a key).
-        description = redacted_text(text(status.description), redactor) if status.description else None
+        description = redacted_text(status.description, redactor) if status.description else None
         service = services.get(id(resource))
         if service is None:
             service = services[id(resource)] = text(resource.attributes.get("service.name"))
@@ -281,7 +282,7 @@ def rows_from(
 
 def _event(event: Event, more: Redact | None) -> dict[str, Any]:  # or any event with these three fields
     attributes = _redacted(_plain(event.attributes), more=more)
-    return {"name": redacted_text(text(event.name), more), "time": _iso(event.timestamp), "attributes": attributes}
+    return {"name": redacted_text(event.name, more), "time": _iso(event.timestamp), "attributes": attributes}
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from casebank._config_file import PII_ALL, PII_NAMES
+from casebank._config_file import CONFIG_FILE, PII_ALL, PII_NAMES, PYPROJECT
 from casebank.errors import InvalidInput
 
 if sys.version_info >= (3, 11):
@@ -56,8 +56,6 @@ __all__ = [
     "load_config",
 ]
 
-PYPROJECT = "pyproject.toml"
-CONFIG_FILE = "casebank.toml"
 ENV_DB = "CASEBANK_DB"
 DEFAULT = "default"  # the source of a value nobody set
 

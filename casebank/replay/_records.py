@@ -4,7 +4,9 @@ A run is stored as one `runs` row and one `results` row per case and epoch (`rec
 transaction), and read back by id, unique prefix or `latest` (`load_run`) in suite order, so a
 stored run re-renders in any report format and serves as a baseline. A run from another machine
 comes as the JSON file `cases run --json` wrote (`report_from_dict`); a file that is not such a
-run is a usage error that names the file, not a traceback.
+run is a usage error that names the file, not a traceback. What is read back goes through the
+secret nets again (`read_back`): a run that an older casebank stored, or a file it wrote, may
+hold a secret the code returned or raised, and no report or page may show it.
 
 `merge_reports` joins the runs of disjoint shards (`--shard I/N`) into one run with a new id: a
 case in two of them, or a run given twice, is refused rather than counted twice. The merged
@@ -22,6 +24,7 @@ from collections.abc import Mapping, Sequence
 
 from casebank._words import a
 from casebank.errors import InvalidInput, NotFound
+from casebank.replay._redaction import read_back
 from casebank.replay._results import RunReport
 from casebank.store import Store
 
@@ -37,7 +40,7 @@ def load_run(store: Store, ref: str) -> RunReport:
     """A stored run by id, unique id prefix or `latest`."""
     run = store.resolve_run(ref)
     rows = store.run_results(run["id"], suite_order=True)
-    return RunReport.from_dict({**run, "results": rows})
+    return read_back(RunReport.from_dict({**run, "results": rows}))
 
 
 def stored_baseline(store: Store, report: RunReport) -> RunReport | None:
@@ -56,11 +59,12 @@ def report_from_dict(data: object, source: str) -> RunReport:
     try:
         if not isinstance(data, Mapping):
             raise TypeError(f"a run is a JSON object, not {a(type(data).__name__)}")
-        return RunReport.from_dict(data)
+        report = RunReport.from_dict(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidInput(
             f"'{source}' is not a run written by 'cases run --json' ({type(exc).__name__}: {exc}) - pass such a file"
         ) from None
+    return read_back(report)
 
 
 def merge_reports(reports: Sequence[RunReport]) -> RunReport:

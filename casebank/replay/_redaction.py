@@ -17,6 +17,7 @@ are the team's own text.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 
 import orjson
@@ -24,8 +25,9 @@ import orjson
 from casebank._config_file import configured_redact
 from casebank.capture._pii import redactor
 from casebank.capture._redact import redact
+from casebank.replay._results import CaseResult, RunReport
 
-__all__ = ["Redact", "redact_output", "result_redactor"]
+__all__ = ["Redact", "read_back", "redact_output", "result_redactor"]
 
 Redact = Callable[[str], str]
 
@@ -60,3 +62,22 @@ def redact_output(value: object, text: Redact) -> object:
         return orjson.loads(redacted)
     except orjson.JSONDecodeError:
         return redacted
+
+
+def read_back(report: RunReport) -> RunReport:
+    """`report`, read from the store or a file, with its results through the secret nets again.
+
+    A run made now was redacted as it ran (`Plan.result`); one an older casebank stored, or a
+    `--json` file it wrote, may hold what the code returned or raised. Idempotent on clean text,
+    ~5 us a result; the project config's PII redactors are not known here, so secrets only."""
+    return dataclasses.replace(report, results=[_again(result) for result in report.results])
+
+
+def _again(result: CaseResult) -> CaseResult:
+    return dataclasses.replace(
+        result,
+        output=redact_output(result.output, redact),
+        reason=redact(result.reason),
+        error=redact(result.error) if result.error is not None else None,
+        traceback=redact(result.traceback) if result.traceback is not None else None,
+    )

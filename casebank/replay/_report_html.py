@@ -149,16 +149,22 @@ def run_series(report: RunReport) -> list[dict[str, Any]]:
     ]
 
 
-def run_history(store: Store, *, limit: int = HISTORY_LIMIT, until: str | None = None) -> list[dict[str, Any]]:
+def run_history(
+    store: Store,
+    *,
+    limit: int = HISTORY_LIMIT,
+    until: str | None = None,
+    runs: Sequence[Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """The stored runs' pass rates with their 95% intervals: a series overall, then one per tag, oldest first.
 
     Each series is `{"tag": None or the tag, "title": "all cases" or "tag X", "points": [...]}`, each
     point `{"run_id", "started_at", "pass_rate", "low", "high", "n", "passed"}`. With `until` (a run
-    id) the history ends at that run, so an old run's page shows what came before it, not after."""
-    rows = store.list_runs(None if until else limit)
-    if until:
-        at = next((i for i, row in enumerate(rows) if row["id"] == until), 0)
-        rows = rows[at : at + limit]
+    id) the history ends at that run, so an old run's page shows what came before it, not after.
+    `runs`: every stored run, newest first, when the caller has listed them already."""
+    rows = list(runs) if runs is not None else store.list_runs(None if until else limit)
+    at = next((i for i, row in enumerate(rows) if row["id"] == until), 0) if until else 0
+    rows = rows[at : at + limit]
     series: list[dict[str, Any]] = []
     for row in reversed(rows):  # newest first from the store; a chart reads left to right
         report = RunReport.from_dict({**row, "results": store.run_results(row["id"])})
@@ -174,17 +180,20 @@ def render_stored_run(store: Store, ref: str, *, standalone: bool = False) -> st
     from casebank.replay._records import load_run, stored_baseline
 
     report = load_run(store, ref)
-    before = stored_baseline(store, report) or previous_run(store, report.id)
+    runs = store.list_runs(None)  # once, for both the run before it and the history
+    before = stored_baseline(store, report) or previous_run(store, report.id, runs=runs)
     if before is not None:
         report.comparison = compare(before, report)
-    return render_run_html(report, history=run_history(store, until=report.id), standalone=standalone)
+    history = run_history(store, until=report.id, runs=runs)
+    return render_run_html(report, history=history, standalone=standalone)
 
 
-def previous_run(store: Store, run_id: str) -> RunReport | None:
-    """The run stored just before `run_id`: the baseline a run's page compares with when none was named."""
+def previous_run(store: Store, run_id: str, *, runs: Sequence[Mapping[str, Any]] | None = None) -> RunReport | None:
+    """The run stored just before `run_id`: the baseline a run's page compares with when none was named.
+    `runs`: every stored run, newest first, when the caller has listed them already."""
     from casebank.replay._records import load_run
 
-    rows = store.list_runs(None)
+    rows = list(runs) if runs is not None else store.list_runs(None)
     at = next((i for i, row in enumerate(rows) if row["id"] == run_id), None)
     if at is None or at + 1 >= len(rows):
         return None

@@ -16,10 +16,6 @@ Decisions a reader would otherwise have to reconstruct:
   a file written by an older casebank still reads.
 - **An output is JSON-compatible** (the runner normalises it as capture records it), so a result
   can be stored, compared with `expected` and written to a file without a second serializer.
-- **What is read back is redacted again.** A result is made redacted (`_plans.Plan.result`), but a
-  run stored, or a `--json` file written, by a casebank from before that may hold a secret the
-  code returned or raised: `from_dict` puts output, reason, error and traceback through the
-  secret nets once more (idempotent on clean text, ~3 us a result), so no report or page shows it.
 """
 
 from __future__ import annotations
@@ -28,8 +24,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from casebank.capture._redact import redact
-from casebank.replay._redaction import redact_output
 from casebank.replay._stats import CaseOutcome, Summary, mcnemar_exact, outcomes, summarize
 
 __all__ = ["NOT_CALLED", "SIGNIFICANCE", "CaseResult", "Comparison", "JSONValue", "RunReport"]
@@ -89,21 +83,19 @@ class CaseResult:
     def from_dict(cls, data: Mapping[str, Any]) -> CaseResult:
         """A result from its fields by name (`report_dict`'s, or a `results` row with its JSON columns decoded).
 
-        Missing optional fields take their defaults; raises KeyError, TypeError or ValueError on a bad
-        one. The output, reason, error and traceback go through the secret nets (see the module's doc)."""
-        error, tb_text = data.get("error"), data.get("traceback")
+        Missing optional fields take their defaults; raises KeyError, TypeError or ValueError on a bad one."""
         return cls(
             case_id=str(data["case_id"]),
             case_file=str(data.get("case_file") or ""),
             entrypoint=str(data.get("entrypoint") or ""),
             grader=str(data.get("grader") or ""),
             expected=data.get("expected"),
-            output=redact_output(data.get("output"), redact),
+            output=data.get("output"),
             passed=bool(data["passed"]),
             score=data.get("score"),
-            reason=redact(str(data.get("reason") or "")),
-            error=redact(str(error)) if error is not None else None,
-            traceback=redact(str(tb_text)) if tb_text is not None else None,
+            reason=str(data.get("reason") or ""),
+            error=data.get("error"),
+            traceback=data.get("traceback"),
             latency_ms=float(data.get("latency_ms") or 0.0),
             tags=list(data.get("tags") or []),
             epoch=int(data.get("epoch") or 0),

@@ -10,7 +10,7 @@ from pathlib import Path
 from casebank.errors import SuiteError
 from casebank.replay._case import Case, load_case
 
-__all__ = ["DEFAULT_SUITE", "Suite", "case_paths", "count_cases", "load_suite", "suite_hash"]
+__all__ = ["DEFAULT_SUITE", "Suite", "case_paths", "count_cases", "is_case_file", "load_suite", "suite_hash"]
 
 DEFAULT_SUITE = Path("evals")
 
@@ -32,12 +32,16 @@ def suite_hash(case_hashes: Iterable[str]) -> str:
     return "sha256:" + hashlib.sha256(joined.encode()).hexdigest()
 
 
-def case_paths(folder: Path) -> list[Path]:
-    """The folder's case files, in name order: `*.json` but dotfiles, as `cases verify` reads it.
+def is_case_file(path: Path) -> bool:
+    """Whether a file of a suite folder is a case: `*.json` but dotfiles (`cases run` and `cases
+    verify` alike). A dotfile is never a case (`write_case` refuses a leading dot); one is an
+    editor's or an interrupted write's leftover, and `Path.glob` would take it."""
+    return path.suffix == ".json" and not path.name.startswith(".")
 
-    A dotfile is never a case (`write_case` refuses a leading dot); one is an editor's or an
-    interrupted write's leftover, and `Path.glob` would take it."""
-    return sorted(path for path in folder.glob("*.json") if not path.name.startswith("."))
+
+def case_paths(folder: Path) -> list[Path]:
+    """The folder's case files, in name order."""
+    return sorted(path for path in folder.glob("*.json") if is_case_file(path))
 
 
 def count_cases(folder: Path) -> int:

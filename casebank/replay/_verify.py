@@ -13,6 +13,7 @@ from pathlib import Path
 
 from casebank.errors import CasebankError
 from casebank.replay._case import load_case
+from casebank.replay._suite import is_case_file
 
 __all__ = ["SuiteCheck", "check_suite"]
 
@@ -44,7 +45,7 @@ def check_suite(folder: Path) -> SuiteCheck:
         if problem:
             check.problems.append(problem)
             continue
-        if path.suffix != ".json" or path.name.startswith("."):
+        if not is_case_file(path):
             continue
         try:
             case = load_case(path)

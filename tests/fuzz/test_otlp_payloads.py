@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
-from casebank.server import _otlp
+from casebank.server import _ingest, _otlp
 from casebank.server._errors import HTTPError
 from casebank.store import Store, open_store
 from tests.fuzz.strategies import json_values
@@ -78,12 +78,11 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def ingest(body: bytes, media: str, store: Store) -> int:
-    """What the receiver answers (its status), done as `_ingest._prepare` does it, into a real store."""
+    """What the receiver answers (its status): its own `_ingest._prepare`, then the write, into a real store."""
     try:
-        decoded = _otlp.decode(body, media)
-        if decoded.spans:
-            spans, traces = _otlp.rows_of(decoded)
-            store.write_prepared(store.prepare_spans(spans, traces))
+        decoded, prepared = _ingest._prepare(store, body, media, None)
+        if prepared is not None:
+            store.write_prepared(prepared)
         _otlp.answer(decoded, media)
     except HTTPError as exc:
         assert 400 <= exc.status < 500 and exc.message and "\n" not in exc.message, exc.message

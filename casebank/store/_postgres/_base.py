@@ -27,7 +27,7 @@ from psycopg.types.json import set_json_loads
 from casebank.errors import AmbiguousId, StoreError
 from casebank.store._postgres._schema import migrate
 
-__all__ = ["Conn", "Connected", "connect_once", "dumps", "jsonb"]
+__all__ = ["Conn", "Connected", "connect_once", "dumps", "first_line", "jsonb"]
 
 Conn = psycopg.Connection[Any]
 
@@ -103,7 +103,7 @@ class Connected:
             with self.pool.connection(timeout=timeout_s) as conn:
                 yield conn
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
-            raise StoreError(f"cannot reach store '{self.shown}': {_first_line(exc)}") from None
+            raise StoreError(f"cannot reach store '{self.shown}': {first_line(exc)}") from None
 
     @contextmanager
     def transaction(self, *, durable: bool = False) -> Iterator[Conn]:
@@ -152,10 +152,11 @@ def connect_once(conninfo: str, shown: str) -> Conn:
         return psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
     except psycopg.Error as exc:
         raise StoreError(
-            f"cannot connect to store '{shown}': {_first_line(exc)} - check the URL, and that the server is running"
+            f"cannot connect to store '{shown}': {first_line(exc)} - check the URL, and that the server is running"
         ) from None
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's text (psycopg's run on with context lines), or its type's name."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

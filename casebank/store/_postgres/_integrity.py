@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 
 from casebank.errors import StoreError
-from casebank.store._postgres._base import Connected, connect_once
+from casebank.store._postgres._base import Connected, connect_once, first_line
 from casebank.store._postgres._schema import MIGRATIONS, applied_migrations
 from casebank.store._tables import STORE_TABLES, schema_problem
 
@@ -80,5 +80,4 @@ def _problems(conn: psycopg.Connection[Any], shown: str) -> list[str]:
 
 
 def _unreadable(shown: str, exc: psycopg.Error) -> str:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"store '{shown}' cannot be read ({first}) - check the database"
+    return f"store '{shown}' cannot be read ({first_line(exc)}) - check the database"
