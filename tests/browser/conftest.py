@@ -250,6 +250,18 @@ class Visit:
         assert match, self.page.url
         return match.group(1)
 
+    def flag(self, reason: str) -> None:
+        """Flag the trace open on the page with `reason`, as support does."""
+        self.page.fill(tid("flag-reason"), reason)
+        with self.page.expect_navigation():
+            self.page.click(tid("flag-submit"))
+
+    def open_incident(self, text: str) -> None:
+        """Open the incident whose row in the list holds `text`."""
+        self.goto("/ui/incidents")
+        with self.page.expect_navigation():
+            self.page.locator(tid("incident-row"), has_text=text).locator("a").first.click()
+
     def shot(self, name: str, *, readme: bool = False, top: str | None = None) -> Path:
         """A screenshot of the viewport; with `top`, scrolled so that element (and its heading) opens it."""
         if top is not None:

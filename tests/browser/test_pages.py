@@ -43,9 +43,7 @@ def test_support_finds_a_trace_by_ticket_id_flags_it_and_the_incident_is_annotat
     visit.shot("trace-top")
     visit.shot("trace", readme=True, top=tid("span-tree"))
 
-    page.fill(tid("flag-reason"), "refund window is 30 days, not 14")
-    with page.expect_navigation():
-        page.click(tid("flag-submit"))
+    visit.flag("refund window is 30 days, not 14")
     expect(page.locator(tid("flash")).first).not_to_be_empty()
 
     visit.goto("/ui/incidents")
@@ -55,9 +53,7 @@ def test_support_finds_a_trace_by_ticket_id_flags_it_and_the_incident_is_annotat
 
     # annotating is an engineer's job: the admin signs in in a browser of their own
     visit.sign_in(ADMIN)
-    visit.goto("/ui/incidents")
-    with page.expect_navigation():
-        page.locator(tid("incident-row"), has_text="refund window is 30 days").locator("a").first.click()
+    visit.open_incident("refund window is 30 days")
     expect(page.locator(tid("incident-status"))).to_contain_text("flagged")
     page.fill(tid("annotate-expected"), "We refund within 30 days.")
     grader = page.locator(tid("annotate-grader"))
@@ -78,12 +74,8 @@ def test_an_annotation_the_grader_registry_refuses_is_shown_and_not_kept(visit: 
     page = visit.page
     visit.sign_in(ADMIN)
     visit.open_trace("8813")
-    page.fill(tid("flag-reason"), "greets instead of answering")
-    with page.expect_navigation():
-        page.click(tid("flag-submit"))
-    visit.goto("/ui/incidents")
-    with page.expect_navigation():
-        page.locator(tid("incident-row"), has_text="greets instead").locator("a").first.click()
+    visit.flag("greets instead of answering")
+    visit.open_incident("greets instead")
 
     page.fill(tid("annotate-expected"), "We refund within 30 days.")
     grader = page.locator(tid("annotate-grader"))
@@ -131,13 +123,10 @@ def test_markup_in_a_trace_stays_inert_text_on_every_page(visit: Visit) -> None:
     for ticket, markup in (("6661", SCRIPT), ("6662", IMG)):
         visit.open_trace(ticket)
         expect(page.locator(tid("trace-output"))).to_contain_text(markup)
-        page.fill(tid("flag-reason"), f"repeats markup: {markup}")
-        with page.expect_navigation():
-            page.click(tid("flag-submit"))
+        visit.flag(f"repeats markup: {markup}")
         visit.goto("/ui/incidents")
         expect(page.locator(tid("incident-row"), has_text=markup)).to_have_count(1)
-        with page.expect_navigation():
-            page.locator(tid("incident-row"), has_text=markup).locator("a").first.click()
+        visit.open_incident(markup)
         visit.shot(f"inert-{ticket}")
 
     # the markup was never parsed: no alert ran, no <img> or <script> from a trace is in any page
@@ -181,12 +170,8 @@ def test_an_incident_that_is_no_bug_is_dismissed_with_its_reason(visit: Visit) -
     page = visit.page
     visit.sign_in(ADMIN)
     visit.open_trace("8810")
-    page.fill(tid("flag-reason"), "customer asked twice")
-    with page.expect_navigation():
-        page.click(tid("flag-submit"))
-    visit.goto("/ui/incidents")
-    with page.expect_navigation():
-        page.locator(tid("incident-row"), has_text="customer asked twice").locator("a").first.click()
+    visit.flag("customer asked twice")
+    visit.open_incident("customer asked twice")
 
     page.fill(tid("dismiss-reason"), "the answer was right")
     with page.expect_navigation():
